@@ -1,0 +1,92 @@
+// The daemon's configuration: one JSON file, validated against a schema (every key has a default
+// and a description, unknown keys are errors, all errors are reported together with their JSON
+// pointer, secrets print as "<secret>"). The structs are plain values; a loaded Config is
+// immutable and shared as std::shared_ptr<const Config> so a reload can swap it whole.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "brickcast/rdf.h"
+#include "brickcast/status.h"
+#include "brickcast/stream_parser.h"
+#include "brickcast/time.h"
+
+namespace brickcast {
+
+struct SiteConfig {
+  std::string name = "site";
+  std::string timezone = "UTC";  // for timestamps without a zone
+  TimeZone zone = TimeZone::Utc();
+};
+
+struct BrickConfig {
+  std::vector<std::string> models;  // Turtle model files, relative to the config file
+  std::string ontology;             // optional full Brick ontology file
+  PrefixMap prefixes;               // default prefixes for stream messages
+};
+
+struct IngestConfig {
+  StreamFormat format = StreamFormat::kAuto;
+  size_t max_message_bytes = 1 << 20;
+  WideRowOptions wide_row;
+  bool accept_unknown_points = true;  // "accept": streams may add points; "reject": dead-letter them
+  std::string dead_letter_file;       // JSONL; empty = log and count only
+};
+
+struct ReplayConfig {
+  std::vector<std::string> files;  // TTL message files or "-" (stdin)
+  double speed = 0;                // 0 = as fast as possible; N = N x real time
+  bool loop = false;
+};
+
+struct StoreConfig {
+  int64_t step_seconds = 300;
+  size_t window_steps = 288;
+  size_t ffill_limit_steps = 2;
+  size_t dedup_depth = 32;
+};
+
+struct AuthToken {
+  std::string name;
+  std::string token;
+  std::string scope = "read";  // read | operate | admin
+};
+
+struct HttpConfig {
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  int threads = 4;
+  size_t max_body_bytes = 4 << 20;
+  std::vector<AuthToken> tokens;  // empty: no authentication (bind to loopback!)
+};
+
+struct LogConfig {
+  std::string level = "info";
+};
+
+struct Config {
+  std::string path;  // file it was loaded from ("" for defaults)
+  SiteConfig site;
+  BrickConfig brick;
+  IngestConfig ingest;
+  ReplayConfig replay;
+  StoreConfig store;
+  HttpConfig http;
+  LogConfig log;
+
+  // The effective configuration as JSON text (defaults filled), secrets redacted.
+  std::string effective_json;
+};
+
+// Loads and validates a config file. On error the message lists every problem, one per line,
+// each starting with its JSON pointer ("/store/step_seconds: must be >= 1").
+StatusOr<Config> LoadConfigFile(const std::string& path);
+StatusOr<Config> LoadConfigText(const std::string& json_text, const std::string& base_dir);
+
+// Markdown table of every key (type, default, description).
+std::string ConfigReference();
+
+}  // namespace brickcast

@@ -1,0 +1,46 @@
+// Daemon: the long-running `serve` process, assembled from a Config. It owns every module and
+// its threads; it never touches signals (main does), so tests can embed it, bind port 0 and ask
+// for the port. Start/Stop from one thread; accessors are safe once Start() has returned OK.
+#pragma once
+
+#include <memory>
+
+#include "brickcast/brick_model.h"
+#include "brickcast/config.h"
+#include "brickcast/ingestor.h"
+#include "brickcast/point_registry.h"
+#include "brickcast/series_store.h"
+#include "brickcast/status.h"
+
+namespace brickcast {
+
+class Daemon {
+ public:
+  explicit Daemon(Config config);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Loads the models, starts the API and the sources. On error nothing keeps running.
+  Status Start();
+  // Stops the sources first, then the API. Idempotent.
+  void Stop();
+
+  int http_port() const;
+  bool replay_finished() const;
+  const Config& config() const;
+  const BrickModel& model() const;
+  PointRegistry& registry();
+  SeriesStore& store();
+  Ingestor& ingestor();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Builds the parser options the config asks for (shared by serve, parse and replay).
+StreamParserOptions ParserOptionsFromConfig(const Config& config);
+SeriesOptions SeriesOptionsFromConfig(const StoreConfig& config);
+
+}  // namespace brickcast

@@ -1,0 +1,77 @@
+// Ingestor: the ingest path shared by every source (file replay, HTTP POST, Kafka).
+// payload -> StreamParser -> PointRegistry (metadata, unit normalisation) -> SeriesStore.
+// Bad input never stops it: rejected messages and observations are counted per reason, logged at
+// a limited rate and written to the dead-letter sink. Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "brickcast/observation.h"
+#include "brickcast/point_registry.h"
+#include "brickcast/series_store.h"
+#include "brickcast/stream_parser.h"
+
+namespace brickcast {
+
+// Where rejected input goes (a JSONL file here; a Kafka topic in the Kafka source).
+class DeadLetterSink {
+ public:
+  virtual ~DeadLetterSink() = default;
+  // `payload` is the whole message; implementations keep at most the first 4 KiB.
+  virtual void Write(const IngestError& error, std::string_view source, std::string_view payload) = 0;
+};
+
+// Appends one JSON object per rejected message to a file. Thread-safe.
+std::unique_ptr<DeadLetterSink> NewJsonlDeadLetterSink(const std::string& path, Status* status);
+
+struct IngestReport {
+  size_t parsed = 0;    // observations found in the message
+  size_t accepted = 0;  // stored (including late ones)
+  size_t duplicates = 0;
+  size_t rejected = 0;  // invalid, or too old to store
+  bool message_failed = false;
+  UnixMillis latest_time = 0;  // newest observation time in the message (0 when none)
+  std::vector<IngestError> errors;
+};
+
+struct IngestCounters {
+  uint64_t messages = 0, failed_messages = 0, observations = 0, accepted = 0, duplicates = 0, rejected = 0;
+  std::map<std::string, uint64_t> errors_by_reason;
+};
+
+class Ingestor {
+ public:
+  // `dead_letters` may be null. All references must outlive the Ingestor.
+  Ingestor(const StreamParser& parser, PointRegistry& registry, SeriesStore& store, bool accept_unknown_points,
+           DeadLetterSink* dead_letters);
+
+  IngestReport IngestMessage(std::string_view payload, std::string_view source);
+  // Observations that arrive already structured (JSON API); values in `unit` (or the model's).
+  IngestReport IngestObservations(std::vector<Observation> observations, std::string_view source);
+
+  IngestCounters Counters() const;
+
+ private:
+  void Store(std::vector<Observation>&& observations, IngestReport* report);
+  void Record(const IngestReport& report, std::string_view source, std::string_view payload);
+
+  const StreamParser& parser_;
+  PointRegistry& registry_;
+  SeriesStore& store_;
+  const bool accept_unknown_points_;
+  DeadLetterSink* dead_letters_;
+
+  mutable std::mutex mu_;
+  IngestCounters counters_;  // guarded by mu_
+  std::map<std::string, int64_t> last_log_ms_;  // reason -> last warn time; guarded by mu_
+  std::map<std::string, uint64_t> suppressed_;  // guarded by mu_
+};
+
+}  // namespace brickcast

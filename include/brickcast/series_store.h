@@ -1,0 +1,101 @@
+// SeriesStore: one fixed-size ring per point, resampled onto a regular grid of `step` (mean of
+// the observations within each step). Reading a window forward-fills short gaps and returns a gap
+// mask. Duplicates (same point, same timestamp) are dropped; late observations are accepted into
+// their step while it is inside the window and the point's recent-timestamp memory can prove they
+// are not duplicates. Every outcome is counted. Memory per point is fixed at creation:
+// ~24 B x window_steps + 8 B x dedup_depth + ~150 B. Thread-safe (sharded locks).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "brickcast/observation.h"
+
+namespace brickcast {
+
+struct SeriesOptions {
+  int64_t step_ms = 300'000;
+  size_t window_steps = 288;
+  size_t ffill_limit_steps = 2;
+  size_t dedup_depth = 32;
+};
+
+enum class AppendOutcome {
+  kAccepted,   // in order
+  kLate,       // out of order, accepted into its (older) step
+  kDuplicate,  // same point and timestamp seen before: dropped
+  kTooOld,     // older than the window, or older than the dedup memory: dropped
+};
+std::string_view AppendOutcomeName(AppendOutcome o);
+
+// A resampled window. values[i] is the step starting at start + i*step; NaN where no data.
+struct SeriesWindow {
+  UnixMillis start = 0;
+  int64_t step_ms = 0;
+  std::vector<double> values;
+  std::vector<uint8_t> observed;  // 1: at least one observation in the step
+  std::vector<uint8_t> filled;    // 1: forward-filled from an earlier step
+  size_t observed_steps = 0;
+  size_t filled_steps = 0;
+  double coverage() const {
+    return values.empty() ? 0.0 : static_cast<double>(observed_steps + filled_steps) / values.size();
+  }
+};
+
+struct SeriesStats {
+  uint64_t accepted = 0, late = 0, duplicates = 0, too_old = 0;
+  double last_value = 0;    // most recent observation by time
+  UnixMillis last_time = 0;
+  UnixMillis first_time = 0;
+};
+
+struct StoreCounters {
+  uint64_t points = 0, accepted = 0, late = 0, duplicates = 0, too_old = 0;
+};
+
+class SeriesStore {
+ public:
+  explicit SeriesStore(SeriesOptions options);
+  ~SeriesStore();
+  SeriesStore(const SeriesStore&) = delete;
+  SeriesStore& operator=(const SeriesStore&) = delete;
+
+  // REQUIRES: obs.value finite (the ingest path rejects non-finite values before this).
+  AppendOutcome Append(const Observation& obs);
+
+  // The `steps` steps ending with the step that contains `end - 1` ms; nullopt for unknown points.
+  std::optional<SeriesWindow> Window(std::string_view point, UnixMillis end, size_t steps) const;
+  // The last `steps` steps up to the newest observation of the point.
+  std::optional<SeriesWindow> Latest(std::string_view point, size_t steps) const;
+  std::optional<SeriesStats> Stats(std::string_view point) const;
+
+  void Drop(std::string_view point);
+  std::vector<std::string> Points() const;
+  StoreCounters Counters() const;
+  const SeriesOptions& options() const { return options_; }
+  // Bytes of one point's series (excluding the point name).
+  size_t BytesPerPoint() const;
+
+ private:
+  struct Series;
+  struct Shard {
+    mutable std::mutex mu;
+    std::unordered_map<std::string, std::unique_ptr<Series>> series;  // guarded by mu
+  };
+  static constexpr size_t kShards = 16;
+  Shard& ShardFor(std::string_view point) const;
+
+  SeriesOptions options_;
+  mutable std::array<Shard, kShards> shards_;
+  std::atomic<uint64_t> accepted_{0}, late_{0}, duplicates_{0}, too_old_{0}, points_{0};
+};
+
+}  // namespace brickcast

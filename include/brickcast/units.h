@@ -1,0 +1,50 @@
+// Units of measure: QUDT unit names, what they measure, and conversion to the SI form the
+// daemon stores internally (°C, Pa, fraction 0-1, m³/s, W, J, Hz, m/s, ppm). Pure functions.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "brickcast/status.h"
+
+namespace brickcast {
+
+enum class Quantity {
+  kUnknown,
+  kTemperature,
+  kPressure,
+  kFraction,  // ratios, percent commands and positions, relative humidity
+  kVolumeFlow,
+  kPower,
+  kEnergy,
+  kFrequency,
+  kVelocity,
+  kConcentration,  // ppm
+  kDimensionless,  // on/off, counts, modes
+};
+
+std::string_view QuantityName(Quantity q);
+
+struct UnitInfo {
+  std::string_view name;  // QUDT local name: "DEG_F"
+  Quantity quantity;
+  double scale;   // si = value * scale + offset
+  double offset;
+  std::string_view si_symbol;  // the stored unit: "degC", "Pa", "1", ...
+};
+
+inline constexpr std::string_view kQudtUnitNs = "http://qudt.org/vocab/unit/";
+
+// Accepts a QUDT IRI, a "unit:" CURIE, the local name ("DEG_F") or a common symbol ("°F", "degF",
+// "%", "inH2O"). Returns nullptr when unknown.
+const UnitInfo* FindUnit(std::string_view name_or_iri);
+
+// The quantity a Brick point class measures, from its local name ("Supply_Air_Temperature_Sensor"
+// -> temperature). kUnknown when the class does not say (then any unit is accepted).
+Quantity QuantityOfClass(std::string_view class_local_name);
+
+// Physically possible range of a stored (SI) value of a quantity; values outside are rejected as
+// out_of_range. Deliberately wide: it catches unit mistakes (55 stored as a fraction), not faults.
+bool InPhysicalRange(Quantity q, double value);
+
+}  // namespace brickcast

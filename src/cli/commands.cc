@@ -1,0 +1,200 @@
+#include "cli/commands.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "brick/turtle_reader.h"
+#include "brickcast/config.h"
+#include "brickcast/csv_converter.h"
+#include "brickcast/daemon.h"
+#include "brickcast/logging.h"
+#include "brickcast/point_registry.h"
+#include "brickcast/stream_parser.h"
+
+namespace brickcast::cli {
+namespace {
+
+int Fail(const Status& s) {
+  std::cerr << "brickcast: " << s.message() << '\n';
+  return 1;
+}
+
+StatusOr<std::string> ReadInput(const std::string& path) {
+  if (path == "-") {
+    std::ostringstream os;
+    os << std::cin.rdbuf();
+    return os.str();
+  }
+  return ReadFileToString(path);
+}
+
+}  // namespace
+
+int Serve(const std::string& config_path, const std::vector<std::string>& replay_files, double speed) {
+  auto config = LoadConfigFile(config_path);
+  if (!config.ok()) return Fail(config.status());
+  for (const auto& f : replay_files) config->replay.files.push_back(f);
+  if (speed >= 0) config->replay.speed = speed;
+  if (Status st = SetupLogging(config->log.level); !st.ok()) return Fail(st);
+
+  // Block the signals before any thread starts, then wait for them here (threads inherit the mask).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  Daemon daemon(std::move(*config));
+  if (Status st = daemon.Start(); !st.ok()) {
+    spdlog::error("start failed: {}", st.message());
+    return 1;
+  }
+  while (true) {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig == SIGHUP) {
+      spdlog::info("SIGHUP received; configuration reload is not available in this version");
+      continue;
+    }
+    spdlog::info("signal {} received, stopping", sig);
+    break;
+  }
+  daemon.Stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+int CheckConfig(const std::string& config_path, bool reference) {
+  if (reference) {
+    std::cout << ConfigReference();
+    return 0;
+  }
+  auto config = LoadConfigFile(config_path);
+  if (!config.ok()) {
+    std::cerr << config.status().message() << '\n';
+    return 1;
+  }
+  // Model files are part of the config: check that they load too.
+  auto classes = ClassHierarchy::BuiltIn();
+  if (!config->brick.ontology.empty()) {
+    if (Status st = classes->LoadOntology(config->brick.ontology); !st.ok()) return Fail(st);
+  }
+  BrickModel model(classes);
+  for (const auto& f : config->brick.models) {
+    if (Status st = model.LoadFile(f); !st.ok()) return Fail(st);
+  }
+  std::cout << config->effective_json << '\n';
+  std::cerr << config_path << ": ok (" << config->brick.models.size() << " model files, " << model.size()
+            << " entities)\n";
+  return 0;
+}
+
+int Parse(const std::vector<std::string>& files, const std::string& format, const std::string& config_path,
+          const std::vector<std::string>& models, bool si) {
+  Config config;
+  if (!config_path.empty()) {
+    auto c = LoadConfigFile(config_path);
+    if (!c.ok()) return Fail(c.status());
+    config = std::move(*c);
+  }
+  auto fmt = ParseStreamFormat(format);
+  if (!fmt.ok()) return Fail(fmt.status());
+  StreamParserOptions options = ParserOptionsFromConfig(config);
+  options.format = *fmt;
+  StreamParser parser(options);
+
+  auto classes = ClassHierarchy::BuiltIn();
+  if (!config.brick.ontology.empty()) {
+    if (Status st = classes->LoadOntology(config.brick.ontology); !st.ok()) return Fail(st);
+  }
+  BrickModel model(classes);
+  std::vector<std::string> all_models = config.brick.models;
+  all_models.insert(all_models.end(), models.begin(), models.end());
+  for (const auto& f : all_models) {
+    if (Status st = model.LoadFile(f); !st.ok()) return Fail(st);
+  }
+  PointRegistry registry(classes);
+  registry.LoadModel(model);
+
+  size_t failed = 0, messages = 0;
+  std::string line;
+  for (const std::string& file : files) {
+    auto text = ReadInput(file);
+    if (!text.ok()) return Fail(text.status());
+    // Message numbers count from 1 within each file.
+    size_t index = 0;
+    for (std::string_view msg : SplitMessages(*text)) {
+      ++index;
+      ++messages;
+      const std::string source = (file == "-" ? std::string("stdin") : file) + "#" + std::to_string(index);
+      ParseResult r = parser.Parse(msg, source);
+      for (const PointMetadata& m : r.metadata) registry.Apply(m);
+      bool bad = r.message_failed;
+      for (Observation& o : r.observations) {
+        IngestError err;
+        if (si && !registry.Normalize(&o, &err)) {
+          r.errors.push_back(err);
+          continue;
+        }
+        nlohmann::json j{{"point", o.point}, {"time", FormatIsoUtc(o.time)}, {"value", o.value}};
+        if (!o.unit.empty()) j["unit"] = o.unit;
+        if (!o.si_unit.empty()) j["si_unit"] = o.si_unit;
+        std::cout << j.dump() << '\n';
+      }
+      for (const IngestError& e : r.errors) {
+        bad = true;
+        std::cerr << source << ": " << e.ToString() << '\n';
+      }
+      failed += bad;
+    }
+  }
+  std::cout.flush();
+  if (failed > 0) std::cerr << failed << " of " << messages << " messages had errors\n";
+  return failed > 0 ? 1 : 0;
+}
+
+int Convert(const std::string& mapping_path, const std::string& csv_path, const std::string& out_path,
+            const std::string& format_override) {
+  auto mapping = LoadCsvMapping(mapping_path);
+  if (!mapping.ok()) return Fail(mapping.status());
+  if (!format_override.empty()) {
+    auto f = ParseStreamFormat(format_override);
+    if (!f.ok() || *f == StreamFormat::kAuto) return Fail(Status::InvalidArgument("--format must be lkv, sosa or wide"));
+    mapping->format = *f;
+  }
+  std::ifstream csv(csv_path, std::ios::binary);
+  if (!csv) return Fail(Status::NotFound("cannot open " + csv_path));
+  std::ofstream file;
+  if (out_path != "-") {
+    file.open(out_path, std::ios::binary | std::ios::trunc);
+    if (!file) return Fail(Status::Unavailable("cannot write " + out_path));
+  }
+  std::ostream& out = out_path == "-" ? std::cout : file;
+  ConvertStats stats;
+  bool first = true;
+  Status st = ConvertCsv(*mapping, csv, [&](ConvertedMessage&& m) {
+    if (!first) out << kMessageSeparator << '\n';
+    first = false;
+    out << m.ttl;
+  }, &stats);
+  if (!st.ok()) return Fail(st);
+  out.flush();
+  for (const auto& e : stats.errors) std::cerr << csv_path << ": " << e << '\n';
+  std::cerr << "converted rows=" << stats.rows << " messages=" << stats.messages << " values=" << stats.values
+            << " empty_cells=" << stats.empty_cells << " bad_cells=" << stats.bad_cells
+            << " bad_rows=" << stats.bad_rows << '\n';
+  return stats.bad_rows > 0 ? 1 : 0;
+}
+
+int Version() {
+  std::cout << "brickcast " << BRICKCAST_VERSION << '\n';
+  return 0;
+}
+
+}  // namespace brickcast::cli

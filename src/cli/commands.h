@@ -1,0 +1,17 @@
+// The `brickcast` subcommands. Each returns the process exit status.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace brickcast::cli {
+
+int Serve(const std::string& config_path, const std::vector<std::string>& replay_files, double speed);
+int CheckConfig(const std::string& config_path, bool reference);
+int Parse(const std::vector<std::string>& files, const std::string& format, const std::string& config_path,
+          const std::vector<std::string>& models, bool si);
+int Convert(const std::string& mapping_path, const std::string& csv_path, const std::string& out_path,
+            const std::string& format_override);
+int Version();
+
+}  // namespace brickcast::cli

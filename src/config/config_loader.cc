@@ -1,0 +1,238 @@
+// Config schema tables (one per section) and the mapping from validated JSON to Config.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "brickcast/config.h"
+#include "brickcast/units.h"
+#include "config/schema.h"
+
+namespace brickcast {
+namespace {
+
+using config::AtLeast;
+using config::Between;
+using config::Field;
+using config::FieldType;
+using config::Json;
+using config::OneOf;
+using config::Schema;
+
+std::string CheckTimeZone(const Json& v) {
+  auto z = TimeZone::Load(v.get<std::string>());
+  return z.ok() ? "" : z.status().message();
+}
+
+std::string CheckFormat(const Json& v) {
+  auto f = ParseStreamFormat(v.get<std::string>());
+  return f.ok() ? "" : f.status().message();
+}
+
+std::string CheckUnit(const Json& v) {
+  const std::string u = v.get<std::string>();
+  return u.empty() || FindUnit(u) != nullptr ? "" : "unknown unit '" + u + "'";
+}
+
+const Schema& RootSchema() {
+  static const Schema* const kSite = new Schema{{
+      {"name", FieldType::kString, "site", "Site name shown in the API and alerts."},
+      {"timezone", FieldType::kString, "UTC",
+       "Time zone for timestamps without one: UTC, +hh:mm, or an IANA name (America/Los_Angeles).", nullptr,
+       false, false, CheckTimeZone},
+  }};
+  static const Schema* const kBrick = new Schema{{
+      {"models", FieldType::kStringList, Json::array(), "Brick model files (Turtle), loaded at start and on reload."},
+      {"ontology", FieldType::kString, "",
+       "Optional Brick ontology file (e.g. Brick_v1.3.0_ontology.ttl) extending the built-in class table."},
+      {"prefixes", FieldType::kStringMap, Json::object(),
+       "Default prefixes for stream messages that use prefixes without declaring them (name -> IRI)."},
+  }};
+  static const Schema* const kColumn = new Schema{{
+      {"point", FieldType::kString, Json(), "Point IRI this column's values belong to.", nullptr, false, true},
+      {"unit", FieldType::kString, "", "QUDT unit of the column (DEG_F, PERCENT, ...).", nullptr, false, false,
+       CheckUnit},
+  }, "point"};
+  static const Schema* const kWide = new Schema{{
+      {"time_property", FieldType::kString, std::string(kBrickNs) + "timestamp",
+       "Predicate holding the row time (full IRI), e.g. rdfs:label's IRI for '2017-09-11_00:05:00' rows."},
+      {"time_format", FieldType::kString, "%Y-%m-%d_%H:%M:%S",
+       "strptime-like format for non-ISO row times (%Y %m %d %H %M %S %b %f)."},
+      {"point_base", FieldType::kString, "",
+       "Point IRI prefix for unmapped column predicates (point = base + local name); empty: the predicate IRI."},
+      {"columns", FieldType::kObjectMap, Json::object(),
+       "Column predicate (IRI or local name) -> {point, unit} or a point IRI.", kColumn},
+  }};
+  static const Schema* const kIngest = new Schema{{
+      {"format", FieldType::kString, "auto", "Stream format: auto, lkv, sosa or wide.", nullptr, false, false,
+       CheckFormat},
+      {"max_message_bytes", FieldType::kInteger, 1 << 20, "Messages larger than this are rejected (too_large).",
+       nullptr, false, false, Between(64, 256 << 20)},
+      {"unknown_points", FieldType::kString, "accept",
+       "accept: streams may add points on the fly; reject: observations of points not in the model are rejected.",
+       nullptr, false, false, OneOf({"accept", "reject"})},
+      {"dead_letter_file", FieldType::kString, "",
+       "JSONL file receiving rejected messages (reason, source, first 4 KiB); empty: count and log only."},
+      {"wide_row", FieldType::kObject, Json(), "Wide-row format settings.", kWide},
+  }};
+  static const Schema* const kReplay = new Schema{{
+      {"files", FieldType::kStringList, Json::array(),
+       "Message files replayed at start (TTL, messages separated by '# brickcast:message'); '-' is stdin."},
+      {"speed", FieldType::kNumber, 0, "0: as fast as possible; N: N x real time (by message timestamps).",
+       nullptr, false, false, AtLeast(0)},
+      {"loop", FieldType::kBoolean, false, "Start again at the end of the files."},
+  }};
+  static const Schema* const kStore = new Schema{{
+      {"step_seconds", FieldType::kInteger, 300, "Resampling step of every series (mean within the step).",
+       nullptr, false, false, Between(1, 86400)},
+      {"window_steps", FieldType::kInteger, 288, "Steps kept per point (memory: ~24 bytes per step per point).",
+       nullptr, false, false, Between(2, 1 << 20)},
+      {"ffill_limit_steps", FieldType::kInteger, 2, "Missing steps forward-filled from the last value before a gap.",
+       nullptr, false, false, Between(0, 1 << 20)},
+      {"dedup_depth", FieldType::kInteger, 32,
+       "Recent timestamps remembered per point to drop duplicates; later arrivals older than these are rejected.",
+       nullptr, false, false, Between(1, 4096)},
+  }};
+  static const Schema* const kToken = new Schema{{
+      {"name", FieldType::kString, Json(), "Who uses the token (shown in logs).", nullptr, false, true},
+      {"token", FieldType::kString, "", "The bearer token.", nullptr, true},
+      {"token_file", FieldType::kString, "", "File holding the token (preferred over `token`)."},
+      {"scope", FieldType::kString, "read", "read, operate or admin.", nullptr, false, false,
+       OneOf({"read", "operate", "admin"})},
+  }};
+  static const Schema* const kHttp = new Schema{{
+      {"listen", FieldType::kString, "127.0.0.1:8080", "Address and port of the API and dashboard (port 0: any)."},
+      {"threads", FieldType::kInteger, 4, "HTTP worker threads.", nullptr, false, false, Between(1, 256)},
+      {"max_body_bytes", FieldType::kInteger, 4 << 20, "Largest accepted request body.", nullptr, false, false,
+       Between(1024, 1 << 30)},
+      {"tokens", FieldType::kObjectList, Json::array(),
+       "Bearer tokens; when empty the API is open (keep it on loopback).", kToken},
+  }};
+  static const Schema* const kLog = new Schema{{
+      {"level", FieldType::kString, "info", "trace, debug, info, warn, error.", nullptr, false, false,
+       OneOf({"trace", "debug", "info", "warn", "error"})},
+  }};
+  static const Schema* const kRoot = new Schema{{
+      {"site", FieldType::kObject, Json(), "The site.", kSite},
+      {"brick", FieldType::kObject, Json(), "Brick models.", kBrick},
+      {"ingest", FieldType::kObject, Json(), "Stream parsing and bad-input policy.", kIngest},
+      {"replay", FieldType::kObject, Json(), "File replay source.", kReplay},
+      {"store", FieldType::kObject, Json(), "Per-point series store.", kStore},
+      {"http", FieldType::kObject, Json(), "REST API and dashboard.", kHttp},
+      {"log", FieldType::kObject, Json(), "Logging.", kLog},
+  }};
+  return *kRoot;
+}
+
+std::string Resolve(const std::string& base_dir, const std::string& path) {
+  if (path.empty() || path == "-" || base_dir.empty() || std::filesystem::path(path).is_absolute()) return path;
+  return (std::filesystem::path(base_dir) / path).lexically_normal().string();
+}
+
+bool ParseListen(const std::string& listen, std::string* host, int* port) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return false;
+  *host = listen.substr(0, colon);
+  if (host->size() >= 2 && host->front() == '[' && host->back() == ']') *host = host->substr(1, host->size() - 2);
+  try {
+    size_t used = 0;
+    *port = std::stoi(listen.substr(colon + 1), &used);
+    return used == listen.size() - colon - 1 && *port >= 0 && *port <= 65535 && !host->empty();
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+}  // namespace
+
+StatusOr<Config> LoadConfigText(const std::string& json_text, const std::string& base_dir) {
+  Json in;
+  try {
+    in = Json::parse(json_text, nullptr, true, /*ignore_comments=*/true);
+  } catch (const Json::parse_error& e) {
+    return Status::InvalidArgument(std::string("config is not valid JSON: ") + e.what());
+  }
+  std::vector<std::string> errors;
+  Json eff;
+  ApplySchema(RootSchema(), in, "", &eff, &errors);
+
+  Config c;
+  if (errors.empty()) {
+    const Json& site = eff["site"];
+    c.site.name = site["name"];
+    c.site.timezone = site["timezone"];
+    c.site.zone = *TimeZone::Load(c.site.timezone);  // checked by the schema
+
+    for (const auto& m : eff["brick"]["models"]) c.brick.models.push_back(Resolve(base_dir, m.get<std::string>()));
+    c.brick.ontology = Resolve(base_dir, eff["brick"]["ontology"].get<std::string>());
+    for (const auto& [k, v] : eff["brick"]["prefixes"].items()) c.brick.prefixes[k] = v.get<std::string>();
+
+    const Json& ing = eff["ingest"];
+    c.ingest.format = *ParseStreamFormat(ing["format"].get<std::string>());
+    c.ingest.max_message_bytes = ing["max_message_bytes"].get<size_t>();
+    c.ingest.accept_unknown_points = ing["unknown_points"] == "accept";
+    c.ingest.dead_letter_file = Resolve(base_dir, ing["dead_letter_file"].get<std::string>());
+    const Json& w = ing["wide_row"];
+    c.ingest.wide_row.time_property = w["time_property"];
+    c.ingest.wide_row.time_format = w["time_format"];
+    c.ingest.wide_row.point_base = w["point_base"];
+    for (const auto& [k, v] : w["columns"].items())
+      c.ingest.wide_row.columns[k] = WideRowColumn{v["point"].get<std::string>(), v["unit"].get<std::string>()};
+
+    for (const auto& f : eff["replay"]["files"]) c.replay.files.push_back(Resolve(base_dir, f.get<std::string>()));
+    c.replay.speed = eff["replay"]["speed"];
+    c.replay.loop = eff["replay"]["loop"];
+
+    const Json& st = eff["store"];
+    c.store.step_seconds = st["step_seconds"];
+    c.store.window_steps = st["window_steps"];
+    c.store.ffill_limit_steps = st["ffill_limit_steps"];
+    c.store.dedup_depth = st["dedup_depth"];
+
+    const Json& http = eff["http"];
+    if (!ParseListen(http["listen"], &c.http.host, &c.http.port))
+      errors.push_back("/http/listen: expected HOST:PORT");
+    c.http.threads = http["threads"];
+    c.http.max_body_bytes = http["max_body_bytes"];
+    for (size_t i = 0; i < http["tokens"].size(); ++i) {
+      const Json& t = http["tokens"][i];
+      AuthToken tok{t["name"], t["token"], t["scope"]};
+      const std::string file = Resolve(base_dir, t["token_file"].get<std::string>());
+      const std::string ptr = "/http/tokens/" + std::to_string(i);
+      if (!file.empty()) {
+        std::ifstream tf(file);
+        if (!tf) errors.push_back(ptr + "/token_file: cannot read " + file);
+        std::getline(tf, tok.token);
+      }
+      if (tok.token.empty()) errors.push_back(ptr + ": one of token or token_file is required");
+      c.http.tokens.push_back(std::move(tok));
+    }
+    c.log.level = eff["log"]["level"];
+  }
+  if (!errors.empty()) {
+    std::string msg = std::to_string(errors.size()) + (errors.size() == 1 ? " error" : " errors") + " in config:";
+    for (const auto& e : errors) msg += "\n  " + e;
+    return Status::InvalidArgument(msg);
+  }
+  RedactSecrets(RootSchema(), &eff);
+  c.effective_json = eff.dump(2);
+  return c;
+}
+
+StatusOr<Config> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("cannot open config file " + path);
+  std::ostringstream os;
+  os << in.rdbuf();
+  auto c = LoadConfigText(os.str(), std::filesystem::path(path).parent_path().string());
+  if (!c.ok()) return c.status().WithContext(path);
+  c->path = path;
+  return c;
+}
+
+std::string ConfigReference() {
+  std::string out = "| key | type | default | description |\n|---|---|---|---|\n";
+  config::DescribeSchema(RootSchema(), "", &out);
+  return out;
+}
+
+}  // namespace brickcast

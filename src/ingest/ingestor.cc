@@ -1,0 +1,166 @@
+#include "brickcast/ingestor.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+namespace brickcast {
+namespace {
+
+constexpr size_t kDeadLetterPayloadBytes = 4096;
+constexpr int64_t kLogIntervalMs = 10'000;  // one warning per reason per 10 s, then a summary
+
+class JsonlDeadLetterSink final : public DeadLetterSink {
+ public:
+  explicit JsonlDeadLetterSink(const std::string& path) : out_(path, std::ios::app) {}
+  bool ok() const { return static_cast<bool>(out_); }
+
+  void Write(const IngestError& error, std::string_view source, std::string_view payload) override {
+    nlohmann::json j;
+    j["time"] = FormatIsoUtc(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count());
+    j["reason"] = error.reason;
+    j["message"] = error.message;
+    if (error.line > 0) {
+      j["line"] = error.line;
+      j["column"] = error.column;
+    }
+    j["source"] = std::string(source);
+    j["payload_bytes"] = payload.size();
+    // Invalid UTF-8 must not break the JSON line: replace it.
+    j["payload"] = std::string(payload.substr(0, kDeadLetterPayloadBytes));
+    std::lock_guard<std::mutex> lock(mu_);
+    out_ << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+    out_.flush();
+  }
+
+ private:
+  std::mutex mu_;
+  std::ofstream out_;
+};
+
+}  // namespace
+
+std::unique_ptr<DeadLetterSink> NewJsonlDeadLetterSink(const std::string& path, Status* status) {
+  auto sink = std::make_unique<JsonlDeadLetterSink>(path);
+  if (!sink->ok()) {
+    *status = Status::Unavailable("cannot open dead-letter file " + path);
+    return nullptr;
+  }
+  *status = Status::Ok();
+  return sink;
+}
+
+Ingestor::Ingestor(const StreamParser& parser, PointRegistry& registry, SeriesStore& store,
+                   bool accept_unknown_points, DeadLetterSink* dead_letters)
+    : parser_(parser),
+      registry_(registry),
+      store_(store),
+      accept_unknown_points_(accept_unknown_points),
+      dead_letters_(dead_letters) {}
+
+IngestReport Ingestor::IngestMessage(std::string_view payload, std::string_view source) {
+  ParseResult parsed = parser_.Parse(payload, source);
+  IngestReport report;
+  report.message_failed = parsed.message_failed;
+  report.errors = std::move(parsed.errors);
+  for (const PointMetadata& m : parsed.metadata) registry_.Apply(m);
+  report.parsed = parsed.observations.size();
+  report.rejected = report.errors.size();  // observation-level parse errors
+  if (report.message_failed) report.rejected = 0;
+  Store(std::move(parsed.observations), &report);
+  Record(report, source, payload);
+  return report;
+}
+
+IngestReport Ingestor::IngestObservations(std::vector<Observation> observations, std::string_view source) {
+  IngestReport report;
+  report.parsed = observations.size();
+  Store(std::move(observations), &report);
+  Record(report, source, {});
+  return report;
+}
+
+void Ingestor::Store(std::vector<Observation>&& observations, IngestReport* report) {
+  for (Observation& obs : observations) {
+    report->latest_time = std::max(report->latest_time, obs.time);
+    if (!accept_unknown_points_ && !registry_.Get(obs.point)) {
+      report->errors.push_back(IngestError{"unknown_point", obs.point + " is not in the Brick model", 0, 0, obs.point});
+      ++report->rejected;
+      continue;
+    }
+    IngestError err;
+    if (!registry_.Normalize(&obs, &err)) {
+      report->errors.push_back(std::move(err));
+      ++report->rejected;
+      continue;
+    }
+    registry_.Touch(obs.point);
+    switch (store_.Append(obs)) {
+      case AppendOutcome::kAccepted:
+      case AppendOutcome::kLate: ++report->accepted; break;
+      case AppendOutcome::kDuplicate: ++report->duplicates; break;
+      case AppendOutcome::kTooOld:
+        ++report->rejected;
+        report->errors.push_back(IngestError{"too_old",
+                                             obs.point + " at " + FormatIsoUtc(obs.time) +
+                                                 " is older than the stored window or the duplicate memory",
+                                             0, 0, obs.point});
+        break;
+    }
+  }
+}
+
+void Ingestor::Record(const IngestReport& report, std::string_view source, std::string_view payload) {
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  std::vector<std::string> to_log;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++counters_.messages;
+    if (report.message_failed) ++counters_.failed_messages;
+    counters_.observations += report.parsed;
+    counters_.accepted += report.accepted;
+    counters_.duplicates += report.duplicates;
+    counters_.rejected += report.rejected;
+    for (const IngestError& e : report.errors) {
+      ++counters_.errors_by_reason[e.reason];
+      int64_t& last = last_log_ms_[e.reason];
+      if (now - last >= kLogIntervalMs) {
+        std::string line = "ingest rejected reason=" + e.reason + " source=" + std::string(source) + " " + e.ToString();
+        if (uint64_t n = suppressed_[e.reason]; n > 0) line += " (" + std::to_string(n) + " similar suppressed)";
+        suppressed_[e.reason] = 0;
+        last = now;
+        to_log.push_back(std::move(line));
+      } else {
+        ++suppressed_[e.reason];
+      }
+    }
+  }
+  for (const auto& line : to_log) spdlog::warn("{}", line);
+  if (dead_letters_ != nullptr && !report.errors.empty()) {
+    // A failed message is dead-lettered whole; otherwise one record per rejected observation
+    // (the payload is the same message, so keep it on the first record only).
+    if (report.message_failed) {
+      dead_letters_->Write(report.errors.front(), source, payload);
+    } else {
+      bool first = true;
+      for (const IngestError& e : report.errors) {
+        dead_letters_->Write(e, source, first ? payload : std::string_view());
+        first = false;
+      }
+    }
+  }
+}
+
+IngestCounters Ingestor::Counters() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return counters_;
+}
+
+}  // namespace brickcast

@@ -1,0 +1,34 @@
+// The REST API (PRODUCT.md §7): handlers are plain functions over HttpRequest/HttpResponse and
+// the daemon's services, registered on an HttpServer. Handlers only read through thread-safe
+// interfaces, so cpp-httplib's worker threads may run them concurrently.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "brickcast/brick_model.h"
+#include "brickcast/config.h"
+#include "brickcast/ingestor.h"
+#include "brickcast/point_registry.h"
+#include "brickcast/series_store.h"
+#include "server/http_server.h"
+
+namespace brickcast {
+
+struct ApiServices {
+  const Config* config = nullptr;
+  const BrickModel* model = nullptr;
+  PointRegistry* registry = nullptr;
+  SeriesStore* store = nullptr;
+  Ingestor* ingestor = nullptr;
+  // Returns true when ready; otherwise fills the reason.
+  std::function<bool(std::string*)> ready;
+  UnixMillis started_at = 0;
+};
+
+HttpResponse JsonError(int status, const std::string& code, const std::string& message);
+
+// Registers every route, plus the bearer-token filter when tokens are configured.
+void RegisterApiRoutes(HttpServer& server, const ApiServices& services);
+
+}  // namespace brickcast

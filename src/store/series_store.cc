@@ -1,0 +1,204 @@
+#include "brickcast/series_store.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+
+namespace brickcast {
+namespace {
+
+constexpr int64_t kEmpty = std::numeric_limits<int64_t>::min();
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+}  // namespace
+
+struct SeriesStore::Series {
+  struct Slot {
+    int64_t bucket = kEmpty;  // which step this slot holds; a stale bucket means "empty"
+    double sum = 0;
+    uint32_t count = 0;
+  };
+  std::vector<Slot> slots;
+  std::vector<int64_t> recent;  // ring of the last dedup_depth timestamps (ms)
+  size_t recent_next = 0;
+  size_t recent_size = 0;
+  int64_t newest_bucket = kEmpty;
+  SeriesStats stats;
+
+  Series(size_t steps, size_t depth) : slots(steps), recent(depth, 0) {}
+
+  bool Remembered(int64_t t) const {
+    for (size_t i = 0; i < recent_size; ++i) {
+      if (recent[i] == t) return true;
+    }
+    return false;
+  }
+  int64_t OldestRemembered() const {
+    int64_t m = std::numeric_limits<int64_t>::max();
+    for (size_t i = 0; i < recent_size; ++i) m = std::min(m, recent[i]);
+    return m;
+  }
+  void Remember(int64_t t) {
+    recent[recent_next] = t;
+    recent_next = (recent_next + 1) % recent.size();
+    recent_size = std::min(recent_size + 1, recent.size());
+  }
+};
+
+std::string_view AppendOutcomeName(AppendOutcome o) {
+  switch (o) {
+    case AppendOutcome::kAccepted: return "accepted";
+    case AppendOutcome::kLate: return "late";
+    case AppendOutcome::kDuplicate: return "duplicate";
+    case AppendOutcome::kTooOld: return "too_old";
+  }
+  return "?";
+}
+
+SeriesStore::SeriesStore(SeriesOptions options) : options_(options) {}
+SeriesStore::~SeriesStore() = default;
+
+SeriesStore::Shard& SeriesStore::ShardFor(std::string_view point) const {
+  return shards_[std::hash<std::string_view>{}(point) % kShards];
+}
+
+AppendOutcome SeriesStore::Append(const Observation& obs) {
+  Shard& shard = ShardFor(obs.point);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  auto& ptr = shard.series[obs.point];
+  if (!ptr) {
+    ptr = std::make_unique<Series>(options_.window_steps, options_.dedup_depth);
+    points_.fetch_add(1, std::memory_order_relaxed);
+  }
+  Series& s = *ptr;
+  const int64_t bucket = FloorDiv(obs.time, options_.step_ms);
+  const int64_t cap = static_cast<int64_t>(s.slots.size());
+  const bool in_order = s.stats.accepted == 0 || obs.time > s.stats.last_time;
+
+  AppendOutcome outcome = AppendOutcome::kAccepted;
+  if (!in_order) {
+    if (s.Remembered(obs.time)) {
+      ++s.stats.duplicates;
+      duplicates_.fetch_add(1, std::memory_order_relaxed);
+      return AppendOutcome::kDuplicate;
+    }
+    // Older than everything we remember: it might be a duplicate we forgot, or outside the window.
+    const bool memory_full = s.recent_size == s.recent.size();
+    if ((memory_full && obs.time < s.OldestRemembered()) || bucket <= s.newest_bucket - cap) {
+      ++s.stats.too_old;
+      too_old_.fetch_add(1, std::memory_order_relaxed);
+      return AppendOutcome::kTooOld;
+    }
+    outcome = AppendOutcome::kLate;
+  }
+
+  Series::Slot& slot = s.slots[static_cast<size_t>(((bucket % cap) + cap) % cap)];
+  if (slot.bucket != bucket) slot = Series::Slot{bucket, 0, 0};
+  slot.sum += obs.value;
+  ++slot.count;
+  s.Remember(obs.time);
+  s.newest_bucket = std::max(s.newest_bucket, bucket);
+  if (s.stats.accepted == 0 || obs.time < s.stats.first_time) s.stats.first_time = obs.time;
+  if (in_order) {
+    s.stats.last_time = obs.time;
+    s.stats.last_value = obs.value;
+  }
+  if (outcome == AppendOutcome::kLate) {
+    ++s.stats.late;
+    late_.fetch_add(1, std::memory_order_relaxed);
+  }
+  ++s.stats.accepted;
+  accepted_.fetch_add(1, std::memory_order_relaxed);
+  return outcome;
+}
+
+std::optional<SeriesWindow> SeriesStore::Window(std::string_view point, UnixMillis end, size_t steps) const {
+  Shard& shard = ShardFor(point);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  auto it = shard.series.find(std::string(point));
+  if (it == shard.series.end()) return std::nullopt;
+  const Series& s = *it->second;
+  const int64_t cap = static_cast<int64_t>(s.slots.size());
+  const int64_t last_bucket = FloorDiv(end - 1, options_.step_ms);
+  const int64_t first_bucket = last_bucket - static_cast<int64_t>(steps) + 1;
+
+  SeriesWindow w;
+  w.start = first_bucket * options_.step_ms;
+  w.step_ms = options_.step_ms;
+  w.values.assign(steps, std::nan(""));
+  w.observed.assign(steps, 0);
+  w.filled.assign(steps, 0);
+  // Forward fill may carry a value in from before the window: start from the step before it.
+  double carry = std::nan("");
+  size_t carry_age = 0;
+  bool have_carry = false;
+  for (int64_t b = first_bucket - static_cast<int64_t>(options_.ffill_limit_steps); b <= last_bucket; ++b) {
+    const Series::Slot& slot = s.slots[static_cast<size_t>(((b % cap) + cap) % cap)];
+    const bool present = slot.bucket == b && slot.count > 0 && b > s.newest_bucket - cap;
+    const int64_t i = b - first_bucket;
+    if (present) {
+      carry = slot.sum / slot.count;
+      carry_age = 0;
+      have_carry = true;
+      if (i >= 0) {
+        w.values[i] = carry;
+        w.observed[i] = 1;
+        ++w.observed_steps;
+      }
+    } else if (have_carry && ++carry_age <= options_.ffill_limit_steps && i >= 0 && b <= s.newest_bucket) {
+      w.values[i] = carry;
+      w.filled[i] = 1;
+      ++w.filled_steps;
+    }
+  }
+  return w;
+}
+
+std::optional<SeriesWindow> SeriesStore::Latest(std::string_view point, size_t steps) const {
+  auto stats = Stats(point);
+  if (!stats) return std::nullopt;
+  int64_t newest;
+  {
+    Shard& shard = ShardFor(point);
+    std::lock_guard<std::mutex> lock(shard.mu);
+    newest = shard.series.at(std::string(point))->newest_bucket;
+  }
+  return Window(point, (newest + 1) * options_.step_ms, steps);
+}
+
+std::optional<SeriesStats> SeriesStore::Stats(std::string_view point) const {
+  Shard& shard = ShardFor(point);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  auto it = shard.series.find(std::string(point));
+  if (it == shard.series.end()) return std::nullopt;
+  return it->second->stats;
+}
+
+void SeriesStore::Drop(std::string_view point) {
+  Shard& shard = ShardFor(point);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  if (shard.series.erase(std::string(point)) > 0) points_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+std::vector<std::string> SeriesStore::Points() const {
+  std::vector<std::string> out;
+  for (Shard& shard : shards_) {
+    std::lock_guard<std::mutex> lock(shard.mu);
+    for (const auto& [name, s] : shard.series) out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+StoreCounters SeriesStore::Counters() const {
+  return StoreCounters{points_.load(), accepted_.load(), late_.load(), duplicates_.load(), too_old_.load()};
+}
+
+size_t SeriesStore::BytesPerPoint() const {
+  return sizeof(Series) + options_.window_steps * sizeof(Series::Slot) + options_.dedup_depth * sizeof(int64_t) +
+         64;  // unordered_map node + unique_ptr overhead, approximately
+}
+
+}  // namespace brickcast

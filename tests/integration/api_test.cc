@@ -1,0 +1,201 @@
+// The daemon over real sockets: POST observations (Turtle and JSON), query points and series,
+// metrics, bad requests, bearer tokens, and the file replay source.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "brickcast/daemon.h"
+#include "test_support.h"
+
+namespace brickcast {
+namespace {
+
+using Json = nlohmann::json;
+using testing::TempDir;
+
+const char* kModel = R"(
+@prefix b: <urn:b#> .
+b:AHU1 a brick:AHU ; brick:hasPoint b:SAT, b:OAT ; brick:hasPart b:Coil ; brick:feeds b:VAV1 .
+b:Coil a brick:Hot_Water_Coil ; brick:hasPart b:Valve .
+b:Valve a brick:Heating_Valve ; brick:hasPoint b:HWV .
+b:HWV a brick:Valve_Command ; brick:hasUnit unit:PERCENT .
+b:SAT a brick:Supply_Air_Temperature_Sensor ; brick:hasUnit unit:DEG_F ;
+  ref:hasExternalReference [ ref:hasTimeseriesId "ahu1/sat" ] .
+b:OAT a brick:Outside_Air_Temperature_Sensor ; brick:hasUnit unit:DEG_C .
+b:VAV1 a brick:VAV ; brick:hasPoint b:ZAT .
+b:ZAT a brick:Zone_Air_Temperature_Sensor ; brick:hasUnit unit:DEG_C .
+)";
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void StartDaemon(const std::string& extra_http = "", const std::string& replay = "") {
+    dir_.File("model.ttl", kModel);
+    const std::string cfg = R"({"brick": {"models": ["model.ttl"]},
+      "store": {"step_seconds": 60, "window_steps": 60},
+      "ingest": {"dead_letter_file": "dead.jsonl"},
+      "replay": {"files": [)" + replay + R"(]},
+      "http": {"listen": "127.0.0.1:0")" + extra_http + "}, \"log\": {\"level\": \"warn\"}}";
+    auto config = LoadConfigFile(dir_.File("brickcast.json", cfg));
+    ASSERT_TRUE(config.ok()) << config.status().message();
+    daemon_ = std::make_unique<Daemon>(std::move(*config));
+    ASSERT_TRUE(daemon_->Start().ok());
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", daemon_->http_port());
+  }
+  void TearDown() override {
+    if (daemon_) daemon_->Stop();
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Daemon> daemon_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+const char* kTtl = R"(@prefix b: <urn:b#> .
+b:SAT brick:lastKnownValue [ brick:value "55.4"^^xsd:double ; brick:timestamp "2026-11-22T10:00:00Z"^^xsd:dateTime ] .
+b:OAT brick:lastKnownValue [ brick:value 12 ; brick:timestamp "2026-11-22T10:00:00Z" ] .
+)";
+
+TEST_F(ApiTest, HealthReadinessAndMetrics) {
+  StartDaemon();
+  auto h = client_->Get("/healthz");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
+  auto r = client_->Get("/readyz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  ASSERT_TRUE(client_->Post("/api/v1/observations", kTtl, "text/turtle"));
+  auto m = client_->Get("/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->body.find("brickcast_ingest_observations_total{outcome=\"accepted\"} 2"), std::string::npos) << m->body;
+  EXPECT_NE(m->body.find("brickcast_store_points 2"), std::string::npos);
+}
+
+TEST_F(ApiTest, PostTurtleThenQueryPoints) {
+  StartDaemon();
+  auto post = client_->Post("/api/v1/observations", kTtl, "text/turtle");
+  ASSERT_TRUE(post);
+  ASSERT_EQ(post->status, 200) << post->body;
+  auto report = Json::parse(post->body);
+  EXPECT_EQ(report["accepted"], 2);
+
+  auto all = Json::parse(client_->Get("/api/v1/points")->body);
+  EXPECT_EQ(all["count"], 4);  // the model's points, with or without data
+  auto temps = Json::parse(client_->Get("/api/v1/points?class=Air_Temperature_Sensor")->body);
+  ASSERT_EQ(temps["count"], 3);
+  auto ahu = Json::parse(client_->Get("/api/v1/points?equipment=urn:b%23AHU1")->body);
+  EXPECT_EQ(ahu["count"], 3) << "SAT, OAT and the valve command of its coil part";
+  auto sat = Json::parse(client_->Get("/api/v1/points/SAT")->body);  // short name
+  EXPECT_EQ(sat["id"], "urn:b#SAT");
+  EXPECT_EQ(sat["class"], "Supply_Air_Temperature_Sensor");
+  EXPECT_EQ(sat["equipment"], "urn:b#AHU1");
+  EXPECT_EQ(sat["si_unit"], "degC");
+  EXPECT_EQ(sat["count"], 1);
+  EXPECT_NEAR(sat["last_value"].get<double>(), 13.0, 1e-9);
+  EXPECT_EQ(sat["last_time"], "2026-11-22T10:00:00Z");
+  // URL-encoded IRI and timeseries id name the same point.
+  EXPECT_EQ(Json::parse(client_->Get("/api/v1/points/urn%3Ab%23SAT")->body)["id"], "urn:b#SAT");
+  EXPECT_EQ(Json::parse(client_->Get("/api/v1/points/ahu1%2Fsat")->body)["id"], "urn:b#SAT");
+  auto series = Json::parse(client_->Get("/api/v1/points/SAT/series?steps=5")->body);
+  ASSERT_EQ(series["values"].size(), 5u);
+  EXPECT_NEAR(series["values"][4].get<double>(), 13.0, 1e-9);
+  EXPECT_TRUE(series["values"][0].is_null());
+  auto equipment = Json::parse(client_->Get("/api/v1/equipment")->body);
+  EXPECT_GE(equipment["count"].get<int>(), 4);
+}
+
+TEST_F(ApiTest, PostJsonObservations) {
+  StartDaemon();
+  auto post = client_->Post("/api/v1/observations", R"({"observations": [
+      {"point": "SAT", "time": "2026-11-22T10:00:00Z", "value": 50},
+      {"point": "urn:b#OAT", "time": 1795341600000, "value": 11.5, "unit": "DEG_C"},
+      {"point": "SAT", "time": "2026-11-22T10:01:00Z", "value": "warm"}]})", "application/json");
+  ASSERT_TRUE(post);
+  EXPECT_EQ(post->status, 200);
+  auto r = Json::parse(post->body);
+  EXPECT_EQ(r["accepted"], 2);
+  EXPECT_EQ(r["rejected"], 1);
+  EXPECT_EQ(r["errors"][0]["reason"], "bad_value");
+  EXPECT_NEAR(Json::parse(client_->Get("/api/v1/points/SAT")->body)["last_value"].get<double>(), 10.0, 1e-9);
+}
+
+TEST_F(ApiTest, BadRequestsGetClearErrorsAndLoseNothing) {
+  StartDaemon();
+  auto bad = client_->Post("/api/v1/observations", "@prefix b: <urn:b#> .\nb:SAT brick:lastKnownValue [ brick:value \"1 ] .",
+                           "text/turtle");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  auto j = Json::parse(bad->body);
+  EXPECT_TRUE(j["message_failed"]);
+  EXPECT_EQ(j["errors"][0]["reason"], "syntax");
+  EXPECT_EQ(j["errors"][0]["line"], 2);
+
+  auto not_json = client_->Post("/api/v1/observations", "{oops", "application/json");
+  EXPECT_EQ(not_json->status, 400);
+  EXPECT_EQ(Json::parse(not_json->body)["error"]["code"], "invalid_argument");
+  EXPECT_EQ(client_->Post("/api/v1/observations", "x", "image/png")->status, 415);
+  EXPECT_EQ(client_->Get("/api/v1/points/nope")->status, 404);
+  EXPECT_EQ(client_->Get("/api/v1/points?class=Not_A_Class")->status, 400);
+  EXPECT_EQ(client_->Get("/api/v1/points/SAT/series?steps=-1")->status, 400);
+  EXPECT_EQ(client_->Get("/no/such/route")->status, 404);
+  // After all that, good data still flows.
+  EXPECT_EQ(client_->Post("/api/v1/observations", kTtl, "text/turtle")->status, 200);
+  auto c = daemon_->ingestor().Counters();
+  EXPECT_EQ(c.accepted, 2u);
+  EXPECT_EQ(c.failed_messages, 1u);
+}
+
+TEST_F(ApiTest, BearerTokensAndScopes) {
+  dir_.File("ops.token", "ops-token\n");
+  StartDaemon(R"(, "tokens": [{"name": "viewer", "token": "read-token"},
+                               {"name": "bms", "token_file": "ops.token", "scope": "operate"}])");
+  EXPECT_EQ(client_->Get("/healthz")->status, 200) << "probes need no token";
+  EXPECT_EQ(client_->Get("/api/v1/points")->status, 401);
+  httplib::Headers read{{"Authorization", "Bearer read-token"}};
+  httplib::Headers ops{{"Authorization", "Bearer ops-token"}};
+  httplib::Headers wrong{{"Authorization", "Bearer nope"}};
+  EXPECT_EQ(client_->Get("/api/v1/points", read)->status, 200);
+  EXPECT_EQ(client_->Get("/api/v1/points", wrong)->status, 401);
+  EXPECT_EQ(client_->Post("/api/v1/observations", read, kTtl, "text/turtle")->status, 403);
+  EXPECT_EQ(client_->Post("/api/v1/observations", ops, kTtl, "text/turtle")->status, 200);
+}
+
+TEST_F(ApiTest, ReplaysAFileOfMessages) {
+  std::string file;
+  for (int i = 0; i < 30; ++i) {
+    char ts[32];
+    std::snprintf(ts, sizeof ts, "2026-11-22T10:%02d:00Z", i);
+    if (i > 0) file += "# brickcast:message\n";
+    file += "@prefix b: <urn:b#> .\nb:ZAT brick:lastKnownValue [ brick:value " + std::to_string(20 + i % 3) +
+            " ; brick:timestamp \"" + ts + "\" ] .\n";
+  }
+  file += "# brickcast:message\nthis one is broken\n";
+  const std::string path = dir_.File("replay.ttl", file);
+  StartDaemon("", "\"" + path + "\"");
+  for (int i = 0; i < 500 && !daemon_->replay_finished(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(daemon_->replay_finished());
+  auto zat = Json::parse(client_->Get("/api/v1/points/ZAT")->body);
+  EXPECT_EQ(zat["count"], 30);
+  EXPECT_EQ(zat["equipment"], "urn:b#VAV1");
+  EXPECT_EQ(daemon_->ingestor().Counters().failed_messages, 1u);
+  std::ifstream dead(dir_.path() + "/dead.jsonl");
+  std::string line;
+  ASSERT_TRUE(std::getline(dead, line));
+  EXPECT_EQ(Json::parse(line)["source"], path + ":91");
+}
+
+TEST(DaemonTest, StartFailsCleanlyOnABadModel) {
+  TempDir dir;
+  dir.File("model.ttl", "this is : not turtle");
+  auto config = LoadConfigFile(dir.File("c.json", R"({"brick": {"models": ["model.ttl"]}, "http": {"listen": "127.0.0.1:0"}})"));
+  ASSERT_TRUE(config.ok());
+  Daemon d(std::move(*config));
+  Status s = d.Start();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("model.ttl"), std::string::npos) << s.message();
+}
+
+}  // namespace
+}  // namespace brickcast

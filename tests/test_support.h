@@ -1,0 +1,42 @@
+// Helpers shared by the tests: where the shared real data lives, temp files.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace brickcast::testing {
+
+inline std::string SharedData(const std::string& rel) { return std::string(BRICKCAST_SHARED_DATA) + "/" + rel; }
+inline std::string SourcePath(const std::string& rel) { return std::string(BRICKCAST_SOURCE_DIR) + "/" + rel; }
+
+// Skips the test (with the reason) when ../shared/data is not beside the checkout, as in a
+// user's clone; CI always has it.
+#define BRICKCAST_REQUIRE_SHARED_DATA()                                                      \
+  do {                                                                                       \
+    if (!std::filesystem::exists(::brickcast::testing::SharedData("README.md")))             \
+      GTEST_SKIP() << "../shared/data is absent (a user's clone): real-data test skipped";   \
+  } while (0)
+
+// A scratch directory removed when the object dies.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "brickcast-test-XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string File(const std::string& name, const std::string& contents) const {
+    const std::string p = path_ + "/" + name;
+    std::ofstream(p, std::ios::binary) << contents;
+    return p;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace brickcast::testing

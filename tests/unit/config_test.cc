@@ -1,0 +1,112 @@
+#include <gtest/gtest.h>
+
+#include "brickcast/config.h"
+#include "test_support.h"
+
+namespace brickcast {
+namespace {
+
+using testing::SourcePath;
+using testing::TempDir;
+
+TEST(ConfigTest, EmptyObjectGivesDefaults) {
+  auto c = LoadConfigText("{}", "");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->site.timezone, "UTC");
+  EXPECT_EQ(c->store.step_seconds, 300);
+  EXPECT_EQ(c->store.window_steps, 288u);
+  EXPECT_EQ(c->http.host, "127.0.0.1");
+  EXPECT_EQ(c->http.port, 8080);
+  EXPECT_TRUE(c->ingest.accept_unknown_points);
+  EXPECT_EQ(c->ingest.format, StreamFormat::kAuto);
+  EXPECT_NE(c->effective_json.find("\"step_seconds\": 300"), std::string::npos);
+}
+
+TEST(ConfigTest, ReportsEveryErrorWithItsPointer) {
+  auto c = LoadConfigText(R"({
+    "site": {"timezone": "Mars/Base"},
+    "store": {"step_seconds": "five", "window_stepz": 10},
+    "ingest": {"format": "xml", "unknown_points": "maybe"},
+    "http": {"listen": "nonsense", "tokens": [{"scope": "god"}]},
+    "kafak": {}
+  })", "");
+  ASSERT_FALSE(c.ok());
+  const std::string& m = c.status().message();
+  for (const char* expected : {"/site/timezone: time zone 'Mars/Base' not found",
+                               "/store/step_seconds: expected integer",
+                               "/store/window_stepz: unknown key",
+                               "/ingest/format: unknown stream format 'xml'",
+                               "/ingest/unknown_points: must be one of accept, reject",
+                               "/http/tokens/0/name: required",
+                               "/http/tokens/0/scope: must be one of read, operate, admin",
+                               "/kafak: unknown key"}) {
+    EXPECT_NE(m.find(expected), std::string::npos) << "missing '" << expected << "' in:\n" << m;
+  }
+}
+
+TEST(ConfigTest, ListenIsValidated) {
+  auto c = LoadConfigText(R"({"http": {"listen": "localhost"}})", "");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("/http/listen: expected HOST:PORT"), std::string::npos);
+  auto ok = LoadConfigText(R"({"http": {"listen": "0.0.0.0:0"}})", "");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->http.port, 0);
+}
+
+TEST(ConfigTest, NotJsonIsAClearError) {
+  auto c = LoadConfigText("{ \"site\": ", "");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("not valid JSON"), std::string::npos);
+}
+
+TEST(ConfigTest, SecretsAreRedactedAndTokenFilesRead) {
+  TempDir dir;
+  dir.File("token.txt", "file-secret-123\n");
+  auto c = LoadConfigText(R"({"http": {"tokens": [
+      {"name": "ops", "token": "inline-secret-456", "scope": "admin"},
+      {"name": "bms", "token_file": "token.txt", "scope": "operate"}]}})",
+                          dir.path());
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_EQ(c->http.tokens.size(), 2u);
+  EXPECT_EQ(c->http.tokens[0].token, "inline-secret-456");
+  EXPECT_EQ(c->http.tokens[1].token, "file-secret-123");
+  EXPECT_EQ(c->effective_json.find("inline-secret-456"), std::string::npos);
+  EXPECT_EQ(c->effective_json.find("file-secret-123"), std::string::npos);
+  EXPECT_NE(c->effective_json.find("<secret>"), std::string::npos);
+}
+
+TEST(ConfigTest, RelativePathsResolveAgainstTheConfigFile) {
+  auto c = LoadConfigText(R"({"brick": {"models": ["m.ttl", "/abs/x.ttl"]}, "replay": {"files": ["-"]}})", "/etc/bc");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->brick.models[0], "/etc/bc/m.ttl");
+  EXPECT_EQ(c->brick.models[1], "/abs/x.ttl");
+  EXPECT_EQ(c->replay.files[0], "-");
+}
+
+TEST(ConfigTest, WideRowColumnsAcceptShorthand) {
+  auto c = LoadConfigText(R"({"ingest": {"wide_row": {"columns": {
+      "SA_TEMP": "urn:x#SAT", "OA_TEMP": {"point": "urn:x#OAT", "unit": "DEG_F"},
+      "BAD": {"unit": "PARSECS"}}}}})", "");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("/ingest/wide_row/columns/BAD/point: required"), std::string::npos);
+  EXPECT_NE(c.status().message().find("/ingest/wide_row/columns/BAD/unit: unknown unit 'PARSECS'"),
+            std::string::npos);
+}
+
+TEST(ConfigTest, ShippedConfigsAreValid) {
+  for (const char* f : {"config/brickcast.example.json", "config/demo.json"}) {
+    auto c = LoadConfigFile(SourcePath(f));
+    EXPECT_TRUE(c.ok()) << f << ": " << c.status().message();
+  }
+}
+
+TEST(ConfigTest, ReferenceListsEveryKey) {
+  const std::string ref = ConfigReference();
+  for (const char* key : {"`site.timezone`", "`store.step_seconds`", "`http.tokens[].token`",
+                          "`ingest.wide_row.columns.*.unit`"}) {
+    EXPECT_NE(ref.find(key), std::string::npos) << key;
+  }
+}
+
+}  // namespace
+}  // namespace brickcast
