@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds everything and runs the whole test suite.
+# Usage: scripts/test.sh            (from the repository root or anywhere)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+bash scripts/install-deps.sh
+jobs=$(nproc 2>/dev/null || echo 2)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBRICKCAST_BUILD_TESTS=ON -DBRICKCAST_BUILD_BENCH=ON
+cmake --build build -j "$jobs"
+if [ ! -d ../shared/data ]; then
+  echo "note: ../shared/data is absent; tests that need the real data sets will be skipped" >&2
+fi
+cd build
+ctest --output-on-failure -j "$jobs" --timeout 600
