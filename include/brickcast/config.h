@@ -40,6 +40,23 @@ struct ReplayConfig {
   std::vector<std::string> files;  // TTL message files or "-" (stdin)
   double speed = 0;                // 0 = as fast as possible; N = N x real time
   bool loop = false;
+  bool to_kafka = false;           // publish to kafka.topics[0] instead of ingesting directly
+};
+
+struct KafkaConfig {
+  std::string brokers;  // "" = no Kafka source; "embedded" = in-process broker; else bootstrap list
+  std::vector<std::string> topics = {"brickcast.observations"};  // "^regex" subscribes by pattern
+  std::string group_id = "brickcast";
+  std::string dead_letter_topic;  // "" = use ingest.dead_letter_file
+  int commit_interval_ms = 1000;
+  int64_t rebuild_seconds = -1;   // -1 = the store window (step x window_steps)
+  size_t queue_messages = 10000;  // consumer -> ingest queue; pause at 90 %, resume below 50 %
+  int fetch_wait_max_ms = 50;
+  int session_timeout_ms = 45000;
+  std::map<std::string, std::string> properties;  // passed to librdkafka as is
+  int embedded_partitions = 8;
+  int embedded_brokers = 1;
+  std::string embedded_address_file;  // where the embedded broker's bootstrap address is written
 };
 
 struct StoreConfig {
@@ -73,6 +90,7 @@ struct Config {
   BrickConfig brick;
   IngestConfig ingest;
   ReplayConfig replay;
+  KafkaConfig kafka;
   StoreConfig store;
   HttpConfig http;
   LogConfig log;

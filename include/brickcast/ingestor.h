@@ -20,13 +20,29 @@
 
 namespace brickcast {
 
-// Where rejected input goes (a JSONL file here; a Kafka topic in the Kafka source).
+// Where a message came from: shown in logs and dead letters.
+struct MessageOrigin {
+  std::string source;  // "file.ttl:12", "http:127.0.0.1", "hvac/3@1042"
+  std::string topic;   // Kafka only
+  int32_t partition = -1;
+  int64_t offset = -1;
+  std::string key;
+  // Re-read while rebuilding windows after a rebalance or restart: a bad message was already
+  // dead-lettered the first time, so it is counted but not dead-lettered again.
+  bool redelivery = false;
+};
+
+// Where rejected input goes: a JSONL file or a Kafka topic. Implementations are thread-safe.
 class DeadLetterSink {
  public:
   virtual ~DeadLetterSink() = default;
   // `payload` is the whole message; implementations keep at most the first 4 KiB.
-  virtual void Write(const IngestError& error, std::string_view source, std::string_view payload) = 0;
+  virtual void Write(const IngestError& error, const MessageOrigin& origin, std::string_view payload) = 0;
 };
+
+// The JSON record of a dead letter (reason, message, line, column, source, topic, partition,
+// offset, key, payload_bytes, payload truncated to 4 KiB), shared by every sink.
+std::string DeadLetterJson(const IngestError& error, const MessageOrigin& origin, std::string_view payload);
 
 // Appends one JSON object per rejected message to a file. Thread-safe.
 std::unique_ptr<DeadLetterSink> NewJsonlDeadLetterSink(const std::string& path, Status* status);
@@ -38,6 +54,7 @@ struct IngestReport {
   size_t rejected = 0;  // invalid, or too old to store
   bool message_failed = false;
   UnixMillis latest_time = 0;  // newest observation time in the message (0 when none)
+  std::vector<std::string> points;  // distinct points the message carried values for
   std::vector<IngestError> errors;
 };
 
@@ -52,7 +69,10 @@ class Ingestor {
   Ingestor(const StreamParser& parser, PointRegistry& registry, SeriesStore& store, bool accept_unknown_points,
            DeadLetterSink* dead_letters);
 
-  IngestReport IngestMessage(std::string_view payload, std::string_view source);
+  IngestReport IngestMessage(std::string_view payload, const MessageOrigin& origin);
+  IngestReport IngestMessage(std::string_view payload, std::string_view source) {
+    return IngestMessage(payload, MessageOrigin{std::string(source)});
+  }
   // Observations that arrive already structured (JSON API); values in `unit` (or the model's).
   IngestReport IngestObservations(std::vector<Observation> observations, std::string_view source);
 
@@ -60,7 +80,7 @@ class Ingestor {
 
  private:
   void Store(std::vector<Observation>&& observations, IngestReport* report);
-  void Record(const IngestReport& report, std::string_view source, std::string_view payload);
+  void Record(const IngestReport& report, const MessageOrigin& origin, std::string_view payload);
 
   const StreamParser& parser_;
   PointRegistry& registry_;

@@ -80,6 +80,40 @@ const Schema& RootSchema() {
       {"speed", FieldType::kNumber, 0, "0: as fast as possible; N: N x real time (by message timestamps).",
        nullptr, false, false, AtLeast(0)},
       {"loop", FieldType::kBoolean, false, "Start again at the end of the files."},
+      {"target", FieldType::kString, "ingest",
+       "ingest: feed the daemon directly; kafka: publish to kafka.topics[0] (keyed by equipment), as a producer would.",
+       nullptr, false, false, OneOf({"ingest", "kafka"})},
+  }};
+  static const Schema* const kEmbedded = new Schema{{
+      {"partitions", FieldType::kInteger, 8, "Partitions of each topic the embedded broker creates.", nullptr,
+       false, false, Between(1, 1024)},
+      {"brokers", FieldType::kInteger, 1, "Brokers in the embedded cluster.", nullptr, false, false, Between(1, 16)},
+      {"address_file", FieldType::kString, "", "File receiving the embedded broker's bootstrap address."},
+  }};
+  static const Schema* const kKafka = new Schema{{
+      {"brokers", FieldType::kString, "",
+       "Bootstrap servers (host:port,...); \"embedded\" starts an in-process broker on loopback; empty: no Kafka."},
+      {"topics", FieldType::kStringList, Json::array({"brickcast.observations"}),
+       "Topics to consume; a name starting with ^ is a regex."},
+      {"group_id", FieldType::kString, "brickcast", "Consumer group; instances in one group share the partitions."},
+      {"dead_letter_topic", FieldType::kString, "", "Topic for rejected messages; empty: ingest.dead_letter_file."},
+      {"commit_interval_ms", FieldType::kInteger, 1000, "How often applied offsets are committed.", nullptr, false,
+       false, Between(10, 600000)},
+      {"rebuild_seconds", FieldType::kInteger, -1,
+       "On assignment, re-read this much history to rebuild windows; -1: the store window.", nullptr, false, false,
+       Between(-1, 90 * 86400)},
+      {"queue_messages", FieldType::kInteger, 10000,
+       "Messages buffered between consumer and ingest; partitions pause at 90 % and resume below 50 %.", nullptr,
+       false, false, Between(10, 10000000)},
+      {"fetch_wait_max_ms", FieldType::kInteger, 50, "Broker wait for an empty fetch (latency vs. requests).",
+       nullptr, false, false, Between(1, 10000)},
+      {"session_timeout_ms", FieldType::kInteger, 45000,
+       "Group session timeout (6000 is used with the embedded broker unless set).", nullptr, false, false,
+       Between(1000, 3600000)},
+      {"properties", FieldType::kStringMap, Json::object(),
+       "librdkafka properties passed through (security.protocol, sasl.*, ssl.*, ...); passwords are redacted.",
+       nullptr, true},
+      {"embedded", FieldType::kObject, Json(), "The embedded broker.", kEmbedded},
   }};
   static const Schema* const kStore = new Schema{{
       {"step_seconds", FieldType::kInteger, 300, "Resampling step of every series (mean within the step).",
@@ -116,6 +150,7 @@ const Schema& RootSchema() {
       {"brick", FieldType::kObject, Json(), "Brick models.", kBrick},
       {"ingest", FieldType::kObject, Json(), "Stream parsing and bad-input policy.", kIngest},
       {"replay", FieldType::kObject, Json(), "File replay source.", kReplay},
+      {"kafka", FieldType::kObject, Json(), "Kafka source.", kKafka},
       {"store", FieldType::kObject, Json(), "Per-point series store.", kStore},
       {"http", FieldType::kObject, Json(), "REST API and dashboard.", kHttp},
       {"log", FieldType::kObject, Json(), "Logging.", kLog},
@@ -181,6 +216,30 @@ StatusOr<Config> LoadConfigText(const std::string& json_text, const std::string&
     for (const auto& f : eff["replay"]["files"]) c.replay.files.push_back(Resolve(base_dir, f.get<std::string>()));
     c.replay.speed = eff["replay"]["speed"];
     c.replay.loop = eff["replay"]["loop"];
+    c.replay.to_kafka = eff["replay"]["target"] == "kafka";
+
+    const Json& k = eff["kafka"];
+    c.kafka.brokers = k["brokers"];
+    c.kafka.topics.clear();
+    for (const auto& t : k["topics"]) c.kafka.topics.push_back(t);
+    c.kafka.group_id = k["group_id"];
+    c.kafka.dead_letter_topic = k["dead_letter_topic"];
+    c.kafka.commit_interval_ms = k["commit_interval_ms"];
+    c.kafka.rebuild_seconds = k["rebuild_seconds"];
+    c.kafka.queue_messages = k["queue_messages"];
+    c.kafka.fetch_wait_max_ms = k["fetch_wait_max_ms"];
+    const bool session_set = in.contains("kafka") && in["kafka"].is_object() && in["kafka"].contains("session_timeout_ms");
+    c.kafka.session_timeout_ms = k["session_timeout_ms"];
+    if (c.kafka.brokers == "embedded" && !session_set) c.kafka.session_timeout_ms = 6000;
+    for (const auto& [key, v] : k["properties"].items()) c.kafka.properties[key] = v.get<std::string>();
+    c.kafka.embedded_partitions = k["embedded"]["partitions"];
+    c.kafka.embedded_brokers = k["embedded"]["brokers"];
+    c.kafka.embedded_address_file = Resolve(base_dir, k["embedded"]["address_file"].get<std::string>());
+    if (c.kafka.topics.empty()) errors.push_back("/kafka/topics: at least one topic is required");
+    if (c.replay.to_kafka && c.kafka.brokers.empty())
+      errors.push_back("/replay/target: \"kafka\" needs kafka.brokers");
+    if (c.replay.to_kafka && !c.kafka.topics.empty() && c.kafka.topics[0].rfind('^', 0) == 0)
+      errors.push_back("/replay/target: kafka.topics[0] is a pattern; replay needs a topic name");
 
     const Json& st = eff["store"];
     c.store.step_seconds = st["step_seconds"];

@@ -147,7 +147,15 @@ void RedactSecrets(const Schema& schema, Json* value) {
   for (const Field& f : schema.fields) {
     if (!value->contains(f.key)) continue;
     Json& v = (*value)[f.key];
-    if (f.secret && !v.is_null() && !(v.is_string() && v.get<std::string>().empty())) {
+    if (f.secret && f.type == FieldType::kStringMap && v.is_object()) {
+      // A pass-through property map: redact the values whose names look sensitive.
+      for (auto& [k, e] : v.items()) {
+        if (k.find("password") != std::string::npos || k.find("secret") != std::string::npos ||
+            k.find("token") != std::string::npos || k.find("ssl.key.pem") != std::string::npos ||
+            k.find("sasl.jaas") != std::string::npos || k.find("oauthbearer.config") != std::string::npos)
+          e = "<secret>";
+      }
+    } else if (f.secret && !v.is_null() && !(v.is_string() && v.get<std::string>().empty())) {
       v = "<secret>";
     } else if (f.type == FieldType::kObject) {
       RedactSecrets(*f.child, &v);

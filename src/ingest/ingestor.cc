@@ -18,23 +18,10 @@ class JsonlDeadLetterSink final : public DeadLetterSink {
   explicit JsonlDeadLetterSink(const std::string& path) : out_(path, std::ios::app) {}
   bool ok() const { return static_cast<bool>(out_); }
 
-  void Write(const IngestError& error, std::string_view source, std::string_view payload) override {
-    nlohmann::json j;
-    j["time"] = FormatIsoUtc(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count());
-    j["reason"] = error.reason;
-    j["message"] = error.message;
-    if (error.line > 0) {
-      j["line"] = error.line;
-      j["column"] = error.column;
-    }
-    j["source"] = std::string(source);
-    j["payload_bytes"] = payload.size();
-    // Invalid UTF-8 must not break the JSON line: replace it.
-    j["payload"] = std::string(payload.substr(0, kDeadLetterPayloadBytes));
+  void Write(const IngestError& error, const MessageOrigin& origin, std::string_view payload) override {
+    const std::string line = DeadLetterJson(error, origin, payload);
     std::lock_guard<std::mutex> lock(mu_);
-    out_ << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+    out_ << line << '\n';
     out_.flush();
   }
 
@@ -44,6 +31,31 @@ class JsonlDeadLetterSink final : public DeadLetterSink {
 };
 
 }  // namespace
+
+std::string DeadLetterJson(const IngestError& error, const MessageOrigin& origin, std::string_view payload) {
+  nlohmann::json j;
+  j["time"] = FormatIsoUtc(std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count());
+  j["reason"] = error.reason;
+  j["message"] = error.message;
+  if (error.line > 0) {
+    j["line"] = error.line;
+    j["column"] = error.column;
+  }
+  if (!error.point.empty()) j["point"] = error.point;
+  j["source"] = origin.source;
+  if (!origin.topic.empty()) {
+    j["topic"] = origin.topic;
+    j["partition"] = origin.partition;
+    j["offset"] = origin.offset;
+    j["key"] = origin.key;
+  }
+  j["payload_bytes"] = payload.size();
+  j["payload"] = std::string(payload.substr(0, kDeadLetterPayloadBytes));
+  // Invalid UTF-8 in a payload must not break the JSON line: replace it.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 std::unique_ptr<DeadLetterSink> NewJsonlDeadLetterSink(const std::string& path, Status* status) {
   auto sink = std::make_unique<JsonlDeadLetterSink>(path);
@@ -63,8 +75,8 @@ Ingestor::Ingestor(const StreamParser& parser, PointRegistry& registry, SeriesSt
       accept_unknown_points_(accept_unknown_points),
       dead_letters_(dead_letters) {}
 
-IngestReport Ingestor::IngestMessage(std::string_view payload, std::string_view source) {
-  ParseResult parsed = parser_.Parse(payload, source);
+IngestReport Ingestor::IngestMessage(std::string_view payload, const MessageOrigin& origin) {
+  ParseResult parsed = parser_.Parse(payload, origin.source);
   IngestReport report;
   report.message_failed = parsed.message_failed;
   report.errors = std::move(parsed.errors);
@@ -73,7 +85,7 @@ IngestReport Ingestor::IngestMessage(std::string_view payload, std::string_view 
   report.rejected = report.errors.size();  // observation-level parse errors
   if (report.message_failed) report.rejected = 0;
   Store(std::move(parsed.observations), &report);
-  Record(report, source, payload);
+  Record(report, origin, payload);
   return report;
 }
 
@@ -81,7 +93,7 @@ IngestReport Ingestor::IngestObservations(std::vector<Observation> observations,
   IngestReport report;
   report.parsed = observations.size();
   Store(std::move(observations), &report);
-  Record(report, source, {});
+  Record(report, MessageOrigin{std::string(source)}, {});
   return report;
 }
 
@@ -100,6 +112,10 @@ void Ingestor::Store(std::vector<Observation>&& observations, IngestReport* repo
       continue;
     }
     registry_.Touch(obs.point);
+    if (report->points.empty() || report->points.back() != obs.point) {
+      if (std::find(report->points.begin(), report->points.end(), obs.point) == report->points.end())
+        report->points.push_back(obs.point);
+    }
     switch (store_.Append(obs)) {
       case AppendOutcome::kAccepted:
       case AppendOutcome::kLate: ++report->accepted; break;
@@ -115,7 +131,8 @@ void Ingestor::Store(std::vector<Observation>&& observations, IngestReport* repo
   }
 }
 
-void Ingestor::Record(const IngestReport& report, std::string_view source, std::string_view payload) {
+void Ingestor::Record(const IngestReport& report, const MessageOrigin& origin, std::string_view payload) {
+  const std::string& source = origin.source;
   const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::steady_clock::now().time_since_epoch())
                           .count();
@@ -132,7 +149,7 @@ void Ingestor::Record(const IngestReport& report, std::string_view source, std::
       ++counters_.errors_by_reason[e.reason];
       int64_t& last = last_log_ms_[e.reason];
       if (now - last >= kLogIntervalMs) {
-        std::string line = "ingest rejected reason=" + e.reason + " source=" + std::string(source) + " " + e.ToString();
+        std::string line = "ingest rejected reason=" + e.reason + " source=" + source + " " + e.ToString();
         if (uint64_t n = suppressed_[e.reason]; n > 0) line += " (" + std::to_string(n) + " similar suppressed)";
         suppressed_[e.reason] = 0;
         last = now;
@@ -143,15 +160,15 @@ void Ingestor::Record(const IngestReport& report, std::string_view source, std::
     }
   }
   for (const auto& line : to_log) spdlog::warn("{}", line);
-  if (dead_letters_ != nullptr && !report.errors.empty()) {
+  if (dead_letters_ != nullptr && !report.errors.empty() && !origin.redelivery) {
     // A failed message is dead-lettered whole; otherwise one record per rejected observation
     // (the payload is the same message, so keep it on the first record only).
     if (report.message_failed) {
-      dead_letters_->Write(report.errors.front(), source, payload);
+      dead_letters_->Write(report.errors.front(), origin, payload);
     } else {
       bool first = true;
       for (const IngestError& e : report.errors) {
-        dead_letters_->Write(e, source, first ? payload : std::string_view());
+        dead_letters_->Write(e, origin, first ? payload : std::string_view());
         first = false;
       }
     }

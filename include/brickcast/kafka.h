@@ -1,0 +1,127 @@
+// Kafka: the daemon's main source (PRODUCT.md §2, §8), behind plain interfaces; only src/kafka/
+// includes librdkafka.
+//  - EmbeddedBroker: librdkafka's in-process mock cluster on loopback (demo and tests).
+//  - KafkaProducer: publishes messages (replay tool, dead-letter topic).
+//  - KafkaSource: consumer-group member with at-least-once delivery: an offset is committed only
+//    after every observation of its message is in the series store; partitions pause while the
+//    ingest queue is full; on assignment the windows of the new partitions are rebuilt by seeking
+//    back `rebuild` in time; on revoke their points are dropped from the store.
+// Start/Stop from one thread; Stats()/Ready() from any thread.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "brickcast/ingestor.h"
+#include "brickcast/series_store.h"
+#include "brickcast/status.h"
+
+namespace brickcast {
+
+struct KafkaClientOptions {
+  std::string brokers;                            // bootstrap servers
+  std::map<std::string, std::string> properties;  // librdkafka properties, applied last
+};
+
+class EmbeddedBroker {
+ public:
+  // Starts `brokers` mock brokers on loopback and creates the topics with `partitions` each.
+  static StatusOr<std::unique_ptr<EmbeddedBroker>> Start(int brokers, const std::vector<std::string>& topics,
+                                                          int partitions);
+  ~EmbeddedBroker();
+  EmbeddedBroker(const EmbeddedBroker&) = delete;
+  EmbeddedBroker& operator=(const EmbeddedBroker&) = delete;
+
+  const std::string& bootstrap() const;  // "127.0.0.1:PORT,..."
+  Status CreateTopic(const std::string& topic, int partitions);
+  // Fault injection for tests: broker ids start at 1.
+  Status SetBrokerDown(int32_t broker_id);
+  Status SetBrokerUp(int32_t broker_id);
+
+ private:
+  struct Impl;
+  explicit EmbeddedBroker(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+class KafkaProducer {
+ public:
+  static StatusOr<std::unique_ptr<KafkaProducer>> Create(const KafkaClientOptions& options);
+  ~KafkaProducer();  // flushes for up to 5 s
+  KafkaProducer(const KafkaProducer&) = delete;
+  KafkaProducer& operator=(const KafkaProducer&) = delete;
+
+  // Queues one message (partitioned by key). Blocks while librdkafka's queue is full.
+  Status Produce(const std::string& topic, std::string_view key, std::string_view payload);
+  // Waits until every queued message is delivered or failed.
+  Status Flush(std::chrono::milliseconds timeout);
+  uint64_t delivered() const;
+  uint64_t failed() const;
+
+ private:
+  struct Impl;
+  explicit KafkaProducer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Dead letters as JSON records (DeadLetterJson) on a topic, keyed like the original message.
+std::unique_ptr<DeadLetterSink> NewKafkaDeadLetterSink(const KafkaClientOptions& options, const std::string& topic,
+                                                       Status* status);
+
+struct KafkaSourceOptions {
+  KafkaClientOptions client;
+  std::vector<std::string> topics;
+  std::string group_id = "brickcast";
+  int commit_interval_ms = 1000;
+  std::chrono::milliseconds rebuild{24 * 3600 * 1000};  // history re-read on assignment
+  // How the rebuild start is found: by time (ListOffsets by timestamp, real Kafka), or from the
+  // start of the log (the embedded broker cannot look offsets up by time; its logs are capped at
+  // 5 MiB per partition, so re-reading them whole stays bounded).
+  enum class RebuildFrom { kTime, kLogStart };
+  RebuildFrom rebuild_from = RebuildFrom::kTime;
+  size_t queue_messages = 10000;
+  int fetch_wait_max_ms = 50;
+  int session_timeout_ms = 45000;
+};
+
+struct KafkaSourceStats {
+  uint64_t messages = 0;     // handed to the ingestor
+  uint64_t redelivered = 0;  // of which re-read while rebuilding windows
+  uint64_t rebalances = 0;
+  uint64_t pauses = 0;
+  uint64_t dropped_points = 0;  // state dropped on revoke
+  size_t queue_depth = 0;
+  bool paused = false;
+  std::vector<std::string> assigned;  // "topic/partition"
+};
+
+class KafkaSource {
+ public:
+  KafkaSource(KafkaSourceOptions options, Ingestor& ingestor, SeriesStore& store);
+  ~KafkaSource();
+  KafkaSource(const KafkaSource&) = delete;
+  KafkaSource& operator=(const KafkaSource&) = delete;
+
+  Status Start();
+  // Graceful: stop fetching, apply what is queued, commit, leave the group.
+  void Stop();
+  // Abrupt (as kill -9 would): no drain, no commit, no group leave.
+  void AbortForTest();
+
+  bool Ready(std::string* why) const;
+  KafkaSourceStats Stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Offsets for operators and tests: committed offsets of a group and the high watermarks of a topic.
+StatusOr<std::map<int32_t, int64_t>> CommittedOffsets(const KafkaClientOptions& options, const std::string& group,
+                                                      const std::string& topic);
+StatusOr<std::map<int32_t, int64_t>> HighWatermarks(const KafkaClientOptions& options, const std::string& topic);
+
+}  // namespace brickcast

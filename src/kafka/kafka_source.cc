@@ -1,0 +1,441 @@
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "brickcast/bounded_queue.h"
+#include "kafka/rdkafka_common.h"
+
+namespace brickcast {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using TopicPartition = std::pair<std::string, int32_t>;
+
+struct Item {
+  std::string payload, key, topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  bool redelivery = false;
+};
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+struct KafkaSource::Impl {
+  Impl(KafkaSourceOptions o, Ingestor& i, SeriesStore& s)
+      : options(std::move(o)), ingestor(i), store(s), queue(options.queue_messages) {}
+
+  KafkaSourceOptions options;
+  Ingestor& ingestor;
+  SeriesStore& store;
+  rd_kafka_t* rk = nullptr;
+  BoundedQueue<Item> queue;
+  std::thread poll_thread, ingest_thread;
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> aborting{false};
+
+  // Set by the ingest thread while it applies one item; the rebalance callback waits for it.
+  std::mutex idle_mu;
+  std::condition_variable idle_cv;
+  bool busy = false;  // guarded by idle_mu
+
+  mutable std::mutex mu;
+  std::map<TopicPartition, int64_t> rebuild_until;                // guarded by mu
+  std::map<TopicPartition, std::set<std::string>> partition_points;  // guarded by mu
+  std::vector<TopicPartition> assigned;                           // guarded by mu
+  bool brokers_down = false;                                      // guarded by mu
+  std::string down_reason;                                        // guarded by mu
+  bool paused = false;                                            // poll thread only, mirrored in stats
+  KafkaSourceStats stats;                                         // guarded by mu
+  Clock::time_point last_probe;
+
+  // --- rebalance ---------------------------------------------------------------------------
+
+  void WaitIngestIdle() {
+    queue.WaitEmpty(Clock::now() + std::chrono::seconds(60));
+    std::unique_lock<std::mutex> lock(idle_mu);
+    idle_cv.wait_for(lock, std::chrono::seconds(60), [&] { return !busy; });
+  }
+
+  void OnAssign(rd_kafka_topic_partition_list_t* parts) {
+    // Where to start each partition: far enough back to rebuild its windows, but never past the
+    // committed offset (that would skip unapplied messages).
+    rd_kafka_topic_partition_list_t* committed = rd_kafka_topic_partition_list_copy(parts);
+    rd_kafka_resp_err_t e = rd_kafka_committed(rk, committed, 10000);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) spdlog::warn("kafka committed offsets: {}", rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_t* by_time = rd_kafka_topic_partition_list_copy(parts);
+    if (options.rebuild_from == KafkaSourceOptions::RebuildFrom::kTime) {
+      const int64_t since = NowMs() - options.rebuild.count();
+      for (int i = 0; i < by_time->cnt; ++i) by_time->elems[i].offset = since;
+      e = rd_kafka_offsets_for_times(rk, by_time, 10000);
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR) spdlog::warn("kafka offsets_for_times: {}", rd_kafka_err2str(e));
+    } else {
+      for (int i = 0; i < by_time->cnt; ++i) {
+        int64_t lo = -1, hi = -1;
+        e = rd_kafka_query_watermark_offsets(rk, by_time->elems[i].topic, by_time->elems[i].partition, &lo, &hi, 10000);
+        by_time->elems[i].offset = e == RD_KAFKA_RESP_ERR_NO_ERROR ? lo : -1;
+        by_time->elems[i].err = e;
+      }
+    }
+    std::vector<std::string> names;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      for (int i = 0; i < parts->cnt; ++i) {
+        rd_kafka_topic_partition_t& p = parts->elems[i];
+        const int64_t c = committed->elems[i].offset;
+        const int64_t back = by_time->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR ? by_time->elems[i].offset : -1;
+        int64_t start = RD_KAFKA_OFFSET_INVALID;  // no commit yet: auto.offset.reset decides
+        if (c >= 0) start = back >= 0 && back < c ? back : c;
+        p.offset = start;
+        const TopicPartition tp{p.topic, p.partition};
+        rebuild_until[tp] = c >= 0 ? c : -1;
+        assigned.push_back(tp);
+        names.push_back(kafka::PartitionName(p.topic, p.partition) + "@" + std::to_string(start) +
+                        (c >= 0 && start < c ? " (rebuild to " + std::to_string(c) + ")" : ""));
+      }
+      ++stats.rebalances;
+    }
+    rd_kafka_topic_partition_list_destroy(committed);
+    rd_kafka_topic_partition_list_destroy(by_time);
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+    spdlog::info("kafka assigned partitions: {}", list);
+    e = rd_kafka_assign(rk, parts);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) spdlog::error("kafka assign: {}", rd_kafka_err2str(e));
+  }
+
+  void OnRevoke(rd_kafka_topic_partition_list_t* parts) {
+    // Apply everything fetched so far, commit it, then forget the revoked partitions' state:
+    // their new owner rebuilds it.
+    if (!aborting) {
+      WaitIngestIdle();
+      rd_kafka_resp_err_t e = rd_kafka_commit(rk, nullptr, 0);
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        spdlog::warn("kafka commit on revoke: {}", rd_kafka_err2str(e));
+    }
+    size_t dropped = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      for (int i = 0; i < parts->cnt; ++i) {
+        const TopicPartition tp{parts->elems[i].topic, parts->elems[i].partition};
+        for (const std::string& point : partition_points[tp]) {
+          store.Drop(point);
+          ++dropped;
+        }
+        partition_points.erase(tp);
+        rebuild_until.erase(tp);
+        assigned.erase(std::remove(assigned.begin(), assigned.end(), tp), assigned.end());
+      }
+      stats.dropped_points += dropped;
+      ++stats.rebalances;
+    }
+    spdlog::info("kafka revoked {} partitions, dropped {} points", parts->cnt, dropped);
+    rd_kafka_assign(rk, nullptr);
+    paused = false;
+  }
+
+  static void Rebalance(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts, void* opaque) {
+    auto* self = static_cast<Impl*>(opaque);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) self->OnAssign(parts);
+    else self->OnRevoke(parts);
+  }
+
+  static void OnError(rd_kafka_t*, int err, const char* reason, void* opaque) {
+    auto* self = static_cast<Impl*>(opaque);
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+      std::lock_guard<std::mutex> lock(self->mu);
+      if (!self->brokers_down) spdlog::warn("kafka: all brokers down: {}", reason);
+      self->brokers_down = true;
+      self->down_reason = std::string("kafka: all brokers down (") + reason + ")";
+    } else if (err != RD_KAFKA_RESP_ERR__TRANSPORT) {
+      spdlog::warn("kafka error: {}: {}", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)), reason);
+    }
+  }
+
+  // --- threads -----------------------------------------------------------------------------
+
+  void SetPaused(bool pause) {
+    rd_kafka_topic_partition_list_t* parts = nullptr;
+    if (rd_kafka_assignment(rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || parts == nullptr) return;
+    if (pause) rd_kafka_pause_partitions(rk, parts);
+    else rd_kafka_resume_partitions(rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    paused = pause;
+    std::lock_guard<std::mutex> lock(mu);
+    stats.paused = pause;
+    if (pause) ++stats.pauses;
+    spdlog::debug("kafka {} partitions, queue depth {}", pause ? "paused" : "resumed", queue.size());
+  }
+
+  void ProbeBrokers() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!brokers_down || Clock::now() - last_probe < std::chrono::seconds(1)) return;
+    }
+    last_probe = Clock::now();
+    const rd_kafka_metadata_t* md = nullptr;
+    if (rd_kafka_metadata(rk, 0, nullptr, &md, 500) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_metadata_destroy(md);
+      std::lock_guard<std::mutex> lock(mu);
+      brokers_down = false;
+      down_reason.clear();
+      spdlog::info("kafka: brokers reachable again");
+    }
+  }
+
+  void PollLoop() {
+    const size_t high = std::max<size_t>(1, queue.capacity() * 9 / 10);
+    const size_t low = queue.capacity() / 2;
+    while (!stopping) {
+      ProbeBrokers();
+      const size_t depth = queue.size();
+      if (!paused && depth >= high) SetPaused(true);
+      else if (paused && depth <= low) SetPaused(false);
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
+      if (m == nullptr) continue;
+      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+          spdlog::warn("kafka consume error: {}", rd_kafka_message_errstr(m));
+        rd_kafka_message_destroy(m);
+        continue;
+      }
+      Item item;
+      item.topic = rd_kafka_topic_name(m->rkt);
+      item.partition = m->partition;
+      item.offset = m->offset;
+      item.payload.assign(static_cast<const char*>(m->payload), m->len);
+      if (m->key != nullptr) item.key.assign(static_cast<const char*>(m->key), m->key_len);
+      rd_kafka_message_destroy(m);
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        auto it = rebuild_until.find({item.topic, item.partition});
+        item.redelivery = it != rebuild_until.end() && item.offset < it->second;
+        if (brokers_down) {
+          brokers_down = false;  // a fetch succeeded
+          down_reason.clear();
+        }
+      }
+      while (!stopping && !queue.Push(std::move(item), Clock::now() + std::chrono::milliseconds(200))) {
+      }
+    }
+  }
+
+  void IngestLoop() {
+    while (auto item = queue.Pop(Clock::now() + std::chrono::hours(24 * 365))) {
+      if (aborting) continue;  // killed: drop what is queued, as a crash would
+      {
+        std::lock_guard<std::mutex> lock(idle_mu);
+        busy = true;
+      }
+      MessageOrigin origin;
+      origin.source = item->topic + "/" + std::to_string(item->partition) + "@" + std::to_string(item->offset);
+      origin.topic = item->topic;
+      origin.partition = item->partition;
+      origin.offset = item->offset;
+      origin.key = item->key;
+      origin.redelivery = item->redelivery;
+      IngestReport report = ingestor.IngestMessage(item->payload, origin);
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        auto& points = partition_points[{item->topic, item->partition}];
+        points.insert(report.points.begin(), report.points.end());
+        ++stats.messages;
+        if (item->redelivery) ++stats.redelivered;
+      }
+      // Applied (or dead-lettered): now, and only now, the offset may be committed.
+      rd_kafka_topic_partition_list_t* offs = rd_kafka_topic_partition_list_new(1);
+      rd_kafka_topic_partition_list_add(offs, item->topic.c_str(), item->partition)->offset = item->offset + 1;
+      rd_kafka_offsets_store(rk, offs);
+      rd_kafka_topic_partition_list_destroy(offs);
+      {
+        std::lock_guard<std::mutex> lock(idle_mu);
+        busy = false;
+      }
+      idle_cv.notify_all();
+    }
+  }
+};
+
+KafkaSource::KafkaSource(KafkaSourceOptions options, Ingestor& ingestor, SeriesStore& store)
+    : impl_(std::make_unique<Impl>(std::move(options), ingestor, store)) {}
+
+KafkaSource::~KafkaSource() { Stop(); }
+
+Status KafkaSource::Start() {
+  Impl& d = *impl_;
+  const KafkaSourceOptions& o = d.options;
+  Status st;
+  rd_kafka_conf_t* conf = kafka::MakeConf(
+      o.client,
+      {{"group.id", o.group_id},
+       {"client.id", "brickcast"},
+       {"enable.auto.commit", "true"},
+       {"enable.auto.offset.store", "false"},  // we store an offset once its message is applied
+       {"auto.commit.interval.ms", std::to_string(o.commit_interval_ms)},
+       {"auto.offset.reset", "earliest"},
+       {"partition.assignment.strategy", "range,roundrobin"},
+       {"session.timeout.ms", std::to_string(o.session_timeout_ms)},
+       {"heartbeat.interval.ms", std::to_string(std::max(100, o.session_timeout_ms / 5))},
+       {"fetch.wait.max.ms", std::to_string(o.fetch_wait_max_ms)},
+       {"queued.max.messages.kbytes", "16384"},  // bounds librdkafka's own prefetch memory
+       {"topic.metadata.refresh.interval.ms", "10000"}},
+      &st);
+  if (conf == nullptr) return st;
+  rd_kafka_conf_set_rebalance_cb(conf, Impl::Rebalance);
+  rd_kafka_conf_set_error_cb(conf, Impl::OnError);
+  rd_kafka_conf_set_opaque(conf, &d);
+  char err[512];
+  d.rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  if (d.rk == nullptr) return Status::InvalidArgument(std::string("kafka consumer: ") + err);
+  rd_kafka_poll_set_consumer(d.rk);
+  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(static_cast<int>(o.topics.size()));
+  for (const std::string& t : o.topics) rd_kafka_topic_partition_list_add(topics, t.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_resp_err_t e = rd_kafka_subscribe(d.rk, topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_destroy(d.rk);
+    d.rk = nullptr;
+    return Status::InvalidArgument(std::string("kafka subscribe: ") + rd_kafka_err2str(e));
+  }
+  d.ingest_thread = std::thread([&d] { d.IngestLoop(); });
+  d.poll_thread = std::thread([&d] { d.PollLoop(); });
+  spdlog::info("kafka consumer started brokers={} group={} topics={}", o.client.brokers, o.group_id, o.topics.size());
+  return Status::Ok();
+}
+
+void KafkaSource::Stop() {
+  Impl& d = *impl_;
+  if (d.rk == nullptr) return;
+  d.stopping = true;
+  if (d.poll_thread.joinable()) d.poll_thread.join();
+  d.queue.Close();  // the ingest thread applies what is queued, then exits
+  if (d.ingest_thread.joinable()) d.ingest_thread.join();
+  rd_kafka_resp_err_t e = rd_kafka_commit(d.rk, nullptr, 0);
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+    spdlog::warn("kafka final commit: {}", rd_kafka_err2str(e));
+  rd_kafka_consumer_close(d.rk);
+  rd_kafka_destroy(d.rk);
+  d.rk = nullptr;
+  spdlog::info("kafka consumer stopped");
+}
+
+void KafkaSource::AbortForTest() {
+  Impl& d = *impl_;
+  if (d.rk == nullptr) return;
+  d.aborting = true;
+  d.stopping = true;
+  if (d.poll_thread.joinable()) d.poll_thread.join();
+  d.queue.Close();
+  if (d.ingest_thread.joinable()) d.ingest_thread.join();
+  rd_kafka_destroy_flags(d.rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+  d.rk = nullptr;
+}
+
+bool KafkaSource::Ready(std::string* why) const {
+  const Impl& d = *impl_;
+  if (d.rk == nullptr) {
+    *why = "kafka consumer not running";
+    return false;
+  }
+  std::lock_guard<std::mutex> lock(d.mu);
+  if (d.brokers_down) {
+    *why = d.down_reason;
+    return false;
+  }
+  return true;
+}
+
+KafkaSourceStats KafkaSource::Stats() const {
+  const Impl& d = *impl_;
+  std::lock_guard<std::mutex> lock(d.mu);
+  KafkaSourceStats s = d.stats;
+  s.queue_depth = d.queue.size();
+  for (const auto& [t, p] : d.assigned) s.assigned.push_back(kafka::PartitionName(t, p));
+  return s;
+}
+
+// --- offsets -----------------------------------------------------------------------------------
+
+namespace {
+
+StatusOr<int> PartitionCount(rd_kafka_t* rk, const std::string& topic) {
+  rd_kafka_topic_t* t = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, t, &md, 5000);
+  rd_kafka_topic_destroy(t);
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::Unavailable(std::string("kafka metadata: ") + rd_kafka_err2str(e));
+  int n = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR ? md->topics[0].partition_cnt : -1;
+  rd_kafka_metadata_destroy(md);
+  if (n < 0) return Status::NotFound("kafka topic " + topic + " not found");
+  return n;
+}
+
+StatusOr<rd_kafka_t*> NewClient(const KafkaClientOptions& options, rd_kafka_type_t type,
+                                std::map<std::string, std::string> defaults) {
+  Status st;
+  rd_kafka_conf_t* conf = kafka::MakeConf(options, defaults, &st);
+  if (conf == nullptr) return st;
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof err);
+  if (rk == nullptr) return Status::InvalidArgument(err);
+  return rk;
+}
+
+}  // namespace
+
+StatusOr<std::map<int32_t, int64_t>> CommittedOffsets(const KafkaClientOptions& options, const std::string& group,
+                                                      const std::string& topic) {
+  auto rk = NewClient(options, RD_KAFKA_CONSUMER, {{"group.id", group}});
+  if (!rk.ok()) return rk.status();
+  std::map<int32_t, int64_t> out;
+  Status status;
+  auto n = PartitionCount(*rk, topic);
+  if (n.ok()) {
+    rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(*n);
+    for (int p = 0; p < *n; ++p) rd_kafka_topic_partition_list_add(parts, topic.c_str(), p);
+    rd_kafka_resp_err_t e = rd_kafka_committed(*rk, parts, 10000);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      for (int i = 0; i < parts->cnt; ++i) out[parts->elems[i].partition] = parts->elems[i].offset;
+    } else {
+      status = Status::Unavailable(std::string("kafka committed: ") + rd_kafka_err2str(e));
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+  } else {
+    status = n.status();
+  }
+  rd_kafka_destroy(*rk);
+  if (!status.ok()) return status;
+  return out;
+}
+
+StatusOr<std::map<int32_t, int64_t>> HighWatermarks(const KafkaClientOptions& options, const std::string& topic) {
+  auto rk = NewClient(options, RD_KAFKA_PRODUCER, {});
+  if (!rk.ok()) return rk.status();
+  std::map<int32_t, int64_t> out;
+  Status status;
+  auto n = PartitionCount(*rk, topic);
+  if (n.ok()) {
+    for (int p = 0; p < *n && status.ok(); ++p) {
+      int64_t lo = 0, hi = 0;
+      rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(*rk, topic.c_str(), p, &lo, &hi, 5000);
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR) status = Status::Unavailable(rd_kafka_err2str(e));
+      out[p] = hi;
+    }
+  } else {
+    status = n.status();
+  }
+  rd_kafka_destroy(*rk);
+  if (!status.ok()) return status;
+  return out;
+}
+
+}  // namespace brickcast
