@@ -27,6 +27,8 @@ class Daemon {
   void Stop();
 
   int http_port() const;
+  // Kafka bootstrap servers in use (the embedded broker's loopback address); "" without Kafka.
+  const std::string& kafka_bootstrap() const;
   bool replay_finished() const;
   const Config& config() const;
   const BrickModel& model() const;

@@ -5,7 +5,11 @@
 #include <atomic>
 #include <chrono>
 
+#include <filesystem>
+#include <fstream>
+
 #include "app/file_replay_source.h"
+#include "brickcast/kafka.h"
 #include "server/api_handlers.h"
 #include "server/http_server.h"
 
@@ -40,8 +44,16 @@ struct Daemon::Impl {
   StreamParser parser;
   std::unique_ptr<DeadLetterSink> dead_letters;
   std::unique_ptr<Ingestor> ingestor;
+  std::unique_ptr<EmbeddedBroker> broker;
+  std::string bootstrap;  // Kafka bootstrap servers in use ("" without Kafka)
+  std::unique_ptr<KafkaSource> kafka;
+  std::unique_ptr<KafkaProducer> replay_producer;
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<FileReplaySource> replay;
+
+  Status StartKafka();
+  Status StartReplay();
+  KafkaClientOptions Client() const { return KafkaClientOptions{bootstrap, config.kafka.properties}; }
   std::atomic<bool> started{false};
 };
 
@@ -60,7 +72,27 @@ Status Daemon::Start() {
                d.model->size(), d.registry->size(), d.classes->size(),
                std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count());
 
-  if (!d.config.ingest.dead_letter_file.empty()) {
+  const KafkaConfig& kc = d.config.kafka;
+  if (kc.brokers == "embedded") {
+    std::vector<std::string> topics = kc.topics;
+    if (!kc.dead_letter_topic.empty()) topics.push_back(kc.dead_letter_topic);
+    auto broker = EmbeddedBroker::Start(kc.embedded_brokers, topics, kc.embedded_partitions);
+    if (!broker.ok()) return broker.status();
+    d.broker = std::move(*broker);
+    d.bootstrap = d.broker->bootstrap();
+    spdlog::info("embedded kafka bootstrap={} (produce with: kcat -b {} -P -t {} -K: )", d.bootstrap, d.bootstrap,
+                 kc.topics.front());
+    if (!kc.embedded_address_file.empty()) {
+      std::ofstream(kc.embedded_address_file, std::ios::trunc) << d.bootstrap << '\n';
+    }
+  } else {
+    d.bootstrap = kc.brokers;
+  }
+  if (!kc.dead_letter_topic.empty() && !d.bootstrap.empty()) {
+    Status st;
+    d.dead_letters = NewKafkaDeadLetterSink(d.Client(), kc.dead_letter_topic, &st);
+    BRICKCAST_RETURN_IF_ERROR(st);
+  } else if (!d.config.ingest.dead_letter_file.empty()) {
     Status st;
     d.dead_letters = NewJsonlDeadLetterSink(d.config.ingest.dead_letter_file, &st);
     BRICKCAST_RETURN_IF_ERROR(st);
@@ -84,33 +116,82 @@ Status Daemon::Start() {
       *why = "starting";
       return false;
     }
-    return true;
+    return impl_->kafka == nullptr || impl_->kafka->Ready(why);
+  };
+  services.kafka_stats = [this]() -> std::optional<KafkaSourceStats> {
+    if (impl_->kafka == nullptr) return std::nullopt;
+    return impl_->kafka->Stats();
   };
   RegisterApiRoutes(*d.http, services);
   BRICKCAST_RETURN_IF_ERROR(d.http->Start());
 
-  if (!d.config.replay.files.empty()) {
-    d.replay = std::make_unique<FileReplaySource>(d.config.replay, *d.ingestor);
-    Status st = d.replay->Start();
-    if (!st.ok()) {
-      d.http->Stop();
-      return st;
-    }
+  Status st = d.StartKafka();
+  if (st.ok()) st = d.StartReplay();
+  if (!st.ok()) {
+    Stop();
+    return st;
   }
   d.started = true;
   spdlog::info("brickcast serving site={} api=http://{}:{}/", d.config.site.name, d.config.http.host, d.http->port());
   return Status::Ok();
 }
 
+Status Daemon::Impl::StartKafka() {
+  if (bootstrap.empty()) return Status::Ok();
+  KafkaSourceOptions o;
+  o.client = Client();
+  o.topics = config.kafka.topics;
+  o.group_id = config.kafka.group_id;
+  o.commit_interval_ms = config.kafka.commit_interval_ms;
+  const int64_t window_s = config.store.step_seconds * static_cast<int64_t>(config.store.window_steps);
+  o.rebuild = std::chrono::seconds(config.kafka.rebuild_seconds >= 0 ? config.kafka.rebuild_seconds : window_s);
+  o.rebuild_from = broker ? KafkaSourceOptions::RebuildFrom::kLogStart : KafkaSourceOptions::RebuildFrom::kTime;
+  o.queue_messages = config.kafka.queue_messages;
+  o.fetch_wait_max_ms = config.kafka.fetch_wait_max_ms;
+  o.session_timeout_ms = config.kafka.session_timeout_ms;
+  kafka = std::make_unique<KafkaSource>(o, *ingestor, store);
+  return kafka->Start();
+}
+
+Status Daemon::Impl::StartReplay() {
+  if (config.replay.files.empty()) return Status::Ok();
+  ReplaySink sink;
+  if (config.replay.to_kafka) {
+    auto producer = KafkaProducer::Create(Client());
+    if (!producer.ok()) return producer.status().WithContext("replay");
+    replay_producer = std::move(*producer);
+    const std::string topic = config.kafka.topics.front();
+    sink = [this, topic](std::string&& message, const std::string& source) -> UnixMillis {
+      const MessageSummary m = SummarizeMessage(parser, message);
+      Status st = replay_producer->Produce(topic, m.key, message);
+      if (!st.ok()) spdlog::warn("replay: {} not published: {}", source, st.message());
+      return m.time;
+    };
+  } else {
+    sink = [this](std::string&& message, const std::string& source) -> UnixMillis {
+      return ingestor->IngestMessage(message, source).latest_time;
+    };
+  }
+  replay = std::make_unique<FileReplaySource>(config.replay, std::move(sink));
+  return replay->Start();
+}
+
 void Daemon::Stop() {
   Impl& d = *impl_;
-  // Inputs first, so nothing arrives while the rest shuts down.
+  // Inputs first, so nothing arrives while the rest shuts down; the consumer applies what it has
+  // fetched and commits; the embedded broker goes last.
   if (d.replay) d.replay->Stop();
+  if (d.replay_producer) (void)d.replay_producer->Flush(std::chrono::seconds(5));
+  if (d.kafka) d.kafka->Stop();
   if (d.http) d.http->Stop();
+  d.dead_letters.reset();  // flushes a dead-letter producer
+  d.replay_producer.reset();
+  d.broker.reset();
   d.started = false;
 }
 
 int Daemon::http_port() const { return impl_->http ? impl_->http->port() : 0; }
+const std::string& Daemon::kafka_bootstrap() const { return impl_->bootstrap; }
 bool Daemon::replay_finished() const { return !impl_->replay || impl_->replay->finished(); }
 const Config& Daemon::config() const { return impl_->config; }
 const BrickModel& Daemon::model() const { return *impl_->model; }

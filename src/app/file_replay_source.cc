@@ -7,8 +7,8 @@
 
 namespace brickcast {
 
-FileReplaySource::FileReplaySource(ReplayConfig config, Ingestor& ingestor)
-    : config_(std::move(config)), ingestor_(ingestor) {}
+FileReplaySource::FileReplaySource(ReplayConfig config, ReplaySink sink)
+    : config_(std::move(config)), sink_(std::move(sink)), pacer_(config_.speed) {}
 
 FileReplaySource::~FileReplaySource() { Stop(); }
 
@@ -49,7 +49,7 @@ void FileReplaySource::Run() {
         ReplayStream(in, f);
       }
     }
-    first_time_ = 0;
+    pacer_.Reset();
   } while (config_.loop && [this] {
     std::lock_guard<std::mutex> lock(mu_);
     return !stop_;
@@ -82,17 +82,9 @@ void FileReplaySource::ReplayStream(std::istream& in, const std::string& name) {
 }
 
 void FileReplaySource::Deliver(std::string&& message, const std::string& source) {
-  IngestReport report = ingestor_.IngestMessage(message, source);
+  const UnixMillis t = sink_(std::move(message), source);
   messages_.fetch_add(1, std::memory_order_relaxed);
-  if (config_.speed <= 0 || report.latest_time == 0) return;
-  const auto now = std::chrono::steady_clock::now();
-  if (first_time_ == 0) {
-    first_time_ = report.latest_time;
-    first_wall_ = now;
-    return;
-  }
-  const double wall_ms = static_cast<double>(report.latest_time - first_time_) / config_.speed;
-  SleepUntil(first_wall_ + std::chrono::microseconds(static_cast<int64_t>(wall_ms * 1000)));
+  if (auto due = pacer_.Due(t)) SleepUntil(*due);
 }
 
 }  // namespace brickcast

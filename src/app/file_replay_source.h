@@ -1,23 +1,29 @@
-// FileReplaySource: replays files of Turtle messages (or stdin) into the Ingestor on its own
-// thread, as fast as possible or paced by the messages' timestamps (N x real time).
+// FileReplaySource: replays files of Turtle messages (or stdin) on its own thread, as fast as
+// possible or paced by the messages' timestamps (N x real time), into a sink: the Ingestor, or a
+// Kafka topic (the demo: file -> embedded broker -> consumer, as in production).
 // Start/Stop from one thread; finished() and counters from any thread.
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <condition_variable>
 #include <istream>
 #include <mutex>
 #include <string>
 #include <thread>
 
+#include "app/replay_support.h"
 #include "brickcast/config.h"
 #include "brickcast/ingestor.h"
 
 namespace brickcast {
 
+// Takes one message; returns its newest observation time (0 if unknown) for pacing.
+using ReplaySink = std::function<UnixMillis(std::string&& message, const std::string& source)>;
+
 class FileReplaySource {
  public:
-  FileReplaySource(ReplayConfig config, Ingestor& ingestor);
+  FileReplaySource(ReplayConfig config, ReplaySink sink);
   ~FileReplaySource();
   FileReplaySource(const FileReplaySource&) = delete;
   FileReplaySource& operator=(const FileReplaySource&) = delete;
@@ -34,16 +40,14 @@ class FileReplaySource {
   bool SleepUntil(std::chrono::steady_clock::time_point t);  // false when stopped
 
   ReplayConfig config_;
-  Ingestor& ingestor_;
+  ReplaySink sink_;
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;  // guarded by mu_
   std::atomic<bool> finished_{false};
   std::atomic<uint64_t> messages_{0};
-  // Pacing reference: first message time and when it was replayed.
-  UnixMillis first_time_ = 0;
-  std::chrono::steady_clock::time_point first_wall_;
+  Pacer pacer_;
 };
 
 }  // namespace brickcast

@@ -8,7 +8,11 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include <thread>
+
+#include "app/replay_support.h"
 #include "brick/turtle_reader.h"
+#include "brickcast/kafka.h"
 #include "brickcast/config.h"
 #include "brickcast/csv_converter.h"
 #include "brickcast/daemon.h"
@@ -190,6 +194,62 @@ int Convert(const std::string& mapping_path, const std::string& csv_path, const 
             << " empty_cells=" << stats.empty_cells << " bad_cells=" << stats.bad_cells
             << " bad_rows=" << stats.bad_rows << '\n';
   return stats.bad_rows > 0 ? 1 : 0;
+}
+
+int Replay(const ReplayArgs& args) {
+  Config config;
+  if (!args.config.empty()) {
+    auto c = LoadConfigFile(args.config);
+    if (!c.ok()) return Fail(c.status());
+    config = std::move(*c);
+  }
+  if (Status st = SetupLogging("warn"); !st.ok()) return Fail(st);
+  auto producer = KafkaProducer::Create(KafkaClientOptions{args.brokers, config.kafka.properties});
+  if (!producer.ok()) return Fail(producer.status());
+  StreamParser parser(ParserOptionsFromConfig(config));
+  Pacer pacer(args.speed);
+  size_t sent = 0;
+  Status failure;
+  auto publish = [&](const std::string& key, UnixMillis time, std::string_view ttl) {
+    if (auto due = pacer.Due(time)) std::this_thread::sleep_until(*due);
+    Status st = (*producer)->Produce(args.topic, key, ttl);
+    if (!st.ok() && failure.ok()) failure = st;
+    ++sent;
+  };
+  std::optional<CsvMapping> mapping;
+  if (!args.mapping.empty()) {
+    auto m = LoadCsvMapping(args.mapping);
+    if (!m.ok()) return Fail(m.status());
+    mapping = std::move(*m);
+  }
+  for (const std::string& file : args.files) {
+    if (mapping) {
+      std::ifstream csv_file;
+      if (file != "-") {
+        csv_file.open(file, std::ios::binary);
+        if (!csv_file) return Fail(Status::NotFound("cannot open " + file));
+      }
+      std::istream& in = file == "-" ? std::cin : csv_file;
+      ConvertStats stats;
+      Status st = ConvertCsv(*mapping, in, [&](ConvertedMessage&& m) { publish(m.key, m.time, m.ttl); }, &stats);
+      if (!st.ok()) return Fail(st);
+      for (const auto& e : stats.errors) std::cerr << file << ": " << e << '\n';
+    } else {
+      auto text = ReadInput(file);
+      if (!text.ok()) return Fail(text.status());
+      for (std::string_view msg : SplitMessages(*text)) {
+        const MessageSummary s = SummarizeMessage(parser, msg);
+        publish(s.key, s.time, msg);
+      }
+    }
+    if (!failure.ok()) break;
+  }
+  Status flushed = (*producer)->Flush(std::chrono::seconds(30));
+  std::cerr << "replay: published " << (*producer)->delivered() << " of " << sent << " messages to " << args.topic
+            << '\n';
+  if (!failure.ok()) return Fail(failure);
+  if (!flushed.ok()) return Fail(flushed);
+  return 0;
 }
 
 int Version() {

@@ -12,6 +12,15 @@ int Parse(const std::vector<std::string>& files, const std::string& format, cons
           const std::vector<std::string>& models, bool si);
 int Convert(const std::string& mapping_path, const std::string& csv_path, const std::string& out_path,
             const std::string& format_override);
+struct ReplayArgs {
+  std::string brokers;
+  std::string topic;
+  double speed = 1;  // 0 = as fast as possible
+  std::string mapping;  // CSV input when set
+  std::string config;   // prefixes / time zone for TTL input
+  std::vector<std::string> files;
+};
+int Replay(const ReplayArgs& args);
 int Version();
 
 }  // namespace brickcast::cli

@@ -44,6 +44,17 @@ int main(int argc, char** argv) {
   convert->add_option("-o,--out", out, "Output file ('-' for stdout)")->capture_default_str();
   convert->add_option("--format", convert_format, "Override the mapping's format: lkv, sosa or wide");
 
+  brickcast::cli::ReplayArgs replay_args;
+  bool max_speed = false;
+  auto* replay = app.add_subcommand("replay", "Publish Brick Turtle messages (TTL files, or CSV via a mapping) to Kafka.");
+  replay->add_option("--brokers", replay_args.brokers, "Bootstrap servers (host:port,...)")->required();
+  replay->add_option("--topic", replay_args.topic, "Topic")->required();
+  replay->add_option("--speed", replay_args.speed, "N x real time, by message timestamps")->capture_default_str();
+  replay->add_flag("--max", max_speed, "As fast as possible");
+  replay->add_option("--mapping", replay_args.mapping, "Mapping file: the inputs are CSV files");
+  replay->add_option("-c,--config", replay_args.config, "Config for default prefixes and the site time zone");
+  replay->add_option("files", replay_args.files, "TTL message files or CSV files ('-' for stdin)")->required();
+
   app.add_subcommand("version", "Print the version.");
 
   try {
@@ -56,6 +67,10 @@ int main(int argc, char** argv) {
     if (*check) return brickcast::cli::CheckConfig(config_path, reference);
     if (*parse) return brickcast::cli::Parse(parse_files, format, parse_config, models, !raw);
     if (*convert) return brickcast::cli::Convert(mapping, csv, out, convert_format);
+    if (*replay) {
+      if (max_speed) replay_args.speed = 0;
+      return brickcast::cli::Replay(replay_args);
+    }
     return brickcast::cli::Version();
   } catch (const std::exception& e) {
     // Last resort: modules return Status; reaching here is a bug, reported, not a crash.

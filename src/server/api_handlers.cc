@@ -219,6 +219,22 @@ std::string Metrics(const ApiServices& s) {
   m << "brickcast_store_bytes_per_point " << s.store->BytesPerPoint() << '\n';
   metric("brickcast_registry_points", "gauge", "Points known from models and streams.");
   m << "brickcast_registry_points " << s.registry->size() << '\n';
+  if (auto k = s.kafka_stats ? s.kafka_stats() : std::nullopt) {
+    metric("brickcast_kafka_messages_total", "counter", "Kafka messages handed to ingest.");
+    m << "brickcast_kafka_messages_total " << k->messages << '\n';
+    metric("brickcast_kafka_redelivered_total", "counter", "Messages re-read to rebuild windows after assignment.");
+    m << "brickcast_kafka_redelivered_total " << k->redelivered << '\n';
+    metric("brickcast_kafka_rebalances_total", "counter", "Partition assignments and revocations.");
+    m << "brickcast_kafka_rebalances_total " << k->rebalances << '\n';
+    metric("brickcast_kafka_pauses_total", "counter", "Times the partitions were paused for backpressure.");
+    m << "brickcast_kafka_pauses_total " << k->pauses << '\n';
+    metric("brickcast_kafka_queue_depth", "gauge", "Messages fetched and waiting for ingest.");
+    m << "brickcast_kafka_queue_depth " << k->queue_depth << '\n';
+    metric("brickcast_kafka_paused", "gauge", "1 while partitions are paused.");
+    m << "brickcast_kafka_paused " << (k->paused ? 1 : 0) << '\n';
+    metric("brickcast_kafka_assigned_partitions", "gauge", "Partitions assigned to this instance.");
+    m << "brickcast_kafka_assigned_partitions " << k->assigned.size() << '\n';
+  }
   return m.str();
 }
 
@@ -259,8 +275,17 @@ void RegisterApiRoutes(HttpServer& server, const ApiServices& s) {
   server.Route("GET", "/healthz", [](const HttpRequest&) { return JsonResponse(Json{{"status", "ok"}}); });
   server.Route("GET", "/readyz", [s](const HttpRequest&) {
     std::string why;
-    if (s.ready && !s.ready(&why)) return JsonResponse(Json{{"status", "not_ready"}, {"reason", why}}, 503);
-    return JsonResponse(Json{{"status", "ready"}});
+    Json j;
+    if (auto k = s.kafka_stats ? s.kafka_stats() : std::nullopt) {
+      j["kafka"] = Json{{"assigned", k->assigned}, {"paused", k->paused}, {"queue_depth", k->queue_depth}};
+    }
+    if (s.ready && !s.ready(&why)) {
+      j["status"] = "not_ready";
+      j["reason"] = why;
+      return JsonResponse(j, 503);
+    }
+    j["status"] = "ready";
+    return JsonResponse(j);
   });
   server.Route("GET", "/metrics", [s](const HttpRequest&) {
     return HttpResponse{200, "text/plain; version=0.0.4", Metrics(s)};

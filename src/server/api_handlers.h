@@ -9,6 +9,7 @@
 #include "brickcast/brick_model.h"
 #include "brickcast/config.h"
 #include "brickcast/ingestor.h"
+#include "brickcast/kafka.h"
 #include "brickcast/point_registry.h"
 #include "brickcast/series_store.h"
 #include "server/http_server.h"
@@ -23,6 +24,8 @@ struct ApiServices {
   Ingestor* ingestor = nullptr;
   // Returns true when ready; otherwise fills the reason.
   std::function<bool(std::string*)> ready;
+  // Kafka source statistics; nullopt when the daemon runs without Kafka.
+  std::function<std::optional<KafkaSourceStats>()> kafka_stats;
   UnixMillis started_at = 0;
 };
 

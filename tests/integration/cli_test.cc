@@ -48,13 +48,13 @@ TEST(CliTest, CheckConfigValidatesAndRedacts) {
   auto effective = nlohmann::json::parse(ok.out);
   EXPECT_EQ(effective["store"]["step_seconds"], 300);
 
-  const std::string bad = dir.File("bad.json", R"({"store": {"step_seconds": 0}, "kafka": 1})");
+  const std::string bad = dir.File("bad.json", R"({"store": {"step_seconds": 0}, "kafak": 1})");
   const std::string err = dir.path() + "/err.txt";
   CliRun fail = Brickcast("check-config " + bad, err);
   EXPECT_EQ(fail.status, 1);
   const std::string msg = Slurp(err);
   EXPECT_NE(msg.find("/store/step_seconds: must be between 1 and 86400"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("/kafka: unknown key"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("/kafak: unknown key"), std::string::npos) << msg;
   EXPECT_EQ(Brickcast("check-config " + SourcePath("config/brickcast.example.json")).status, 0);
 }
 
@@ -101,7 +101,7 @@ TEST(CliTest, ConvertThenParseOnRealData) {
 }
 
 TEST(CliTest, HelpOnEverySubcommand) {
-  for (const char* sub : {"serve", "check-config", "parse", "convert", "version"}) {
+  for (const char* sub : {"serve", "check-config", "parse", "convert", "replay", "version"}) {
     CliRun r = Brickcast(std::string(sub) + " --help");
     EXPECT_EQ(r.status, 0) << sub;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << sub;
