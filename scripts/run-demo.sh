@@ -8,7 +8,7 @@ cd "$root"
 
 bash scripts/install-deps.sh
 jobs=$(nproc 2>/dev/null || echo 2)
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBRICKCAST_BUILD_TESTS=OFF -DBRICKCAST_BUILD_BENCH=OFF
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j "$jobs" --target brickcast
 
 data="$root/../shared/data/hvac-faults/SZVAV.csv"

@@ -161,8 +161,9 @@ Status Daemon::Impl::StartReplay() {
     if (!producer.ok()) return producer.status().WithContext("replay");
     replay_producer = std::move(*producer);
     const std::string topic = config.kafka.topics.front();
-    sink = [this, topic](std::string&& message, const std::string& source) -> UnixMillis {
-      const MessageSummary m = SummarizeMessage(parser, message);
+    auto keyer = std::make_shared<MessageKeyer>(parser);  // used by the replay thread only
+    sink = [this, topic, keyer](std::string&& message, const std::string& source) -> UnixMillis {
+      const MessageSummary m = keyer->Summarize(message);
       Status st = replay_producer->Produce(topic, m.key, message);
       if (!st.ok()) spdlog::warn("replay: {} not published: {}", source, st.message());
       return m.time;

@@ -18,18 +18,19 @@ std::optional<std::chrono::steady_clock::time_point> Pacer::Due(UnixMillis t) {
   return due;
 }
 
-MessageSummary SummarizeMessage(const StreamParser& parser, std::string_view message) {
+MessageSummary MessageKeyer::Summarize(std::string_view message) {
   MessageSummary s;
-  ParseResult r = parser.Parse(message, "replay");
+  ParseResult r = parser_.Parse(message, "replay");
   for (const PointMetadata& m : r.metadata) {
-    if (!m.equipment.empty()) {
-      s.key = m.equipment;
-      break;
-    }
+    if (!m.equipment.empty()) equipment_of_[m.point] = m.equipment;
   }
-  for (const Observation& o : r.observations) {
-    s.time = std::max(s.time, o.time);
-    if (s.key.empty()) s.key = o.point;
+  for (const Observation& o : r.observations) s.time = std::max(s.time, o.time);
+  if (!r.observations.empty()) {
+    const std::string& first = r.observations.front().point;
+    auto it = equipment_of_.find(first);
+    s.key = it != equipment_of_.end() ? it->second : first;
+  } else if (!r.metadata.empty()) {
+    s.key = r.metadata.front().equipment.empty() ? r.metadata.front().point : r.metadata.front().equipment;
   }
   return s;
 }

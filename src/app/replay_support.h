@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "brickcast/stream_parser.h"
 #include "brickcast/time.h"
@@ -27,10 +28,21 @@ class Pacer {
 };
 
 struct MessageSummary {
-  std::string key;      // equipment of the message (metadata), else its first point; "" if none
+  std::string key;      // equipment of the message's first point, else that point; "" if none
   UnixMillis time = 0;  // newest observation time; 0 if none
 };
 
-MessageSummary SummarizeMessage(const StreamParser& parser, std::string_view message);
+// Finds the Kafka key of each message. Remembers the equipment of every point that any message's
+// metadata named, so messages without metadata (MetadataMode::kFirst) get the same key, and hence
+// the same partition, as the first one. Not thread-safe.
+class MessageKeyer {
+ public:
+  explicit MessageKeyer(const StreamParser& parser) : parser_(parser) {}
+  MessageSummary Summarize(std::string_view message);
+
+ private:
+  const StreamParser& parser_;
+  std::unordered_map<std::string, std::string> equipment_of_;
+};
 
 }  // namespace brickcast

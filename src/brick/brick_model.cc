@@ -100,7 +100,10 @@ Status ClassHierarchy::LoadOntology(const std::string& path) {
   std::unordered_map<std::string, std::string> nested_rule;  // sh:rule blank -> parent shape
   TurtleReader reader(&StandardPrefixes());
   TurtleError error;
-  const bool ok = reader.Parse(*doc, path, [&](Triple&& t) {
+  std::vector<Triple> triples;
+  if (!reader.Parse(*doc, path, &triples, &error))
+    return Status::InvalidArgument("brick ontology " + path + ": " + error.ToString());
+  for (const Triple& t : triples) {
     const std::string& p = t.predicate.value;
     if (p == sub_class_of && t.subject.IsIri() && t.object.IsIri() && InNamespace(t.subject.value, kBrickNs) &&
         InNamespace(t.object.value, kBrickNs)) {
@@ -121,8 +124,7 @@ Status ClassHierarchy::LoadOntology(const std::string& path) {
     } else if (p == target && t.object.IsIri()) {
       rule_target[t.subject.value] = t.object.value;
     }
-  }, &error);
-  if (!ok) return Status::InvalidArgument("brick ontology " + path + ": " + error.ToString());
+  }
   for (const auto& [rule, replacement] : rule_replacement) {
     auto parent = nested_rule.find(rule);
     if (parent == nested_rule.end()) continue;
@@ -193,7 +195,7 @@ Status BrickModel::LoadTurtle(std::string_view document, std::string_view source
   std::vector<Triple> triples;
   TurtleReader reader(&StandardPrefixes());
   TurtleError error;
-  if (!reader.Parse(document, source_name, [&](Triple&& t) { triples.push_back(std::move(t)); }, &error)) {
+  if (!reader.Parse(document, source_name, &triples, &error)) {
     return Status::InvalidArgument("brick model " + std::string(source_name) + ": " + error.ToString());
   }
   std::unordered_map<std::string, std::vector<std::string>> ext_refs;  // entity -> reference nodes

@@ -19,12 +19,12 @@ struct ReadState {
   const PrefixMap* defaults = nullptr;
   PrefixMap declared;  // prefixes declared by the document so far
   std::string base;
-  const std::function<void(Triple&&)>* sink = nullptr;
+  std::vector<Triple>* out = nullptr;
   TurtleError error;
   bool failed = false;
 
   // Expands a CURIE with the document's prefixes, then the defaults.
-  bool ExpandCurie(std::string_view curie, std::string* out) {
+  bool ExpandCurie(std::string_view curie, std::string* iri) {
     const size_t colon = curie.find(':');
     if (colon == std::string_view::npos) return false;
     const std::string prefix(curie.substr(0, colon));
@@ -35,8 +35,8 @@ struct ReadState {
       if (auto d = defaults->find(prefix); d != defaults->end()) ns = &d->second;
     }
     if (ns == nullptr) return false;
-    out->assign(*ns);
-    out->append(curie.substr(colon + 1));
+    iri->assign(*ns);
+    iri->append(curie.substr(colon + 1));
     return true;
   }
 
@@ -84,13 +84,25 @@ struct ReadState {
   }
 };
 
+// One Serd reader per thread, reused across documents. Its callbacks reach the document being
+// read through `current`.
+struct CachedReader {
+  SerdReader* reader = nullptr;
+  ReadState* current = nullptr;
+  ~CachedReader() {
+    if (reader != nullptr) serd_reader_free(reader);
+  }
+};
+
+ReadState* StateOf(void* handle) { return static_cast<CachedReader*>(handle)->current; }
+
 SerdStatus OnBase(void* handle, const SerdNode* uri) {
-  static_cast<ReadState*>(handle)->base.assign(View(uri));
+  StateOf(handle)->base.assign(View(uri));
   return SERD_SUCCESS;
 }
 
 SerdStatus OnPrefix(void* handle, const SerdNode* name, const SerdNode* uri) {
-  auto* st = static_cast<ReadState*>(handle);
+  ReadState* st = StateOf(handle);
   st->declared[std::string(View(name))] = std::string(View(uri));
   return SERD_SUCCESS;
 }
@@ -98,8 +110,9 @@ SerdStatus OnPrefix(void* handle, const SerdNode* name, const SerdNode* uri) {
 SerdStatus OnStatement(void* handle, SerdStatementFlags /*flags*/, const SerdNode* /*graph*/,
                        const SerdNode* subject, const SerdNode* predicate, const SerdNode* object,
                        const SerdNode* datatype, const SerdNode* lang) {
-  auto* st = static_cast<ReadState*>(handle);
-  Triple t;
+  ReadState* st = StateOf(handle);
+  st->out->emplace_back();
+  Triple& t = st->out->back();
   if (!st->ToTerm(subject, &t.subject) || !st->ToTerm(predicate, &t.predicate) ||
       !st->ToTerm(object, &t.object)) {
     return SERD_ERR_BAD_SYNTAX;
@@ -110,12 +123,11 @@ SerdStatus OnStatement(void* handle, SerdStatementFlags /*flags*/, const SerdNod
     t.object.datatype = std::move(dt.value);
   }
   if (lang != nullptr) t.object.lang.assign(View(lang));
-  (*st->sink)(std::move(t));
   return SERD_SUCCESS;
 }
 
 SerdStatus OnError(void* handle, const SerdError* e) {
-  auto* st = static_cast<ReadState*>(handle);
+  ReadState* st = StateOf(handle);
   if (st->failed) return SERD_SUCCESS;
   char buf[512];
   va_list args;
@@ -160,19 +172,25 @@ std::string TurtleError::ToString() const {
   return os.str();
 }
 
-bool TurtleReader::Parse(std::string_view document, std::string_view source_name,
-                         const std::function<void(Triple&&)>& sink, TurtleError* error) {
+bool TurtleReader::Parse(std::string_view document, std::string_view source_name, std::vector<Triple>* out,
+                         TurtleError* error) {
   ReadState st;
   st.defaults = default_prefixes_;
-  st.sink = &sink;
+  st.out = out;
+  out->reserve(out->size() + 64);
   // Serd stops at a NUL byte; a payload with one is binary, not Turtle.
   if (const size_t nul = document.find('\0'); nul != std::string_view::npos) {
     *error = TurtleError{"binary", 0, 0, "payload contains a NUL byte at offset " + std::to_string(nul)};
     return false;
   }
-  SerdReader* reader = serd_reader_new(SERD_TURTLE, &st, nullptr, OnBase, OnPrefix, OnStatement, nullptr);
-  serd_reader_set_strict(reader, true);
-  serd_reader_set_error_sink(reader, OnError, &st);
+  thread_local CachedReader cache;
+  if (cache.reader == nullptr) {
+    cache.reader = serd_reader_new(SERD_TURTLE, &cache, nullptr, OnBase, OnPrefix, OnStatement, nullptr);
+    serd_reader_set_strict(cache.reader, true);
+    serd_reader_set_error_sink(cache.reader, OnError, &cache);
+  }
+  SerdReader* reader = cache.reader;
+  cache.current = &st;
   ViewSource src{document, 0};
   const std::string name(source_name);
   SerdNode name_node = serd_node_from_string(SERD_LITERAL, reinterpret_cast<const uint8_t*>(name.c_str()));
@@ -181,11 +199,14 @@ bool TurtleReader::Parse(std::string_view document, std::string_view source_name
   if (status == SERD_SUCCESS) status = serd_reader_read_chunk(reader);
   while (status == SERD_SUCCESS && !st.failed) status = serd_reader_read_chunk(reader);
   serd_reader_end_stream(reader);
-  serd_reader_free(reader);
+  cache.current = nullptr;
   if (status != SERD_SUCCESS && status != SERD_FAILURE && !st.failed) {
     st.Fail("syntax", "turtle parse failed (serd status " + std::to_string(static_cast<int>(status)) + ")");
   }
   if (st.failed) {
+    // A reader stopped mid-statement may keep partial state: start the next document afresh.
+    serd_reader_free(cache.reader);
+    cache.reader = nullptr;
     *error = std::move(st.error);
     return false;
   }

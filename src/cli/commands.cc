@@ -207,6 +207,7 @@ int Replay(const ReplayArgs& args) {
   auto producer = KafkaProducer::Create(KafkaClientOptions{args.brokers, config.kafka.properties});
   if (!producer.ok()) return Fail(producer.status());
   StreamParser parser(ParserOptionsFromConfig(config));
+  MessageKeyer keyer(parser);
   Pacer pacer(args.speed);
   size_t sent = 0;
   Status failure;
@@ -238,7 +239,7 @@ int Replay(const ReplayArgs& args) {
       auto text = ReadInput(file);
       if (!text.ok()) return Fail(text.status());
       for (std::string_view msg : SplitMessages(*text)) {
-        const MessageSummary s = SummarizeMessage(parser, msg);
+        const MessageSummary s = keyer.Summarize(msg);
         publish(s.key, s.time, msg);
       }
     }

@@ -1,5 +1,6 @@
 #include "brickcast/stream_parser.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <unordered_map>
@@ -78,17 +79,39 @@ bool LiteralToNumber(const Term& t, double* out, std::string* why) {
   return true;
 }
 
+// The triples of one message, indexed by subject: a vector sorted by (hash of subject, position).
+// Messages are small; this costs far fewer allocations and string compares than a hash map of
+// vectors keyed by long IRIs that share their prefix.
 struct Graph {
   std::vector<Triple> triples;
-  std::unordered_map<std::string, std::vector<size_t>> by_subject;
+  std::vector<std::pair<size_t, uint32_t>> by_subject;  // (hash of subject, triple index)
+
+  void Index() {
+    by_subject.resize(triples.size());
+    for (uint32_t i = 0; i < triples.size(); ++i)
+      by_subject[i] = {std::hash<std::string_view>{}(triples[i].subject.value), i};
+    std::sort(by_subject.begin(), by_subject.end());
+  }
+
+  // Calls f(triple) for the triples of `subject`, in document order.
+  template <typename F>
+  void ForSubject(const std::string& subject, F&& f) const {
+    const size_t h = std::hash<std::string_view>{}(subject);
+    auto it = std::lower_bound(by_subject.begin(), by_subject.end(), std::make_pair(h, uint32_t{0}));
+    for (; it != by_subject.end() && it->first == h; ++it) {
+      const Triple& t = triples[it->second];
+      if (t.subject.value == subject && !f(t)) return;
+    }
+  }
 
   const Term* Object(const std::string& subject, const std::string& predicate) const {
-    auto it = by_subject.find(subject);
-    if (it == by_subject.end()) return nullptr;
-    for (size_t i : it->second) {
-      if (triples[i].predicate.value == predicate) return &triples[i].object;
-    }
-    return nullptr;
+    const Term* found = nullptr;
+    ForSubject(subject, [&](const Triple& t) {
+      if (t.predicate.value != predicate) return true;
+      found = &t.object;
+      return false;
+    });
+    return found;
   }
 };
 
@@ -252,16 +275,16 @@ class MessageInterpreter {
 
   void ExtractWideRows() {
     const WideRowOptions& w = opt_.wide_row;
-    for (const auto& [subject, idx] : g_.by_subject) {
+    // Rows in document order: the subjects that hold the time property.
+    for (const Triple& row : g_.triples) {
+      if (row.predicate.value != w.time_property) continue;
+      const std::string& subject = row.subject.value;
       if (value_nodes_.count(subject) > 0) continue;
-      const Term* time_term = g_.Object(subject, w.time_property);
-      if (time_term == nullptr) continue;
       UnixMillis time = 0;
-      if (!ParseTime(time_term, subject, &time, true)) continue;
-      for (size_t i : idx) {
-        const Triple& t = g_.triples[i];
+      if (!ParseTime(&row.object, subject, &time, true)) continue;
+      g_.ForSubject(subject, [&](const Triple& t) {
         const std::string& p = t.predicate.value;
-        if (p == w.time_property || !t.object.IsLiteral()) continue;
+        if (p == w.time_property || !t.object.IsLiteral()) return true;
         std::string point, unit;
         if (auto col = w.columns.find(p); col != w.columns.end()) {
           point = col->second.point;
@@ -272,10 +295,11 @@ class MessageInterpreter {
         } else if (IsColumnPredicate(p)) {
           point = w.point_base.empty() ? p : w.point_base + std::string(LocalName(p));
         } else {
-          continue;
+          return true;
         }
         Emit(point, t.object, time, std::move(unit));
-      }
+        return true;
+      });
     }
   }
 
@@ -335,10 +359,10 @@ ParseResult StreamParser::Parse(std::string_view payload, std::string_view sourc
   Graph g;
   TurtleReader reader(&prefixes_);
   TurtleError err;
-  if (!reader.Parse(payload, source, [&](Triple&& t) { g.triples.push_back(std::move(t)); }, &err)) {
+  if (!reader.Parse(payload, source, &g.triples, &err)) {
     return fail(err.reason, err.message, err.line, err.column);
   }
-  for (size_t i = 0; i < g.triples.size(); ++i) g.by_subject[g.triples[i].subject.value].push_back(i);
+  g.Index();
   MessageInterpreter(options_, std::move(g), &result).Run();
   if (result.observations.empty() && result.metadata.empty() && result.errors.empty()) {
     return fail("no_observations", "message holds no observation in format " +

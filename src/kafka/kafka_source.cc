@@ -23,6 +23,11 @@ struct Item {
   bool redelivery = false;
 };
 
+// Messages travel from the poll thread to the ingest thread in batches: one hand-over (lock,
+// wake-up) per batch instead of per message keeps the consumer's overhead small on one core.
+using Batch = std::vector<Item>;
+constexpr size_t kMaxBatch = 64;
+
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -32,13 +37,15 @@ int64_t NowMs() {
 
 struct KafkaSource::Impl {
   Impl(KafkaSourceOptions o, Ingestor& i, SeriesStore& s)
-      : options(std::move(o)), ingestor(i), store(s), queue(options.queue_messages) {}
+      : options(std::move(o)), ingestor(i), store(s),
+        queue(std::max<size_t>(2, (options.queue_messages + kMaxBatch - 1) / kMaxBatch)) {}
 
   KafkaSourceOptions options;
   Ingestor& ingestor;
   SeriesStore& store;
   rd_kafka_t* rk = nullptr;
-  BoundedQueue<Item> queue;
+  BoundedQueue<Batch> queue;
+  std::atomic<size_t> queued{0};  // messages in the queue (the backpressure measure)
   std::thread poll_thread, ingest_thread;
   std::atomic<bool> stopping{false};
   std::atomic<bool> aborting{false};
@@ -51,6 +58,7 @@ struct KafkaSource::Impl {
   mutable std::mutex mu;
   std::map<TopicPartition, int64_t> rebuild_until;                // guarded by mu
   std::map<TopicPartition, std::set<std::string>> partition_points;  // guarded by mu
+  std::map<TopicPartition, std::vector<std::string>> last_points;    // guarded by mu
   std::vector<TopicPartition> assigned;                           // guarded by mu
   bool brokers_down = false;                                      // guarded by mu
   std::string down_reason;                                        // guarded by mu
@@ -132,6 +140,7 @@ struct KafkaSource::Impl {
           ++dropped;
         }
         partition_points.erase(tp);
+        last_points.erase(tp);
         rebuild_until.erase(tp);
         assigned.erase(std::remove(assigned.begin(), assigned.end(), tp), assigned.end());
       }
@@ -173,7 +182,7 @@ struct KafkaSource::Impl {
     std::lock_guard<std::mutex> lock(mu);
     stats.paused = pause;
     if (pause) ++stats.pauses;
-    spdlog::debug("kafka {} partitions, queue depth {}", pause ? "paused" : "resumed", queue.size());
+    spdlog::debug("kafka {} partitions, queue depth {}", pause ? "paused" : "resumed", queued.load());
   }
 
   void ProbeBrokers() {
@@ -192,70 +201,70 @@ struct KafkaSource::Impl {
     }
   }
 
+  // Converts one fetched message; false for errors and partition ends (already logged).
+  bool TakeMessage(rd_kafka_message_t* m, Batch* batch) {
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        spdlog::warn("kafka consume error: {}", rd_kafka_message_errstr(m));
+      rd_kafka_message_destroy(m);
+      return false;
+    }
+    Item& item = batch->emplace_back();
+    item.topic = rd_kafka_topic_name(m->rkt);
+    item.partition = m->partition;
+    item.offset = m->offset;
+    item.payload.assign(static_cast<const char*>(m->payload), m->len);
+    if (m->key != nullptr) item.key.assign(static_cast<const char*>(m->key), m->key_len);
+    rd_kafka_message_destroy(m);
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = rebuild_until.find({item.topic, item.partition});
+    item.redelivery = it != rebuild_until.end() && item.offset < it->second;
+    if (brokers_down) {
+      brokers_down = false;  // a fetch succeeded
+      down_reason.clear();
+    }
+    return true;
+  }
+
   void PollLoop() {
-    const size_t high = std::max<size_t>(1, queue.capacity() * 9 / 10);
-    const size_t low = queue.capacity() / 2;
+    const size_t capacity = options.queue_messages;
+    const size_t high = std::max<size_t>(1, capacity * 9 / 10);
+    const size_t low = capacity / 2;
     while (!stopping) {
       ProbeBrokers();
-      const size_t depth = queue.size();
+      const size_t depth = queued.load();
       if (!paused && depth >= high) SetPaused(true);
       else if (paused && depth <= low) SetPaused(false);
+      // Wait for one message, then take what is already fetched without waiting.
+      Batch batch;
       rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
       if (m == nullptr) continue;
-      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-          spdlog::warn("kafka consume error: {}", rd_kafka_message_errstr(m));
-        rd_kafka_message_destroy(m);
-        continue;
+      TakeMessage(m, &batch);
+      while (batch.size() < kMaxBatch && depth + batch.size() < capacity &&
+             (m = rd_kafka_consumer_poll(rk, 0)) != nullptr) {
+        TakeMessage(m, &batch);
       }
-      Item item;
-      item.topic = rd_kafka_topic_name(m->rkt);
-      item.partition = m->partition;
-      item.offset = m->offset;
-      item.payload.assign(static_cast<const char*>(m->payload), m->len);
-      if (m->key != nullptr) item.key.assign(static_cast<const char*>(m->key), m->key_len);
-      rd_kafka_message_destroy(m);
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        auto it = rebuild_until.find({item.topic, item.partition});
-        item.redelivery = it != rebuild_until.end() && item.offset < it->second;
-        if (brokers_down) {
-          brokers_down = false;  // a fetch succeeded
-          down_reason.clear();
-        }
+      if (batch.empty()) continue;
+      const size_t n = batch.size();
+      queued.fetch_add(n);
+      bool pushed = false;
+      while (!stopping && !(pushed = queue.Push(std::move(batch), Clock::now() + std::chrono::milliseconds(200)))) {
       }
-      while (!stopping && !queue.Push(std::move(item), Clock::now() + std::chrono::milliseconds(200))) {
-      }
+      if (!pushed) queued.fetch_sub(n);
     }
   }
 
   void IngestLoop() {
-    while (auto item = queue.Pop(Clock::now() + std::chrono::hours(24 * 365))) {
+    while (auto batch = queue.Pop(Clock::now() + std::chrono::hours(24 * 365))) {
       if (aborting) continue;  // killed: drop what is queued, as a crash would
       {
         std::lock_guard<std::mutex> lock(idle_mu);
         busy = true;
       }
-      MessageOrigin origin;
-      origin.source = item->topic + "/" + std::to_string(item->partition) + "@" + std::to_string(item->offset);
-      origin.topic = item->topic;
-      origin.partition = item->partition;
-      origin.offset = item->offset;
-      origin.key = item->key;
-      origin.redelivery = item->redelivery;
-      IngestReport report = ingestor.IngestMessage(item->payload, origin);
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        auto& points = partition_points[{item->topic, item->partition}];
-        points.insert(report.points.begin(), report.points.end());
-        ++stats.messages;
-        if (item->redelivery) ++stats.redelivered;
+      for (Item& item : *batch) {
+        Apply(item);
+        queued.fetch_sub(1);
       }
-      // Applied (or dead-lettered): now, and only now, the offset may be committed.
-      rd_kafka_topic_partition_list_t* offs = rd_kafka_topic_partition_list_new(1);
-      rd_kafka_topic_partition_list_add(offs, item->topic.c_str(), item->partition)->offset = item->offset + 1;
-      rd_kafka_offsets_store(rk, offs);
-      rd_kafka_topic_partition_list_destroy(offs);
       {
         std::lock_guard<std::mutex> lock(idle_mu);
         busy = false;
@@ -263,6 +272,37 @@ struct KafkaSource::Impl {
       idle_cv.notify_all();
     }
   }
+
+  // Ingests one message, then stores its offset for the next commit.
+  void Apply(const Item& item) {
+    MessageOrigin origin;
+    origin.source = item.topic + "/" + std::to_string(item.partition) + "@" + std::to_string(item.offset);
+    origin.topic = item.topic;
+    origin.partition = item.partition;
+    origin.offset = item.offset;
+    origin.key = item.key;
+    origin.redelivery = item.redelivery;
+    IngestReport report = ingestor.IngestMessage(item.payload, origin);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      // Remember which points live in which partition (to drop them on revoke). Consecutive
+      // messages of a partition usually carry the same points: skip the set work then.
+      const TopicPartition tp{item.topic, item.partition};
+      std::vector<std::string>& last = last_points[tp];
+      if (report.points != last) {
+        partition_points[tp].insert(report.points.begin(), report.points.end());
+        last = std::move(report.points);
+      }
+      ++stats.messages;
+      if (item.redelivery) ++stats.redelivered;
+    }
+    // Applied (or dead-lettered): now, and only now, the offset may be committed.
+    rd_kafka_topic_partition_list_t* offs = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(offs, item.topic.c_str(), item.partition)->offset = item.offset + 1;
+    rd_kafka_offsets_store(rk, offs);
+    rd_kafka_topic_partition_list_destroy(offs);
+  }
+
 };
 
 KafkaSource::KafkaSource(KafkaSourceOptions options, Ingestor& ingestor, SeriesStore& store)
@@ -358,7 +398,7 @@ KafkaSourceStats KafkaSource::Stats() const {
   const Impl& d = *impl_;
   std::lock_guard<std::mutex> lock(d.mu);
   KafkaSourceStats s = d.stats;
-  s.queue_depth = d.queue.size();
+  s.queue_depth = d.queued.load();
   for (const auto& [t, p] : d.assigned) s.assigned.push_back(kafka::PartitionName(t, p));
   return s;
 }

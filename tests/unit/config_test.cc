@@ -75,6 +75,26 @@ TEST(ConfigTest, SecretsAreRedactedAndTokenFilesRead) {
   EXPECT_NE(c->effective_json.find("<secret>"), std::string::npos);
 }
 
+TEST(ConfigTest, KafkaPropertiesPassThroughWithPasswordsRedacted) {
+  auto c = LoadConfigText(R"({"kafka": {"brokers": "b1:9092,b2:9092", "topics": ["hvac", "^site-.*"],
+      "properties": {"security.protocol": "SASL_SSL", "sasl.mechanism": "PLAIN", "sasl.username": "bc",
+                     "sasl.password": "s3cr3t", "ssl.key.password": "k3y"}}})", "");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->kafka.properties.at("sasl.password"), "s3cr3t");
+  EXPECT_EQ(c->kafka.topics, (std::vector<std::string>{"hvac", "^site-.*"}));
+  EXPECT_EQ(c->kafka.session_timeout_ms, 45000);
+  EXPECT_EQ(c->effective_json.find("s3cr3t"), std::string::npos);
+  EXPECT_EQ(c->effective_json.find("k3y"), std::string::npos);
+  EXPECT_NE(c->effective_json.find("SASL_SSL"), std::string::npos) << "non-secret properties stay readable";
+  auto embedded = LoadConfigText(R"({"kafka": {"brokers": "embedded"}})", "");
+  ASSERT_TRUE(embedded.ok());
+  EXPECT_EQ(embedded->kafka.session_timeout_ms, 6000) << "the embedded broker's group timing";
+  auto bad = LoadConfigText(R"({"replay": {"target": "kafka"}, "kafka": {"topics": []}})", "");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("/kafka/topics: at least one topic"), std::string::npos);
+  EXPECT_NE(bad.status().message().find("/replay/target: \"kafka\" needs kafka.brokers"), std::string::npos);
+}
+
 TEST(ConfigTest, RelativePathsResolveAgainstTheConfigFile) {
   auto c = LoadConfigText(R"({"brick": {"models": ["m.ttl", "/abs/x.ttl"]}, "replay": {"files": ["-"]}})", "/etc/bc");
   ASSERT_TRUE(c.ok());
