@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "app/replay_support.h"
+#include "app/systemd_notify.h"
 #include "brick/turtle_reader.h"
 #include "brickcast/kafka.h"
 #include "brickcast/config.h"
@@ -59,16 +60,30 @@ int Serve(const std::string& config_path, const std::vector<std::string>& replay
     spdlog::error("start failed: {}", st.message());
     return 1;
   }
+  systemd::NotifyReady("serving on port " + std::to_string(daemon.http_port()));
+  // Wait for a signal; with a systemd watchdog, wake up in time to ping it.
+  const auto ping = systemd::WatchdogPingInterval();
   while (true) {
-    int sig = 0;
-    sigwait(&signals, &sig);
+    timespec timeout{};
+    if (ping) {
+      timeout.tv_sec = static_cast<time_t>(ping->count() / 1000000);
+      timeout.tv_nsec = static_cast<long>(ping->count() % 1000000 * 1000);
+    } else {
+      timeout.tv_sec = 3600;
+    }
+    const int sig = sigtimedwait(&signals, nullptr, &timeout);
+    if (sig < 0) {  // timeout (or EINTR): the main loop is alive
+      if (ping) systemd::PingWatchdog();
+      continue;
+    }
     if (sig == SIGHUP) {
-      spdlog::info("SIGHUP received; configuration reload is not available in this version");
+      spdlog::warn("SIGHUP received; configuration reload is not available in this version, keeping the running one");
       continue;
     }
     spdlog::info("signal {} received, stopping", sig);
     break;
   }
+  systemd::NotifyStopping();
   daemon.Stop();
   spdlog::info("stopped");
   return 0;
