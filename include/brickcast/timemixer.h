@@ -1,0 +1,73 @@
+// TimeMixer (Wang et al., ICLR 2024) as a native LibTorch model, behind an interface free of
+// torch types (only src/forecast/ includes LibTorch, whose headers cost ~18 s per file).
+// Architecture and defaults follow the official implementation (field-notes.md §b), with its
+// known bugs fixed: time features are tiled per sample (so forecasts do not depend on what else is
+// in the batch) and the DFT decomposition transforms the time axis.
+// A model is immutable after loading; Forecast() is safe from many threads (inference mode).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "brickcast/status.h"
+
+namespace brickcast {
+
+struct TimeMixerConfig {
+  int seq_len = 96;
+  int pred_len = 96;
+  int channels = 7;  // enc_in = c_out; channel independence: every channel is forecast alone
+  int d_model = 16;
+  int d_ff = 32;
+  int e_layers = 2;  // past-decomposable-mixing blocks
+  int down_sampling_layers = 3;
+  int down_sampling_window = 2;
+  std::string down_sampling_method = "avg";  // avg | max | conv
+  std::string decomposition = "moving_avg";  // moving_avg | dft
+  int moving_avg = 25;
+  int top_k = 5;                 // dft: frequencies kept as season
+  bool use_norm = true;          // RevIN
+  int time_features = 4;         // hour of day, day of week, day of month, day of year; 0 = none
+  double dropout = 0.1;          // training only
+
+  // Every problem at once, one per line ("seq_len 100 is not divisible by ...").
+  Status Validate() const;
+};
+
+class TimeMixerModel {
+ public:
+  // A model with freshly initialised weights (deterministic for a given seed).
+  static StatusOr<std::unique_ptr<TimeMixerModel>> Create(const TimeMixerConfig& config, uint64_t seed);
+  ~TimeMixerModel();
+  TimeMixerModel(const TimeMixerModel&) = delete;
+  TimeMixerModel& operator=(const TimeMixerModel&) = delete;
+
+  const TimeMixerConfig& config() const;
+  int64_t NumParameters() const;
+
+  // x: [batch, seq_len, channels] row-major (normalised as the model was trained: the dataset
+  // scaler is the caller's business); marks: [batch, seq_len, time_features] or empty (no time
+  // features). Returns [batch, pred_len, channels].
+  StatusOr<std::vector<float>> Forecast(const std::vector<float>& x, const std::vector<float>& marks,
+                                        int batch) const;
+
+  // Imports parameters saved by the official Python TimeMixer: `manifest` (JSON: name -> shape,
+  // offset in floats) and `weights` (little-endian float32). Names are the official module paths
+  // ("pdm_blocks.0.out_cross_layer.0.weight"); entries the forward pass never uses (LayerNorm of
+  // the PDM blocks, the positional table) are accepted and ignored. Every used parameter must be
+  // present with the right shape, or nothing is changed.
+  Status ImportOfficialParameters(const std::string& manifest_path, const std::string& weights_path);
+
+ private:
+  struct Impl;
+  explicit TimeMixerModel(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Time features of one UTC instant, each scaled to [-0.5, 0.5] as the official `timeF` encoding
+// (hour of day, day of week, day of month, day of year), appended to `out`.
+void AppendTimeFeatures(int64_t unix_seconds, std::vector<float>* out);
+
+}  // namespace brickcast

@@ -1,0 +1,423 @@
+// The TimeMixer network in LibTorch. Module and parameter names mirror the official Python code
+// so that its state_dict imports by name.
+#include "brickcast/timemixer.h"
+
+#include <torch/torch.h>
+
+#include "brickcast/time.h"
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace brickcast {
+namespace {
+
+namespace nn = torch::nn;
+using torch::Tensor;
+
+// Linear -> GELU -> Linear, as torch.nn.Sequential(Linear, GELU, Linear): parameters "0.*", "2.*".
+nn::Sequential Mlp(int64_t in, int64_t mid, int64_t out) {
+  return nn::Sequential(nn::Linear(in, mid), nn::GELU(), nn::Linear(mid, out));
+}
+
+// Moving-average decomposition: trend = mean over a window (edges replicated), season = x - trend.
+std::pair<Tensor, Tensor> MovingAverageDecomp(const Tensor& x, int64_t kernel) {  // x: [B, T, D]
+  const int64_t pad = (kernel - 1) / 2;
+  Tensor front = x.slice(1, 0, 1).repeat({1, pad, 1});
+  Tensor end = x.slice(1, x.size(1) - 1, x.size(1)).repeat({1, pad, 1});
+  Tensor padded = torch::cat({front, x, end}, 1);
+  Tensor trend = torch::avg_pool1d(padded.permute({0, 2, 1}), {kernel}, {1}).permute({0, 2, 1});
+  return {x - trend, trend};
+}
+
+// DFT decomposition on the time axis (the official code transforms the feature axis: a bug):
+// the top-k frequencies (DC excluded) are the season, the rest the trend.
+std::pair<Tensor, Tensor> DftDecomp(const Tensor& x, int64_t top_k) {  // x: [B, T, D]
+  Tensor xf = torch::fft::rfft(x, c10::nullopt, 1);
+  Tensor mag = xf.abs();
+  mag.select(1, 0).zero_();
+  const int64_t k = std::min<int64_t>(top_k, mag.size(1));
+  Tensor kth = std::get<0>(torch::topk(mag, k, 1)).narrow(1, k - 1, 1);  // per (batch, feature)
+  xf = torch::where(mag >= kth, xf, torch::zeros_like(xf));
+  Tensor season = torch::fft::irfft(xf, x.size(1), 1);
+  return {season, x - season};
+}
+
+struct MultiScaleSeasonMixingImpl : nn::Module {
+  explicit MultiScaleSeasonMixingImpl(const TimeMixerConfig& c) {
+    for (int i = 0; i < c.down_sampling_layers; ++i) {
+      const int64_t t_in = c.seq_len / static_cast<int64_t>(std::pow(c.down_sampling_window, i));
+      const int64_t t_out = t_in / c.down_sampling_window;
+      down_sampling_layers->push_back(Mlp(t_in, t_out, t_out));
+    }
+    register_module("down_sampling_layers", down_sampling_layers);
+  }
+  // seasons: [B, D, T_i] per scale -> [B, T_i, D] per scale; bottom-up (fine to coarse).
+  std::vector<Tensor> forward(const std::vector<Tensor>& seasons) {
+    Tensor high = seasons[0];
+    std::vector<Tensor> out{high.permute({0, 2, 1})};
+    for (size_t i = 0; i + 1 < seasons.size(); ++i) {
+      high = seasons[i + 1] + down_sampling_layers[i]->as<nn::Sequential>()->forward(high);
+      out.push_back(high.permute({0, 2, 1}));
+    }
+    return out;
+  }
+  nn::ModuleList down_sampling_layers;
+};
+TORCH_MODULE(MultiScaleSeasonMixing);
+
+struct MultiScaleTrendMixingImpl : nn::Module {
+  explicit MultiScaleTrendMixingImpl(const TimeMixerConfig& c) {
+    for (int i = c.down_sampling_layers - 1; i >= 0; --i) {
+      const int64_t t_big = c.seq_len / static_cast<int64_t>(std::pow(c.down_sampling_window, i));
+      const int64_t t_small = t_big / c.down_sampling_window;
+      up_sampling_layers->push_back(Mlp(t_small, t_big, t_big));
+    }
+    register_module("up_sampling_layers", up_sampling_layers);
+  }
+  // trends: [B, D, T_i] per scale -> [B, T_i, D] per scale; top-down (coarse to fine).
+  std::vector<Tensor> forward(const std::vector<Tensor>& trends) {
+    const size_t n = trends.size();
+    Tensor low = trends[n - 1];
+    std::vector<Tensor> out(n);
+    out[n - 1] = low.permute({0, 2, 1});
+    for (size_t i = 0; i + 1 < n; ++i) {
+      low = trends[n - 2 - i] + up_sampling_layers[i]->as<nn::Sequential>()->forward(low);
+      out[n - 2 - i] = low.permute({0, 2, 1});
+    }
+    return out;
+  }
+  nn::ModuleList up_sampling_layers;
+};
+TORCH_MODULE(MultiScaleTrendMixing);
+
+struct PastDecomposableMixingImpl : nn::Module {
+  explicit PastDecomposableMixingImpl(const TimeMixerConfig& c)
+      : config(c),
+        mixing_multi_scale_season(c),
+        mixing_multi_scale_trend(c),
+        out_cross_layer(Mlp(c.d_model, c.d_ff, c.d_model)) {
+    register_module("mixing_multi_scale_season", mixing_multi_scale_season);
+    register_module("mixing_multi_scale_trend", mixing_multi_scale_trend);
+    register_module("out_cross_layer", out_cross_layer);
+  }
+  std::vector<Tensor> forward(const std::vector<Tensor>& xs) {  // [B*N, T_i, D] per scale
+    std::vector<Tensor> seasons, trends;
+    for (const Tensor& x : xs) {
+      auto [season, trend] = config.decomposition == "dft" ? DftDecomp(x, config.top_k)
+                                                           : MovingAverageDecomp(x, config.moving_avg);
+      seasons.push_back(season.permute({0, 2, 1}));
+      trends.push_back(trend.permute({0, 2, 1}));
+    }
+    std::vector<Tensor> s = mixing_multi_scale_season(seasons), t = mixing_multi_scale_trend(trends);
+    std::vector<Tensor> out;
+    for (size_t i = 0; i < xs.size(); ++i) out.push_back(xs[i] + out_cross_layer->forward(s[i] + t[i]));
+    return out;
+  }
+  TimeMixerConfig config;
+  MultiScaleSeasonMixing mixing_multi_scale_season;
+  MultiScaleTrendMixing mixing_multi_scale_trend;
+  nn::Sequential out_cross_layer;
+};
+TORCH_MODULE(PastDecomposableMixing);
+
+// RevIN: per-sample, per-channel standardisation with a learnt affine map.
+struct NormalizeImpl : nn::Module {
+  explicit NormalizeImpl(int64_t channels) {
+    affine_weight = register_parameter("affine_weight", torch::ones({channels}));
+    affine_bias = register_parameter("affine_bias", torch::zeros({channels}));
+  }
+  // x: [B, T, N]; returns the normalised x, and (mean, std) for Denormalize.
+  Tensor Normalize(const Tensor& x, Tensor* mean, Tensor* std) {
+    *mean = x.mean(1, true).detach();
+    *std = torch::sqrt(x.var(1, /*unbiased=*/false, true) + 1e-5).detach();
+    return (x - *mean) / *std * affine_weight + affine_bias;
+  }
+  Tensor Denormalize(const Tensor& y, const Tensor& mean, const Tensor& std) {
+    return (y - affine_bias) / (affine_weight + 1e-10) * std + mean;
+  }
+  Tensor affine_weight, affine_bias;
+};
+TORCH_MODULE(Normalize);
+
+struct TokenEmbeddingImpl : nn::Module {
+  explicit TokenEmbeddingImpl(int64_t d_model)
+      : tokenConv(nn::Conv1dOptions(1, d_model, 3).padding(1).padding_mode(torch::kCircular).bias(false)) {
+    register_module("tokenConv", tokenConv);
+    nn::init::kaiming_normal_(tokenConv->weight, 0.0, torch::kFanIn, torch::kLeakyReLU);
+  }
+  Tensor forward(const Tensor& x) { return tokenConv(x.permute({0, 2, 1})).transpose(1, 2); }
+  nn::Conv1d tokenConv;
+};
+TORCH_MODULE(TokenEmbedding);
+
+struct TemporalEmbeddingImpl : nn::Module {
+  TemporalEmbeddingImpl(int64_t features, int64_t d_model) : embed(nn::LinearOptions(features, d_model).bias(false)) {
+    register_module("embed", embed);
+  }
+  nn::Linear embed;
+};
+TORCH_MODULE(TemporalEmbedding);
+
+struct DataEmbeddingImpl : nn::Module {
+  DataEmbeddingImpl(const TimeMixerConfig& c) : value_embedding(c.d_model), dropout(c.dropout) {
+    register_module("value_embedding", value_embedding);
+    if (c.time_features > 0) temporal_embedding = register_module("temporal_embedding", TemporalEmbedding(c.time_features, c.d_model));
+    register_module("dropout", dropout);
+  }
+  Tensor forward(const Tensor& x, const c10::optional<Tensor>& marks) {
+    Tensor out = value_embedding(x);
+    if (marks && temporal_embedding) out = out + temporal_embedding->embed(*marks);
+    return dropout(out);
+  }
+  TokenEmbedding value_embedding;
+  TemporalEmbedding temporal_embedding{nullptr};
+  nn::Dropout dropout;
+};
+TORCH_MODULE(DataEmbedding);
+
+struct TimeMixerNetImpl : nn::Module {
+  explicit TimeMixerNetImpl(const TimeMixerConfig& c) : config(c), enc_embedding(c) {
+    for (int i = 0; i < c.e_layers; ++i) pdm_blocks->push_back(PastDecomposableMixing(c));
+    register_module("pdm_blocks", pdm_blocks);
+    register_module("enc_embedding", enc_embedding);
+    for (int i = 0; i <= c.down_sampling_layers; ++i) normalize_layers->push_back(Normalize(c.channels));
+    register_module("normalize_layers", normalize_layers);
+    for (int i = 0; i <= c.down_sampling_layers; ++i) {
+      const int64_t t = c.seq_len / static_cast<int64_t>(std::pow(c.down_sampling_window, i));
+      predict_layers->push_back(nn::Linear(t, c.pred_len));
+    }
+    register_module("predict_layers", predict_layers);
+    projection_layer = register_module("projection_layer", nn::Linear(c.d_model, 1));
+    if (c.down_sampling_method == "conv") {
+      down_conv = register_module(
+          "down_pool", nn::Conv1d(nn::Conv1dOptions(c.channels, c.channels, 3)
+                                      .stride(c.down_sampling_window)
+                                      .padding(1)
+                                      .padding_mode(torch::kCircular)
+                                      .bias(false)));
+    }
+  }
+
+  Tensor DownSample(const Tensor& x) {  // [B, N, T] -> [B, N, T/w]
+    const int64_t w = config.down_sampling_window;
+    if (config.down_sampling_method == "max") return torch::max_pool1d(x, {w});
+    if (config.down_sampling_method == "conv") return down_conv(x);
+    return torch::avg_pool1d(x, {w});
+  }
+
+  // x: [B, T, N]; marks: [B, T, F] or undefined. Returns [B, H, N].
+  Tensor forward(const Tensor& x, const Tensor& marks) {
+    const int64_t batch = x.size(0), n = x.size(2);
+    const bool with_marks = marks.defined() && config.time_features > 0;
+    // Multiscale inputs: pooled values, strided marks.
+    std::vector<Tensor> xs{x}, ms;
+    if (with_marks) ms.push_back(marks);
+    Tensor cur = x.permute({0, 2, 1});
+    for (int i = 0; i < config.down_sampling_layers; ++i) {
+      cur = DownSample(cur);
+      xs.push_back(cur.permute({0, 2, 1}));
+      if (with_marks) ms.push_back(ms.back().slice(1, 0, c10::nullopt, config.down_sampling_window));
+    }
+    // Normalise each scale, then channel independence: [B, T_i, N] -> [B*N, T_i, 1], row b*N + n.
+    Tensor mean0, std0;
+    std::vector<Tensor> enc;
+    for (size_t i = 0; i < xs.size(); ++i) {
+      Tensor xi = xs[i];
+      if (config.use_norm) {
+        Tensor mean, std;
+        xi = normalize_layers[i]->as<NormalizeImpl>()->Normalize(xi, &mean, &std);
+        if (i == 0) {
+          mean0 = mean;
+          std0 = std;
+        }
+      }
+      const int64_t t = xi.size(1);
+      xi = xi.permute({0, 2, 1}).contiguous().reshape({batch * n, t, 1});
+      c10::optional<Tensor> mi;
+      // Per-sample tiling (repeat_interleave), not the official repeat(N, 1, 1) that mixes samples.
+      if (with_marks) mi = ms[i].repeat_interleave(n, 0);
+      enc.push_back(enc_embedding(xi, mi));
+    }
+    for (auto& block : *pdm_blocks) enc = block->as<PastDecomposableMixingImpl>()->forward(enc);
+    // Future multipredictor mixing: one predictor per scale, summed.
+    Tensor y;
+    for (size_t i = 0; i < enc.size(); ++i) {
+      Tensor d = predict_layers[i]->as<nn::Linear>()->forward(enc[i].permute({0, 2, 1})).permute({0, 2, 1});
+      d = projection_layer(d).reshape({batch, n, config.pred_len}).permute({0, 2, 1});
+      y = y.defined() ? y + d : d;
+    }
+    if (config.use_norm) y = normalize_layers[0]->as<NormalizeImpl>()->Denormalize(y, mean0, std0);
+    return y;
+  }
+
+  TimeMixerConfig config;
+  nn::ModuleList pdm_blocks;
+  DataEmbedding enc_embedding;
+  nn::ModuleList normalize_layers;
+  nn::ModuleList predict_layers;
+  nn::Linear projection_layer{nullptr};
+  nn::Conv1d down_conv{nullptr};
+};
+TORCH_MODULE(TimeMixerNet);
+
+}  // namespace
+
+Status TimeMixerConfig::Validate() const {
+  std::vector<std::string> errors;
+  auto need = [&](bool ok, const std::string& why) {
+    if (!ok) errors.push_back(why);
+  };
+  need(seq_len >= 1, "seq_len must be >= 1");
+  need(pred_len >= 1, "pred_len must be >= 1");
+  need(channels >= 1, "channels must be >= 1");
+  need(d_model >= 1 && d_ff >= 1, "d_model and d_ff must be >= 1");
+  need(e_layers >= 1, "e_layers must be >= 1");
+  need(down_sampling_layers >= 0, "down_sampling_layers must be >= 0");
+  need(down_sampling_window >= 2 || down_sampling_layers == 0, "down_sampling_window must be >= 2");
+  if (seq_len >= 1 && down_sampling_window >= 1 && down_sampling_layers >= 0) {
+    const double div = std::pow(down_sampling_window, down_sampling_layers);
+    need(std::fmod(seq_len, div) == 0,
+         "seq_len " + std::to_string(seq_len) + " is not divisible by down_sampling_window^down_sampling_layers = " +
+             std::to_string(static_cast<int64_t>(div)) + " (every scale needs a whole number of steps)");
+  }
+  need(down_sampling_method == "avg" || down_sampling_method == "max" || down_sampling_method == "conv",
+       "down_sampling_method must be avg, max or conv");
+  need(decomposition == "moving_avg" || decomposition == "dft", "decomposition must be moving_avg or dft");
+  need(moving_avg >= 1 && moving_avg % 2 == 1, "moving_avg must be an odd number >= 1");
+  need(top_k >= 1, "top_k must be >= 1");
+  need(time_features >= 0, "time_features must be >= 0");
+  need(dropout >= 0 && dropout < 1, "dropout must be in [0, 1)");
+  if (errors.empty()) return Status::Ok();
+  std::string msg = "invalid TimeMixer configuration:";
+  for (const auto& e : errors) msg += "\n  " + e;
+  return Status::InvalidArgument(msg);
+}
+
+struct TimeMixerModel::Impl {
+  explicit Impl(const TimeMixerConfig& c) : config(c), net(c) { net->eval(); }
+  TimeMixerConfig config;
+  TimeMixerNet net;
+};
+
+TimeMixerModel::TimeMixerModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TimeMixerModel::~TimeMixerModel() = default;
+
+StatusOr<std::unique_ptr<TimeMixerModel>> TimeMixerModel::Create(const TimeMixerConfig& config, uint64_t seed) {
+  BRICKCAST_RETURN_IF_ERROR(config.Validate());
+  try {
+    torch::manual_seed(seed);
+    return std::unique_ptr<TimeMixerModel>(new TimeMixerModel(std::make_unique<Impl>(config)));
+  } catch (const c10::Error& e) {
+    return Status::Internal(std::string("creating TimeMixer: ") + e.what_without_backtrace());
+  }
+}
+
+const TimeMixerConfig& TimeMixerModel::config() const { return impl_->config; }
+
+int64_t TimeMixerModel::NumParameters() const {
+  int64_t n = 0;
+  for (const auto& p : impl_->net->parameters()) n += p.numel();
+  return n;
+}
+
+StatusOr<std::vector<float>> TimeMixerModel::Forecast(const std::vector<float>& x, const std::vector<float>& marks,
+                                                       int batch) const {
+  const TimeMixerConfig& c = impl_->config;
+  const size_t want_x = static_cast<size_t>(batch) * c.seq_len * c.channels;
+  if (batch < 1 || x.size() != want_x)
+    return Status::InvalidArgument("forecast input has " + std::to_string(x.size()) + " values, expected batch x " +
+                                   std::to_string(c.seq_len) + " x " + std::to_string(c.channels));
+  const size_t want_m = static_cast<size_t>(batch) * c.seq_len * c.time_features;
+  if (!marks.empty() && marks.size() != want_m)
+    return Status::InvalidArgument("forecast time features have " + std::to_string(marks.size()) +
+                                   " values, expected " + std::to_string(want_m));
+  try {
+    c10::InferenceMode guard;
+    Tensor tx = torch::from_blob(const_cast<float*>(x.data()), {batch, c.seq_len, c.channels}, torch::kFloat32);
+    Tensor tm;
+    if (!marks.empty())
+      tm = torch::from_blob(const_cast<float*>(marks.data()), {batch, c.seq_len, c.time_features}, torch::kFloat32);
+    Tensor y = impl_->net->forward(tx, tm).contiguous();
+    return std::vector<float>(y.data_ptr<float>(), y.data_ptr<float>() + y.numel());
+  } catch (const c10::Error& e) {
+    return Status::Internal(std::string("TimeMixer forward: ") + e.what_without_backtrace());
+  }
+}
+
+Status TimeMixerModel::ImportOfficialParameters(const std::string& manifest_path, const std::string& weights_path) {
+  nlohmann::json manifest;
+  try {
+    std::ifstream in(manifest_path);
+    if (!in) return Status::NotFound("cannot open " + manifest_path);
+    manifest = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    return Status::InvalidArgument(manifest_path + ": " + e.what());
+  }
+  std::ifstream win(weights_path, std::ios::binary | std::ios::ate);
+  if (!win) return Status::NotFound("cannot open " + weights_path);
+  std::vector<float> floats(static_cast<size_t>(win.tellg()) / sizeof(float));  // little-endian float32
+  win.seekg(0);
+  win.read(reinterpret_cast<char*>(floats.data()), static_cast<std::streamsize>(floats.size() * sizeof(float)));
+  if (!win) return Status::Unavailable("error reading " + weights_path);
+  const nlohmann::json& params = manifest.contains("parameters") ? manifest["parameters"] : manifest;
+
+  std::vector<std::string> errors;
+  std::vector<std::pair<Tensor, Tensor>> assignments;  // (our parameter, imported value)
+  for (const auto& item : impl_->net->named_parameters()) {
+    const std::string& name = item.key();
+    if (!params.contains(name)) {
+      errors.push_back("missing parameter " + name);
+      continue;
+    }
+    const auto& p = params[name];
+    std::vector<int64_t> shape = p["shape"].get<std::vector<int64_t>>();
+    const int64_t offset = p.contains("offset_floats") ? p["offset_floats"].get<int64_t>() : p["offset"].get<int64_t>();
+    const Tensor& ours = item.value();
+    if (shape != ours.sizes().vec()) {
+      std::ostringstream os;
+      os << name << ": shape " << c10::IntArrayRef(shape) << " in the file, " << ours.sizes() << " in the model";
+      errors.push_back(os.str());
+      continue;
+    }
+    if (offset < 0 || static_cast<size_t>(offset + ours.numel()) > floats.size()) {
+      errors.push_back(name + ": offset beyond the end of " + weights_path);
+      continue;
+    }
+    assignments.emplace_back(ours, torch::from_blob(floats.data() + offset, shape, torch::kFloat32).clone());
+  }
+  if (!errors.empty()) {
+    std::string msg = "cannot import " + manifest_path + ":";
+    for (const auto& e : errors) msg += "\n  " + e;
+    return Status::InvalidArgument(msg);
+  }
+  torch::NoGradGuard no_grad;
+  for (auto& [ours, value] : assignments) ours.copy_(value);
+  return Status::Ok();
+}
+
+void AppendTimeFeatures(int64_t unix_seconds, std::vector<float>* out) {
+  int64_t days = unix_seconds >= 0 ? unix_seconds / 86400 : (unix_seconds - 86399) / 86400;
+  const int64_t secs_of_day = unix_seconds - days * 86400;
+  const int64_t hour = secs_of_day / 3600;
+  const int64_t weekday = ((days % 7) + 7 + 3) % 7;  // 1970-01-01 was a Thursday; Monday = 0
+  // Civil date for day of month and day of year.
+  int64_t z = days + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy_march = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy_march + 2) / 153;
+  const int64_t day = doy_march - (153 * mp + 2) / 5 + 1;
+  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t year = yoe + era * 400 + (month <= 2);
+  const int64_t day_of_year = days - DaysFromCivil(year, 1, 1) + 1;
+  out->push_back(static_cast<float>(hour / 23.0 - 0.5));
+  out->push_back(static_cast<float>(weekday / 6.0 - 0.5));
+  out->push_back(static_cast<float>((day - 1) / 30.0 - 0.5));
+  out->push_back(static_cast<float>((day_of_year - 1) / 365.0 - 0.5));
+}
+
+}  // namespace brickcast

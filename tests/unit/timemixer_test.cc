@@ -1,0 +1,134 @@
+#include "brickcast/timemixer.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <cstdio>
+#include <random>
+
+#include "test_support.h"
+
+namespace brickcast {
+namespace {
+
+std::string Parity(const std::string& rel) { return std::string(BRICKCAST_SHARED_REFERENCE) + "/timemixer-parity/" + rel; }
+
+std::vector<float> ReadFloats(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  std::vector<float> v(static_cast<size_t>(in.tellg()) / sizeof(float));
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(float)));
+  return v;
+}
+
+float MaxAbsDiff(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  float m = 0;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) m = std::max(m, std::abs(a[i] - b[i]));
+  return m;
+}
+
+void CheckParity(const std::string& folder, int batch, bool marks) {
+  if (!std::filesystem::exists(Parity(folder + "/y.bin")))
+    GTEST_SKIP() << "../shared/reference is absent (a user's clone): parity test skipped";
+  TimeMixerConfig c;  // the defaults are the ETTh1 settings of the fixture
+  if (!marks) c.time_features = 4;  // the parameters exist; the forward pass just gets no marks
+  auto model = TimeMixerModel::Create(c, 1);
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  Status st = (*model)->ImportOfficialParameters(Parity(folder + "/manifest.json"), Parity(folder + "/weights.bin"));
+  ASSERT_TRUE(st.ok()) << st.message();
+  const std::vector<float> x = ReadFloats(Parity(folder + "/x_enc.bin"));
+  const std::vector<float> m = marks ? ReadFloats(Parity(folder + "/x_mark_enc.bin")) : std::vector<float>{};
+  const std::vector<float> want = ReadFloats(Parity(folder + "/y.bin"));
+  auto y = (*model)->Forecast(x, m, batch);
+  ASSERT_TRUE(y.ok()) << y.status().message();
+  const float diff = MaxAbsDiff(*y, want);
+  EXPECT_LE(diff, 1e-4f) << folder;
+  ::testing::Test::RecordProperty("max_abs_diff", std::to_string(diff));
+  std::printf("parity %s: max |delta| = %.3g\n", folder.c_str(), diff);
+}
+
+TEST(TimeMixerTest, MatchesTheOfficialImplementationWithTimeMarks) { CheckParity("etth1_h96", 1, true); }
+TEST(TimeMixerTest, MatchesTheOfficialImplementationWithoutTimeMarks) { CheckParity("etth1_h96_nomarks", 4, false); }
+
+TEST(TimeMixerTest, ParameterCountMatchesTheReference) {
+  // The official model has 75,497 parameters with the ETTh1 settings (field-notes.md §b.2); ours
+  // leaves out the two PDM LayerNorms (weight and bias of d_model each) that its forward never uses.
+  auto model = TimeMixerModel::Create(TimeMixerConfig{}, 1);
+  ASSERT_TRUE(model.ok());
+  EXPECT_EQ((*model)->NumParameters(), 75497 - 2 * (16 + 16));
+}
+
+TEST(TimeMixerTest, ForecastsAreBatchInvariant) {
+  TimeMixerConfig c;
+  c.channels = 3;
+  auto model = TimeMixerModel::Create(c, 42);
+  ASSERT_TRUE(model.ok());
+  std::mt19937 rng(3);
+  std::normal_distribution<float> noise(0, 1);
+  const int batch = 8;
+  std::vector<float> x(static_cast<size_t>(batch) * c.seq_len * c.channels), marks;
+  for (float& v : x) v = noise(rng);
+  for (int b = 0; b < batch; ++b) {
+    for (int t = 0; t < c.seq_len; ++t) AppendTimeFeatures(1795341600 + b * 86400 * 3 + t * 3600, &marks);
+  }
+  auto all = (*model)->Forecast(x, marks, batch);
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  const size_t in_per = static_cast<size_t>(c.seq_len) * c.channels, m_per = static_cast<size_t>(c.seq_len) * 4,
+               out_per = static_cast<size_t>(c.pred_len) * c.channels;
+  float worst = 0;
+  for (int b = 0; b < batch; ++b) {
+    std::vector<float> xb(x.begin() + b * in_per, x.begin() + (b + 1) * in_per);
+    std::vector<float> mb(marks.begin() + b * m_per, marks.begin() + (b + 1) * m_per);
+    auto one = (*model)->Forecast(xb, mb, 1);
+    ASSERT_TRUE(one.ok());
+    std::vector<float> from_batch(all->begin() + b * out_per, all->begin() + (b + 1) * out_per);
+    worst = std::max(worst, MaxAbsDiff(*one, from_batch));
+  }
+  EXPECT_LT(worst, 1e-5f) << "a sample's forecast must not depend on the rest of the batch";
+}
+
+TEST(TimeMixerTest, InvalidConfigurationsAreRejectedWithReasons) {
+  TimeMixerConfig c;
+  c.seq_len = 100;  // not divisible by 2^3
+  c.moving_avg = 24;
+  c.decomposition = "fourier";
+  auto model = TimeMixerModel::Create(c, 1);
+  ASSERT_FALSE(model.ok());
+  const std::string& m = model.status().message();
+  EXPECT_NE(m.find("seq_len 100 is not divisible by down_sampling_window^down_sampling_layers = 8"), std::string::npos) << m;
+  EXPECT_NE(m.find("moving_avg must be an odd number"), std::string::npos) << m;
+  EXPECT_NE(m.find("decomposition must be moving_avg or dft"), std::string::npos) << m;
+}
+
+TEST(TimeMixerTest, WrongInputSizesAreErrorsNotCrashes) {
+  auto model = TimeMixerModel::Create(TimeMixerConfig{}, 1);
+  ASSERT_TRUE(model.ok());
+  EXPECT_FALSE((*model)->Forecast(std::vector<float>(10), {}, 1).ok());
+  EXPECT_FALSE((*model)->Forecast(std::vector<float>(96 * 7), std::vector<float>(5), 1).ok());
+  EXPECT_FALSE((*model)->Forecast(std::vector<float>(96 * 7), {}, 0).ok());
+  TimeMixerConfig other;
+  other.d_model = 8;
+  auto small = TimeMixerModel::Create(other, 1);
+  ASSERT_TRUE(small.ok());
+  if (std::filesystem::exists(Parity("etth1_h96/manifest.json"))) {
+    Status st = (*small)->ImportOfficialParameters(Parity("etth1_h96/manifest.json"), Parity("etth1_h96/weights.bin"));
+    ASSERT_FALSE(st.ok());
+    EXPECT_NE(st.message().find("shape"), std::string::npos) << st.message();
+  }
+}
+
+TEST(TimeMixerTest, TimeFeaturesFollowTheTimeFEncoding) {
+  std::vector<float> f;
+  AppendTimeFeatures(1795341600, &f);  // 2026-11-22T10:00:00Z, a Sunday, day 326 of the year
+  ASSERT_EQ(f.size(), 4u);
+  EXPECT_NEAR(f[0], 10 / 23.0 - 0.5, 1e-6);
+  EXPECT_NEAR(f[1], 6 / 6.0 - 0.5, 1e-6);
+  EXPECT_NEAR(f[2], 21 / 30.0 - 0.5, 1e-6);
+  EXPECT_NEAR(f[3], 325 / 365.0 - 0.5, 1e-6);
+}
+
+}  // namespace
+}  // namespace brickcast
