@@ -36,8 +36,32 @@ struct TimeMixerConfig {
   Status Validate() const;
 };
 
+// What a model file says about itself besides its weights.
+struct ModelMetadata {
+  int64_t step_seconds = 3600;        // sampling interval the model was trained on
+  std::vector<std::string> channels;  // channel names (CSV columns); size == config.channels
+  std::vector<double> scaler_mean;    // dataset z-score per channel, fitted on the training split
+  std::vector<double> scaler_std;
+  std::string training = "{}";  // JSON: data, split, options, epochs, stopping reason
+  std::string metrics = "{}";   // JSON: validation / test MSE and MAE
+  std::string created;          // ISO 8601
+  std::string content_hash;     // SHA-256 of the weights; set by Save and checked by Load
+};
+
+inline constexpr int kModelFileVersion = 1;
+
 class TimeMixerModel {
  public:
+  // Reads a model file written by Save: checks the header, version, configuration, every
+  // parameter's name and shape, the size and the content hash, and says which check failed.
+  static StatusOr<std::unique_ptr<TimeMixerModel>> Load(const std::string& path);
+  // One self-describing file: a header line, a JSON line (configuration, metadata, parameter
+  // table, hash) and the float32 weights.
+  Status Save(const std::string& path);
+
+  const ModelMetadata& metadata() const;
+  ModelMetadata& mutable_metadata();
+
   // A model with freshly initialised weights (deterministic for a given seed).
   static StatusOr<std::unique_ptr<TimeMixerModel>> Create(const TimeMixerConfig& config, uint64_t seed);
   ~TimeMixerModel();
@@ -61,6 +85,7 @@ class TimeMixerModel {
   Status ImportOfficialParameters(const std::string& manifest_path, const std::string& weights_path);
 
  private:
+  friend class TimeMixerTrainer;
   struct Impl;
   explicit TimeMixerModel(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

@@ -20,6 +20,7 @@
 #include "brickcast/logging.h"
 #include "brickcast/point_registry.h"
 #include "brickcast/stream_parser.h"
+#include "brickcast/training.h"
 
 namespace brickcast::cli {
 namespace {
@@ -265,6 +266,68 @@ int Replay(const ReplayArgs& args) {
             << '\n';
   if (!failure.ok()) return Fail(failure);
   if (!flushed.ok()) return Fail(flushed);
+  return 0;
+}
+
+int Train(const std::string& data, const std::string& config_path, const std::string& out, int threads) {
+  auto options = LoadTrainOptions(config_path);
+  if (!options.ok()) return Fail(options.status());
+  if (threads > 0) options->threads = threads;
+  auto table = LoadSeriesCsv(data, options->columns);
+  if (!table.ok()) return Fail(table.status());
+  std::cerr << "train: " << table->rows() << " rows x " << table->channels.size() << " channels from " << data << '\n';
+  auto model = TrainTimeMixer(*table, data, *options, [](const std::string& line) { std::cerr << line << '\n'; });
+  if (!model.ok()) return Fail(model.status());
+  auto test = EvaluateTimeMixer(**model, *table, options->split, "test");
+  if (test.ok()) {
+    auto metrics = nlohmann::json::parse((*model)->metadata().metrics);
+    metrics["test_mse"] = test->mse;
+    metrics["test_mae"] = test->mae;
+    metrics["test_mse_units"] = test->mse_units;
+    metrics["test_mae_units"] = test->mae_units;
+    (*model)->mutable_metadata().metrics = metrics.dump();
+    std::fprintf(stderr, "test (scaled): mse %.4f  mae %.4f  over %zu windows\n", test->mse, test->mae, test->windows);
+  }
+  if (Status st = (*model)->Save(out); !st.ok()) return Fail(st);
+  std::cerr << "model written to " << out << " (" << (*model)->NumParameters() << " parameters, sha256 "
+            << (*model)->metadata().content_hash.substr(0, 12) << "...)\n";
+  return 0;
+}
+
+int Evaluate(const std::string& model_path, const std::string& data, const std::string& split, bool json) {
+  auto model = TimeMixerModel::Load(model_path);
+  if (!model.ok()) return Fail(model.status());
+  const ModelMetadata& md = (*model)->metadata();
+  std::string use_split = split;
+  if (use_split.empty()) {
+    auto training = nlohmann::json::parse(md.training, nullptr, false);
+    use_split = training.is_object() ? training.value("split", "ratio") : "ratio";
+  }
+  auto table = LoadSeriesCsv(data, md.channels);
+  if (!table.ok()) return Fail(table.status());
+  auto r = EvaluateTimeMixer(**model, *table, use_split, "test");
+  if (!r.ok()) return Fail(r.status());
+  if (json) {
+    nlohmann::json j{{"model", model_path}, {"data", data}, {"split", use_split}, {"windows", r->windows},
+                     {"mse", r->mse}, {"mae", r->mae}, {"mse_units", r->mse_units}, {"mae_units", r->mae_units},
+                     {"mse_by_horizon_quarter", r->mse_by_horizon}};
+    for (size_t c = 0; c < md.channels.size(); ++c)
+      j["channels"][md.channels[c]] = {{"mse", r->mse_by_channel[c]}, {"mae_units", r->mae_units_by_channel[c]}};
+    std::cout << j.dump(2) << '\n';
+    return 0;
+  }
+  std::printf("model %s on %s, %s split, %zu test windows\n", model_path.c_str(), data.c_str(), use_split.c_str(),
+              r->windows);
+  std::printf("%-22s %10s %10s\n", "", "MSE", "MAE");
+  std::printf("%-22s %10.4f %10.4f\n", "all (scaled, paper)", r->mse, r->mae);
+  std::printf("%-22s %10.4f %10.4f\n", "all (data units)", r->mse_units, r->mae_units);
+  const int h = (*model)->config().pred_len;
+  for (size_t q = 0; q < r->mse_by_horizon.size(); ++q)
+    std::printf("horizon %3d-%-3d (scaled) %10.4f\n", static_cast<int>(h * q / 4) + 1, static_cast<int>(h * (q + 1) / 4),
+                r->mse_by_horizon[q]);
+  for (size_t c = 0; c < md.channels.size(); ++c)
+    std::printf("channel %-14s %10.4f %10.4f (MAE in units)\n", md.channels[c].c_str(), r->mse_by_channel[c],
+                r->mae_units_by_channel[c]);
   return 0;
 }
 

@@ -21,6 +21,8 @@ struct ReplayArgs {
   std::vector<std::string> files;
 };
 int Replay(const ReplayArgs& args);
+int Train(const std::string& data, const std::string& config_path, const std::string& out, int threads);
+int Evaluate(const std::string& model_path, const std::string& data, const std::string& split, bool json);
 int Version();
 
 }  // namespace brickcast::cli

@@ -2,12 +2,16 @@
 // commands.cc and the libraries.
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 
 #include "cli/commands.h"
 
 int main(int argc, char** argv) {
+  // LibTorch calls the system BLAS: keep OpenBLAS single-threaded and size LibTorch's own pool
+  // instead (before any BLAS call; an explicit setting in the environment wins).
+  setenv("OPENBLAS_NUM_THREADS", "1", 0);
   CLI::App app{"brickcast: HVAC fault prediction from Brick Turtle streams"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("brickcast ") + BRICKCAST_VERSION);
@@ -55,6 +59,22 @@ int main(int argc, char** argv) {
   replay->add_option("-c,--config", replay_args.config, "Config for default prefixes and the site time zone");
   replay->add_option("files", replay_args.files, "TTL message files or CSV files ('-' for stdin)")->required();
 
+  std::string train_data, train_config, train_out;
+  int train_threads = 0;
+  auto* train = app.add_subcommand("train", "Train a TimeMixer model on a CSV (time column first).");
+  train->add_option("--data", train_data, "CSV file")->required();
+  train->add_option("--config", train_config, "Training configuration (JSON)")->required();
+  train->add_option("--out", train_out, "Model file to write")->required();
+  train->add_option("--threads", train_threads, "LibTorch threads (default: the config's)");
+
+  std::string eval_model, eval_data, eval_split;
+  bool eval_json = false;
+  auto* evaluate = app.add_subcommand("evaluate", "Evaluate a model on the test split of a CSV.");
+  evaluate->add_option("--model", eval_model, "Model file")->required();
+  evaluate->add_option("--data", eval_data, "CSV file")->required();
+  evaluate->add_option("--split", eval_split, "ett or ratio (default: the split the model was trained with)");
+  evaluate->add_flag("--json", eval_json, "Print JSON instead of a table");
+
   app.add_subcommand("version", "Print the version.");
 
   try {
@@ -67,6 +87,8 @@ int main(int argc, char** argv) {
     if (*check) return brickcast::cli::CheckConfig(config_path, reference);
     if (*parse) return brickcast::cli::Parse(parse_files, format, parse_config, models, !raw);
     if (*convert) return brickcast::cli::Convert(mapping, csv, out, convert_format);
+    if (*train) return brickcast::cli::Train(train_data, train_config, train_out, train_threads);
+    if (*evaluate) return brickcast::cli::Evaluate(eval_model, eval_data, eval_split, eval_json);
     if (*replay) {
       if (max_speed) replay_args.speed = 0;
       return brickcast::cli::Replay(replay_args);
