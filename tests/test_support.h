@@ -3,9 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
+#include <thread>
 
 namespace brickcast::testing {
 
@@ -19,6 +22,16 @@ inline std::string SourcePath(const std::string& rel) { return std::string(BRICK
     if (!std::filesystem::exists(::brickcast::testing::SharedData("README.md")))             \
       GTEST_SKIP() << "../shared/data is absent (a user's clone): real-data test skipped";   \
   } while (0)
+
+// Polls `done` until it holds or `timeout` passes; for tests that wait on real servers and threads.
+inline bool WaitFor(const std::function<bool()>& done, std::chrono::seconds timeout = std::chrono::seconds(60)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
 
 // A scratch directory removed when the object dies.
 class TempDir {

@@ -281,45 +281,52 @@ std::string BrickModel::RootEquipmentOf(std::string_view iri) const {
   return cur;
 }
 
-std::vector<std::string> BrickModel::ResolvePoints(std::string_view equipment_iri, std::string_view point_class,
-                                                   const std::vector<std::string>& part_path) const {
-  const std::string cls = BrickClassIri(point_class);
-  std::vector<std::string> frontier{std::string(equipment_iri)};
-  for (const std::string& part_class : part_path) {
-    const std::string pc = BrickClassIri(part_class);
-    std::vector<std::string> next;
-    // A path step may skip intermediate parts: search the whole part tree below each node.
-    std::deque<std::string> todo(frontier.begin(), frontier.end());
-    std::unordered_set<std::string> seen;
-    while (!todo.empty()) {
-      std::string cur = std::move(todo.front());
-      todo.pop_front();
-      if (!seen.insert(cur).second) continue;
-      const Entity* e = Find(cur);
-      if (e == nullptr) continue;
-      for (const std::string& part : e->parts) {
-        const Entity* pe = Find(part);
-        if (pe != nullptr && IsA(*pe, pc)) AddUnique(&next, part);
-        else todo.push_back(part);
-      }
-    }
-    frontier = std::move(next);
-  }
-  std::vector<std::string> out;
-  std::deque<std::string> todo(frontier.begin(), frontier.end());
+namespace {
+
+// Breadth-first from `start`, each entity once; `visit` returns the entities to go on to.
+template <typename Visit>
+void BreadthFirst(const BrickModel& model, const std::vector<std::string>& start, Visit visit) {
+  std::deque<std::string> todo(start.begin(), start.end());
   std::unordered_set<std::string> seen;
   while (!todo.empty()) {
     std::string cur = std::move(todo.front());
     todo.pop_front();
     if (!seen.insert(cur).second) continue;
-    const Entity* e = Find(cur);
-    if (e == nullptr) continue;
-    for (const std::string& p : e->points) {
+    if (const Entity* e = model.Find(cur)) {
+      for (std::string& next : visit(*e)) todo.push_back(std::move(next));
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> BrickModel::ResolvePoints(std::string_view equipment_iri, std::string_view point_class,
+                                                   const std::vector<std::string>& part_path) const {
+  std::vector<std::string> frontier{std::string(equipment_iri)};
+  for (const std::string& part_class : part_path) {
+    const std::string pc = BrickClassIri(part_class);
+    std::vector<std::string> next;
+    // A path step may skip intermediate parts: search the whole part tree below each node.
+    BreadthFirst(*this, frontier, [&](const Entity& e) {
+      std::vector<std::string> deeper;
+      for (const std::string& part : e.parts) {
+        const Entity* pe = Find(part);
+        if (pe != nullptr && IsA(*pe, pc)) AddUnique(&next, part);
+        else deeper.push_back(part);
+      }
+      return deeper;
+    });
+    frontier = std::move(next);
+  }
+  const std::string cls = BrickClassIri(point_class);
+  std::vector<std::string> out;
+  BreadthFirst(*this, frontier, [&](const Entity& e) {
+    for (const std::string& p : e.points) {
       const Entity* pe = Find(p);
       if (pe != nullptr && IsA(*pe, cls)) AddUnique(&out, p);
     }
-    if (part_path.empty()) todo.insert(todo.end(), e->parts.begin(), e->parts.end());
-  }
+    return part_path.empty() ? e.parts : std::vector<std::string>{};
+  });
   std::sort(out.begin(), out.end());
   return out;
 }

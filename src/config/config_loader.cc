@@ -107,9 +107,12 @@ const Schema& RootSchema() {
        false, false, Between(10, 10000000)},
       {"fetch_wait_max_ms", FieldType::kInteger, 50, "Broker wait for an empty fetch (latency vs. requests).",
        nullptr, false, false, Between(1, 10000)},
-      {"session_timeout_ms", FieldType::kInteger, 45000,
-       "Group session timeout (6000 is used with the embedded broker unless set).", nullptr, false, false,
-       Between(1000, 3600000)},
+      {"session_timeout_ms", FieldType::kInteger, -1,
+       "Group session timeout; -1: 45000, or 6000 with the embedded broker (its rebalances wait for it).", nullptr,
+       false, false, [](const Json& v) -> std::string {
+         const int64_t ms = v.get<int64_t>();
+         return ms == -1 || (ms >= 1000 && ms <= 3600000) ? "" : "must be -1 or between 1000 and 3600000";
+       }},
       {"properties", FieldType::kStringMap, Json::object(),
        "librdkafka properties passed through (security.protocol, sasl.*, ssl.*, ...); passwords are redacted.",
        nullptr, true},
@@ -180,15 +183,9 @@ bool ParseListen(const std::string& listen, std::string* host, int* port) {
 }  // namespace
 
 StatusOr<Config> LoadConfigText(const std::string& json_text, const std::string& base_dir) {
-  Json in;
-  try {
-    in = Json::parse(json_text, nullptr, true, /*ignore_comments=*/true);
-  } catch (const Json::parse_error& e) {
-    return Status::InvalidArgument(std::string("config is not valid JSON: ") + e.what());
-  }
   std::vector<std::string> errors;
   Json eff;
-  ApplySchema(RootSchema(), in, "", &eff, &errors);
+  config::ParseWithSchema(json_text, RootSchema(), &eff, &errors);
 
   Config c;
   if (errors.empty()) {
@@ -228,9 +225,8 @@ StatusOr<Config> LoadConfigText(const std::string& json_text, const std::string&
     c.kafka.rebuild_seconds = k["rebuild_seconds"];
     c.kafka.queue_messages = k["queue_messages"];
     c.kafka.fetch_wait_max_ms = k["fetch_wait_max_ms"];
-    const bool session_set = in.contains("kafka") && in["kafka"].is_object() && in["kafka"].contains("session_timeout_ms");
-    c.kafka.session_timeout_ms = k["session_timeout_ms"];
-    if (c.kafka.brokers == "embedded" && !session_set) c.kafka.session_timeout_ms = 6000;
+    const int session = k["session_timeout_ms"];
+    c.kafka.session_timeout_ms = session >= 0 ? session : c.kafka.brokers == "embedded" ? 6000 : 45000;
     for (const auto& [key, v] : k["properties"].items()) c.kafka.properties[key] = v.get<std::string>();
     c.kafka.embedded_partitions = k["embedded"]["partitions"];
     c.kafka.embedded_brokers = k["embedded"]["brokers"];
@@ -267,11 +263,7 @@ StatusOr<Config> LoadConfigText(const std::string& json_text, const std::string&
     }
     c.log.level = eff["log"]["level"];
   }
-  if (!errors.empty()) {
-    std::string msg = std::to_string(errors.size()) + (errors.size() == 1 ? " error" : " errors") + " in config:";
-    for (const auto& e : errors) msg += "\n  " + e;
-    return Status::InvalidArgument(msg);
-  }
+  BRICKCAST_RETURN_IF_ERROR(config::ErrorsToStatus("config", errors));
   RedactSecrets(RootSchema(), &eff);
   c.effective_json = eff.dump(2);
   return c;
@@ -283,7 +275,7 @@ StatusOr<Config> LoadConfigFile(const std::string& path) {
   std::ostringstream os;
   os << in.rdbuf();
   auto c = LoadConfigText(os.str(), std::filesystem::path(path).parent_path().string());
-  if (!c.ok()) return c.status().WithContext(path);
+  if (!c.ok()) return Status(c.status().code(), path + " " + c.status().message());
   c->path = path;
   return c;
 }

@@ -142,6 +142,24 @@ void ApplySchema(const Schema& schema, const Json& in, const std::string& pointe
   }
 }
 
+void ParseWithSchema(std::string_view text, const Schema& schema, Json* out, std::vector<std::string>* errors) {
+  Json in;
+  try {
+    in = Json::parse(text, nullptr, true, /*ignore_comments=*/true);
+  } catch (const Json::parse_error& e) {
+    errors->push_back(std::string("not valid JSON: ") + e.what());
+    return;
+  }
+  ApplySchema(schema, in, "", out, errors);
+}
+
+Status ErrorsToStatus(const std::string& what, const std::vector<std::string>& errors) {
+  if (errors.empty()) return Status::Ok();
+  std::string msg = what + ": " + std::to_string(errors.size()) + (errors.size() == 1 ? " error:" : " errors:");
+  for (const auto& e : errors) msg += "\n  " + e;
+  return Status::InvalidArgument(msg);
+}
+
 void RedactSecrets(const Schema& schema, Json* value) {
   if (value == nullptr || !value->is_object()) return;
   for (const Field& f : schema.fields) {

@@ -6,9 +6,12 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "brickcast/status.h"
 
 namespace brickcast::config {
 
@@ -49,6 +52,13 @@ struct Schema {
 // Validates `in` against `schema` and writes the effective value (defaults filled) to `out`.
 void ApplySchema(const Schema& schema, const Json& in, const std::string& pointer, Json* out,
                  std::vector<std::string>* errors);
+
+// Parses JSON text (comments allowed) and applies `schema`. A text that is not JSON gives one
+// error with the parser's position.
+void ParseWithSchema(std::string_view text, const Schema& schema, Json* out, std::vector<std::string>* errors);
+
+// "<what>: 2 errors:\n  /a: ...\n  /b: ..." as InvalidArgument; OK when `errors` is empty.
+Status ErrorsToStatus(const std::string& what, const std::vector<std::string>& errors);
 
 // Replaces every secret value with "<secret>".
 void RedactSecrets(const Schema& schema, Json* value);

@@ -152,15 +152,11 @@ void WriteValues(std::string* ttl, StreamFormat format, const std::vector<Cell>&
 StatusOr<CsvMapping> LoadCsvMapping(const std::string& path) {
   std::ifstream in(path);
   if (!in) return Status::NotFound("cannot open mapping file " + path);
-  Json j;
-  try {
-    j = Json::parse(in, nullptr, true, true);
-  } catch (const Json::parse_error& e) {
-    return Status::InvalidArgument(path + ": not valid JSON: " + e.what());
-  }
+  std::stringstream text;
+  text << in.rdbuf();
   std::vector<std::string> errors;
   Json eff;
-  config::ApplySchema(MappingSchema(), j, "", &eff, &errors);
+  config::ParseWithSchema(text.str(), MappingSchema(), &eff, &errors);
   CsvMapping m;
   if (errors.empty()) {
     m.path = path;
@@ -194,11 +190,7 @@ StatusOr<CsvMapping> LoadCsvMapping(const std::string& path) {
     for (const auto& c : eff["ignore_columns"]) m.ignore_columns.push_back(c);
     if (m.equipment.empty() && !m.equipment_column.empty()) m.equipment = "{equipment_id}";
   }
-  if (!errors.empty()) {
-    std::string msg = path + ": " + std::to_string(errors.size()) + " error(s) in mapping:";
-    for (const auto& e : errors) msg += "\n  " + e;
-    return Status::InvalidArgument(msg);
-  }
+  BRICKCAST_RETURN_IF_ERROR(config::ErrorsToStatus("mapping " + path, errors));
   return m;
 }
 

@@ -229,16 +229,12 @@ StatusOr<TrainOptions> LoadTrainOptions(const std::string& path) {
   }};
   std::ifstream in(path);
   if (!in) return Status::NotFound("cannot open " + path);
-  Json j = Json::parse(in, nullptr, false, true);
-  if (j.is_discarded()) return Status::InvalidArgument(path + ": not valid JSON");
+  std::stringstream text;
+  text << in.rdbuf();
   std::vector<std::string> errors;
   Json eff;
-  config::ApplySchema(*kRoot, j, "", &eff, &errors);
-  if (!errors.empty()) {
-    std::string msg = path + ":";
-    for (const auto& e : errors) msg += "\n  " + e;
-    return Status::InvalidArgument(msg);
-  }
+  config::ParseWithSchema(text.str(), *kRoot, &eff, &errors);
+  BRICKCAST_RETURN_IF_ERROR(config::ErrorsToStatus("training configuration " + path, errors));
   TrainOptions o;
   const Json& m = eff["model"];
   o.model.seq_len = m["seq_len"];

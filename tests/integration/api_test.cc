@@ -174,8 +174,7 @@ TEST_F(ApiTest, ReplaysAFileOfMessages) {
   file += "# brickcast:message\nthis one is broken\n";
   const std::string path = dir_.File("replay.ttl", file);
   StartDaemon("", "\"" + path + "\"");
-  for (int i = 0; i < 500 && !daemon_->replay_finished(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  ASSERT_TRUE(daemon_->replay_finished());
+  ASSERT_TRUE(testing::WaitFor([&] { return daemon_->replay_finished(); }, std::chrono::seconds(10)));
   auto zat = Json::parse(client_->Get("/api/v1/points/ZAT")->body);
   EXPECT_EQ(zat["count"], 30);
   EXPECT_EQ(zat["equipment"], "urn:b#VAV1");

@@ -13,17 +13,10 @@
 namespace brickcast {
 namespace {
 
+using testing::WaitFor;
+
 using Json = nlohmann::json;
 using testing::TempDir;
-
-bool WaitFor(const std::function<bool()>& done, std::chrono::seconds timeout = std::chrono::seconds(60)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return done();
-}
 
 std::string Lkv(const std::string& point, int minute, double value) {
   char ts[32];

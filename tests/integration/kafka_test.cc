@@ -17,18 +17,11 @@
 namespace brickcast {
 namespace {
 
+using testing::WaitFor;
+
 using Clock = std::chrono::steady_clock;
 constexpr int kPartitions = 4;
 constexpr UnixMillis kT0 = 1795341600000;
-
-bool WaitFor(const std::function<bool()>& done, std::chrono::seconds timeout = std::chrono::seconds(60)) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return done();
-}
 
 std::string Equipment(int e) { return "urn:t#AHU" + std::to_string(e); }
 std::string Point(int e) { return Equipment(e) + ".SAT"; }
