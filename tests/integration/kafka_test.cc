@@ -236,6 +236,21 @@ TEST_F(KafkaTest, BrokerOutageIsReportedAndRecoveredWithoutRestart) {
   a.source->Stop();
 }
 
+TEST_F(KafkaTest, SubscribesByPattern) {
+  Instance a(broker_->bootstrap(), UniqueGroup());
+  KafkaSourceOptions o;
+  o.client = Client();
+  o.topics = {"^ob.*"};  // matches "obs", not "dead"
+  o.group_id = UniqueGroup();
+  o.session_timeout_ms = 6000;
+  a.source = std::make_unique<KafkaSource>(o, a.ingestor, a.store);
+  ASSERT_TRUE(a.source->Start().ok());
+  Produce(0, 12, 3);
+  ASSERT_TRUE(WaitFor([&] { return a.Observations() >= 12; })) << a.Observations();
+  EXPECT_EQ(a.source->Stats().assigned.size(), static_cast<size_t>(kPartitions));
+  a.source->Stop();
+}
+
 TEST_F(KafkaTest, FullIngestQueuePausesPartitionsAndMemoryStaysBounded) {
   // A slow ingest (a tiny queue) against a fast producer: the consumer pauses rather than buffering.
   const std::string group = UniqueGroup();
