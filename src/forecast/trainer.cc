@@ -298,7 +298,9 @@ StatusOr<std::unique_ptr<TimeMixerModel>> TrainTimeMixer(const SeriesTable& data
     forecast::TimeMixerNet& net = TimeMixerTrainer::Net(*model);
     const bool marks = cfg.time_features > 0;
     torch::optim::Adam opt(net->parameters(), torch::optim::AdamOptions(options.learning_rate));
-    int64_t steps_per_epoch = static_cast<int64_t>((train.size() + options.batch_size - 1) / options.batch_size);
+    // Full batches only (the official loader drops the last partial batch: a one-sample batch at
+    // a high learning rate is a noisy step).
+    int64_t steps_per_epoch = std::max<int64_t>(1, static_cast<int64_t>(train.size() / options.batch_size));
     if (options.max_steps_per_epoch > 0) steps_per_epoch = std::min(steps_per_epoch, options.max_steps_per_epoch);
     const OneCycle schedule{options.learning_rate, options.pct_start, steps_per_epoch * options.epochs};
 
