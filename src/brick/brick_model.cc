@@ -150,16 +150,16 @@ bool ClassHierarchy::Knows(std::string_view class_iri) const {
 
 bool ClassHierarchy::IsA(std::string_view cls, std::string_view ancestor) const {
   const std::string goal = Canonical(ancestor);
-  std::deque<std::string> todo{NormalizeClassIri(cls)};
+  std::deque<std::string> pending{NormalizeClassIri(cls)};
   std::unordered_set<std::string> seen;
-  while (!todo.empty()) {
-    std::string c = std::move(todo.front());
-    todo.pop_front();
+  while (!pending.empty()) {
+    std::string c = std::move(pending.front());
+    pending.pop_front();
     if (!seen.insert(c).second) continue;
     if (c == goal || Canonical(c) == goal) return true;
     for (const std::string& key : {c, Canonical(c)}) {
       auto it = parents_.find(key);
-      if (it != parents_.end()) todo.insert(todo.end(), it->second.begin(), it->second.end());
+      if (it != parents_.end()) pending.insert(pending.end(), it->second.begin(), it->second.end());
     }
   }
   return false;
@@ -286,14 +286,14 @@ namespace {
 // Breadth-first from `start`, each entity once; `visit` returns the entities to go on to.
 template <typename Visit>
 void BreadthFirst(const BrickModel& model, const std::vector<std::string>& start, Visit visit) {
-  std::deque<std::string> todo(start.begin(), start.end());
+  std::deque<std::string> pending(start.begin(), start.end());
   std::unordered_set<std::string> seen;
-  while (!todo.empty()) {
-    std::string cur = std::move(todo.front());
-    todo.pop_front();
+  while (!pending.empty()) {
+    std::string cur = std::move(pending.front());
+    pending.pop_front();
     if (!seen.insert(cur).second) continue;
     if (const Entity* e = model.Find(cur)) {
-      for (std::string& next : visit(*e)) todo.push_back(std::move(next));
+      for (std::string& next : visit(*e)) pending.push_back(std::move(next));
     }
   }
 }

@@ -13,12 +13,8 @@
 #include <sstream>
 
 namespace brickcast {
-namespace {
 
-using forecast::TimeMixerNet;
 using torch::Tensor;
-
-}  // namespace
 
 Status TimeMixerConfig::Validate() const {
   std::vector<std::string> errors;
@@ -51,48 +47,9 @@ Status TimeMixerConfig::Validate() const {
   return Status::InvalidArgument(msg);
 }
 
-
 namespace {
 
 constexpr std::string_view kMagic = "brickcast-timemixer";
-
-nlohmann::json ConfigToJson(const TimeMixerConfig& c) {
-  return {{"seq_len", c.seq_len},
-          {"pred_len", c.pred_len},
-          {"channels", c.channels},
-          {"d_model", c.d_model},
-          {"d_ff", c.d_ff},
-          {"e_layers", c.e_layers},
-          {"down_sampling_layers", c.down_sampling_layers},
-          {"down_sampling_window", c.down_sampling_window},
-          {"down_sampling_method", c.down_sampling_method},
-          {"decomposition", c.decomposition},
-          {"moving_avg", c.moving_avg},
-          {"top_k", c.top_k},
-          {"use_norm", c.use_norm},
-          {"time_features", c.time_features},
-          {"dropout", c.dropout}};
-}
-
-TimeMixerConfig ConfigFromJson(const nlohmann::json& j) {
-  TimeMixerConfig c;
-  c.seq_len = j.at("seq_len");
-  c.pred_len = j.at("pred_len");
-  c.channels = j.at("channels");
-  c.d_model = j.at("d_model");
-  c.d_ff = j.at("d_ff");
-  c.e_layers = j.at("e_layers");
-  c.down_sampling_layers = j.at("down_sampling_layers");
-  c.down_sampling_window = j.at("down_sampling_window");
-  c.down_sampling_method = j.at("down_sampling_method");
-  c.decomposition = j.at("decomposition");
-  c.moving_avg = j.at("moving_avg");
-  c.top_k = j.at("top_k");
-  c.use_norm = j.at("use_norm");
-  c.time_features = j.at("time_features");
-  c.dropout = j.at("dropout");
-  return c;
-}
 
 }  // namespace
 
@@ -111,7 +68,7 @@ Status TimeMixerModel::Save(const std::string& path) {
   m.content_hash = Sha256Hex(weights);
   nlohmann::json header = {{"version", kModelFileVersion},
                            {"architecture", "TimeMixer"},
-                           {"config", ConfigToJson(impl_->config)},
+                           {"config", forecast::ConfigToJson(impl_->config)},
                            {"step_seconds", m.step_seconds},
                            {"channels", m.channels},
                            {"scaler", {{"mean", m.scaler_mean}, {"std", m.scaler_std}}},
@@ -149,7 +106,7 @@ StatusOr<std::unique_ptr<TimeMixerModel>> TimeMixerModel::Load(const std::string
   TimeMixerConfig config;
   ModelMetadata m;
   try {
-    config = ConfigFromJson(h.at("config"));
+    config = forecast::ConfigFromJson(h.at("config"));
     m.step_seconds = h.at("step_seconds");
     m.channels = h.at("channels").get<std::vector<std::string>>();
     m.scaler_mean = h.at("scaler").at("mean").get<std::vector<double>>();

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <utility>
 #include <vector>
 
@@ -260,6 +261,46 @@ struct TimeMixerNetImpl : nn::Module {
   nn::Conv1d down_conv{nullptr};
 };
 TORCH_MODULE(TimeMixerNet);
+
+// The configuration as stored in model files (every field, by its TimeMixerConfig name).
+inline nlohmann::json ConfigToJson(const TimeMixerConfig& c) {
+  return {{"seq_len", c.seq_len},
+          {"pred_len", c.pred_len},
+          {"channels", c.channels},
+          {"d_model", c.d_model},
+          {"d_ff", c.d_ff},
+          {"e_layers", c.e_layers},
+          {"down_sampling_layers", c.down_sampling_layers},
+          {"down_sampling_window", c.down_sampling_window},
+          {"down_sampling_method", c.down_sampling_method},
+          {"decomposition", c.decomposition},
+          {"moving_avg", c.moving_avg},
+          {"top_k", c.top_k},
+          {"use_norm", c.use_norm},
+          {"time_features", c.time_features},
+          {"dropout", c.dropout}};
+}
+
+// REQUIRES: every field present (throws nlohmann::json::exception otherwise).
+inline TimeMixerConfig ConfigFromJson(const nlohmann::json& j) {
+  TimeMixerConfig c;
+  c.seq_len = j.at("seq_len");
+  c.pred_len = j.at("pred_len");
+  c.channels = j.at("channels");
+  c.d_model = j.at("d_model");
+  c.d_ff = j.at("d_ff");
+  c.e_layers = j.at("e_layers");
+  c.down_sampling_layers = j.at("down_sampling_layers");
+  c.down_sampling_window = j.at("down_sampling_window");
+  c.down_sampling_method = j.at("down_sampling_method");
+  c.decomposition = j.at("decomposition");
+  c.moving_avg = j.at("moving_avg");
+  c.top_k = j.at("top_k");
+  c.use_norm = j.at("use_norm");
+  c.time_features = j.at("time_features");
+  c.dropout = j.at("dropout");
+  return c;
+}
 
 }  // namespace brickcast::forecast
 

@@ -236,21 +236,10 @@ StatusOr<TrainOptions> LoadTrainOptions(const std::string& path) {
   config::ParseWithSchema(text.str(), *kRoot, &eff, &errors);
   BRICKCAST_RETURN_IF_ERROR(config::ErrorsToStatus("training configuration " + path, errors));
   TrainOptions o;
-  const Json& m = eff["model"];
-  o.model.seq_len = m["seq_len"];
-  o.model.pred_len = m["pred_len"];
-  o.model.d_model = m["d_model"];
-  o.model.d_ff = m["d_ff"];
-  o.model.e_layers = m["e_layers"];
-  o.model.down_sampling_layers = m["down_sampling_layers"];
-  o.model.down_sampling_window = m["down_sampling_window"];
-  o.model.down_sampling_method = m["down_sampling_method"];
-  o.model.decomposition = m["decomposition"];
-  o.model.moving_avg = m["moving_avg"];
-  o.model.top_k = m["top_k"];
-  o.model.use_norm = m["use_norm"];
-  o.model.time_features = m["time_features"].get<bool>() ? 4 : 0;
-  o.model.dropout = m["dropout"];
+  Json m = eff["model"];
+  m["channels"] = 1;  // set from the data
+  m["time_features"] = m["time_features"].get<bool>() ? 4 : 0;
+  o.model = forecast::ConfigFromJson(m);
   for (const auto& c : eff["columns"]) o.columns.push_back(c);
   o.learning_rate = eff["learning_rate"];
   o.batch_size = eff["batch_size"];
