@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "brickcast/forecaster.h"
 #include "brickcast/status.h"
 
 namespace brickcast {
@@ -50,7 +51,7 @@ struct ModelMetadata {
 
 inline constexpr int kModelFileVersion = 1;
 
-class TimeMixerModel {
+class TimeMixerModel final : public Forecaster {
  public:
   // Reads a model file written by Save: checks the header, version, configuration, every
   // parameter's name and shape, the size and the content hash, and says which check failed.
@@ -64,7 +65,7 @@ class TimeMixerModel {
 
   // A model with freshly initialised weights (deterministic for a given seed).
   static StatusOr<std::unique_ptr<TimeMixerModel>> Create(const TimeMixerConfig& config, uint64_t seed);
-  ~TimeMixerModel();
+  ~TimeMixerModel() override;
   TimeMixerModel(const TimeMixerModel&) = delete;
   TimeMixerModel& operator=(const TimeMixerModel&) = delete;
 
@@ -75,7 +76,13 @@ class TimeMixerModel {
   // scaler is the caller's business); marks: [batch, seq_len, time_features] or empty (no time
   // features). Returns [batch, pred_len, channels].
   StatusOr<std::vector<float>> Forecast(const std::vector<float>& x, const std::vector<float>& marks,
-                                        int batch) const;
+                                        int batch) const override;
+
+  int seq_len() const override { return config().seq_len; }
+  int pred_len() const override { return config().pred_len; }
+  int channels() const override { return config().channels; }
+  int time_features() const override { return config().time_features; }
+  std::string kind() const override { return "timemixer"; }
 
   // Imports parameters saved by the official Python TimeMixer: `manifest` (JSON: name -> shape,
   // offset in floats) and `weights` (little-endian float32). Names are the official module paths

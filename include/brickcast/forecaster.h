@@ -1,0 +1,35 @@
+// Forecaster: what the serving side needs of a trained model, whatever produced it (our native
+// TimeMixer model files, or TorchScript modules traced from the official Python code).
+// Forecast() is safe from many threads.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "brickcast/status.h"
+
+namespace brickcast {
+
+class Forecaster {
+ public:
+  virtual ~Forecaster() = default;
+
+  virtual int seq_len() const = 0;
+  virtual int pred_len() const = 0;
+  virtual int channels() const = 0;
+  virtual int time_features() const = 0;  // 0: the model takes no time features
+  virtual std::string kind() const = 0;   // "timemixer", "torchscript"
+
+  // x: [batch, seq_len, channels] row-major; marks: [batch, seq_len, time_features] or empty.
+  // Returns [batch, pred_len, channels].
+  virtual StatusOr<std::vector<float>> Forecast(const std::vector<float>& x, const std::vector<float>& marks,
+                                                int batch) const = 0;
+};
+
+// Loads a TorchScript module saved with torch.jit.save, with an extra file "brickcast.json" giving
+// {"seq_len", "pred_len", "channels", "time_features"}; its forward takes (x, x_mark) like
+// TimeMixer. The module is checked with one forward on zeros before it is returned.
+StatusOr<std::unique_ptr<Forecaster>> LoadTorchScriptForecaster(const std::string& path);
+
+}  // namespace brickcast
