@@ -13,7 +13,7 @@ packages=(
   libspdlog-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcurl4-openssl-dev libsqlite3-dev libsystemd-dev
-  python3
+  python3 tzdata
 )
 
 missing=()
