@@ -11,13 +11,7 @@ namespace {
 
 std::string Fixture(const std::string& name) { return testing::SourcePath("tests/testdata/torchscript/" + name); }
 
-std::vector<float> ReadFloats(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  std::vector<float> v(static_cast<size_t>(in.tellg()) / sizeof(float));
-  in.seekg(0);
-  in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(float)));
-  return v;
-}
+using testing::ReadFloats;
 
 // The fixture was traced with Debian's python3-torch by scripts/make_torchscript_fixture.py.
 TEST(TorchScriptTest, TracedModuleRunsBehindTheForecasterInterface) {
