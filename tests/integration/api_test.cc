@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "brickcast/daemon.h"
-#include "test_support.h"
+#include "daemon_fixture.h"
 
 namespace brickcast {
 namespace {
@@ -29,7 +29,7 @@ b:VAV1 a brick:VAV ; brick:hasPoint b:ZAT .
 b:ZAT a brick:Zone_Air_Temperature_Sensor ; brick:hasUnit unit:DEG_C .
 )";
 
-class ApiTest : public ::testing::Test {
+class ApiTest : public testing::DaemonFixture {
  protected:
   void StartDaemon(const std::string& extra_http = "", const std::string& replay = "") {
     dir_.File("model.ttl", kModel);
@@ -38,19 +38,9 @@ class ApiTest : public ::testing::Test {
       "ingest": {"dead_letter_file": "dead.jsonl"},
       "replay": {"files": [)" + replay + R"(]},
       "http": {"listen": "127.0.0.1:0")" + extra_http + "}, \"log\": {\"level\": \"warn\"}}";
-    auto config = LoadConfigFile(dir_.File("brickcast.json", cfg));
-    ASSERT_TRUE(config.ok()) << config.status().message();
-    daemon_ = std::make_unique<Daemon>(std::move(*config));
-    ASSERT_TRUE(daemon_->Start().ok());
-    client_ = std::make_unique<httplib::Client>("127.0.0.1", daemon_->http_port());
-  }
-  void TearDown() override {
-    if (daemon_) daemon_->Stop();
+    StartDaemonWithConfig(cfg);
   }
 
-  TempDir dir_;
-  std::unique_ptr<Daemon> daemon_;
-  std::unique_ptr<httplib::Client> client_;
 };
 
 const char* kTtl = R"(@prefix b: <urn:b#> .

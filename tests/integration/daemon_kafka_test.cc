@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "brickcast/daemon.h"
-#include "test_support.h"
+#include "daemon_fixture.h"
 
 namespace brickcast {
 namespace {
@@ -16,7 +16,6 @@ namespace {
 using testing::WaitFor;
 
 using Json = nlohmann::json;
-using testing::TempDir;
 
 std::string Lkv(const std::string& point, int minute, double value) {
   char ts[32];
@@ -25,7 +24,7 @@ std::string Lkv(const std::string& point, int minute, double value) {
          "> brick:lastKnownValue [ brick:value " + std::to_string(value) + " ; brick:timestamp \"" + ts + "\" ] .\n";
 }
 
-class DaemonKafkaTest : public ::testing::Test {
+class DaemonKafkaTest : public testing::DaemonFixture {
  protected:
   void Start(const std::string& replay_file) {
     const std::string cfg = R"({
@@ -34,14 +33,7 @@ class DaemonKafkaTest : public ::testing::Test {
       "replay": {"files": [)" + (replay_file.empty() ? "" : "\"" + replay_file + "\"") + R"(], "target": "kafka"},
       "store": {"step_seconds": 60, "window_steps": 600},
       "http": {"listen": "127.0.0.1:0"}, "log": {"level": "warn"}})";
-    auto config = LoadConfigFile(dir_.File("brickcast.json", cfg));
-    ASSERT_TRUE(config.ok()) << config.status().message();
-    daemon_ = std::make_unique<Daemon>(std::move(*config));
-    ASSERT_TRUE(daemon_->Start().ok());
-    client_ = std::make_unique<httplib::Client>("127.0.0.1", daemon_->http_port());
-  }
-  void TearDown() override {
-    if (daemon_) daemon_->Stop();
+    StartDaemonWithConfig(cfg);
   }
   uint64_t Count(const std::string& point) {
     auto st = daemon_->store().Stats(point);
@@ -57,9 +49,6 @@ class DaemonKafkaTest : public ::testing::Test {
     return out;
   }
 
-  TempDir dir_;
-  std::unique_ptr<Daemon> daemon_;
-  std::unique_ptr<httplib::Client> client_;
   int last_status_ = 0;
 };
 
