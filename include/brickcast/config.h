@@ -66,6 +66,18 @@ struct StoreConfig {
   size_t dedup_depth = 32;
 };
 
+struct ForecastConfig {
+  bool enabled = true;
+  std::string model;  // resolved path; "" = no model (seasonal-naive fallback only)
+  size_t workers = 0;  // 0: one per core
+  int intra_op_threads = 1;
+  size_t max_batch = 64;
+  int64_t max_wait_us = 2000;
+  size_t queue_capacity = 4096;
+  double min_coverage = 0.8;
+  double interval_coverage = 0.9;
+  size_t calibration_size = 32;
+};
 struct AuthToken {
   std::string name;
   std::string token;
@@ -92,6 +104,7 @@ struct Config {
   ReplayConfig replay;
   KafkaConfig kafka;
   StoreConfig store;
+  ForecastConfig forecast;
   HttpConfig http;
   LogConfig log;
 

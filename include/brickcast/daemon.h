@@ -7,6 +7,7 @@
 
 #include "brickcast/brick_model.h"
 #include "brickcast/config.h"
+#include "brickcast/forecast_service.h"
 #include "brickcast/ingestor.h"
 #include "brickcast/point_registry.h"
 #include "brickcast/series_store.h"
@@ -35,6 +36,7 @@ class Daemon {
   PointRegistry& registry();
   SeriesStore& store();
   Ingestor& ingestor();
+  ForecastService* forecast();  // null when forecast.enabled is false
 
  private:
   struct Impl;

@@ -3,6 +3,7 @@
 // Forecast() is safe from many threads.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +21,10 @@ class Forecaster {
   virtual int channels() const = 0;
   virtual int time_features() const = 0;  // 0: the model takes no time features
   virtual std::string kind() const = 0;   // "timemixer", "torchscript"
+  // Sampling interval the model was trained on; 0 when the model does not say.
+  virtual int64_t step_seconds() const { return 0; }
+  // Names this exact model in API answers and logs ("timemixer sha256:1a2b3c4d5e6f").
+  virtual std::string identity() const { return kind(); }
 
   // x: [batch, seq_len, channels] row-major; marks: [batch, seq_len, time_features] or empty.
   // Returns [batch, pred_len, channels].
@@ -31,5 +36,12 @@ class Forecaster {
 // {"seq_len", "pred_len", "channels", "time_features"}; its forward takes (x, x_mark) like
 // TimeMixer. The module is checked with one forward on zeros before it is returned.
 StatusOr<std::unique_ptr<Forecaster>> LoadTorchScriptForecaster(const std::string& path);
+
+// LibTorch intra-op threads for every forward in this process (process-global in LibTorch; set
+// once at start).
+void SetForecastThreads(int threads);
+
+// A brickcast TimeMixer model file or a TorchScript module, told apart by the file's first bytes.
+StatusOr<std::unique_ptr<Forecaster>> LoadForecasterFile(const std::string& path);
 
 }  // namespace brickcast

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -78,6 +79,11 @@ class Ingestor {
 
   IngestCounters Counters() const;
 
+  // Called after each message or batch with the points that received values (the forecast
+  // scheduler listens here). Set it before any ingest starts; it must be thread-safe.
+  using DataListener = std::function<void(const std::vector<std::string>& points)>;
+  void SetDataListener(DataListener listener) { listener_ = std::move(listener); }
+
  private:
   void Store(std::vector<Observation>&& observations, IngestReport* report);
   void Record(const IngestReport& report, const MessageOrigin& origin, std::string_view payload);
@@ -87,6 +93,7 @@ class Ingestor {
   SeriesStore& store_;
   const bool accept_unknown_points_;
   DeadLetterSink* dead_letters_;
+  DataListener listener_;
 
   mutable std::mutex mu_;
   IngestCounters counters_;  // guarded by mu_

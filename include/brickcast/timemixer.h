@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "brickcast/forecaster.h"
@@ -37,6 +38,11 @@ struct TimeMixerConfig {
   Status Validate() const;
 };
 
+// Floating-point operations of one forward pass for one window (all channels), counting the
+// matrix products only (linear layers, convolutions; 2 per multiply-add). Pooling,
+// decomposition and element-wise work are left out, so achieved GFLOP/s is a lower bound.
+double ForwardFlops(const TimeMixerConfig& config);
+
 // What a model file says about itself besides its weights.
 struct ModelMetadata {
   int64_t step_seconds = 3600;        // sampling interval the model was trained on
@@ -50,6 +56,8 @@ struct ModelMetadata {
 };
 
 inline constexpr int kModelFileVersion = 1;
+// Every model file starts with this word (then a space and the version).
+inline constexpr std::string_view kTimeMixerFileMagic = "brickcast-timemixer";
 
 class TimeMixerModel final : public Forecaster {
  public:
@@ -83,6 +91,8 @@ class TimeMixerModel final : public Forecaster {
   int channels() const override { return config().channels; }
   int time_features() const override { return config().time_features; }
   std::string kind() const override { return "timemixer"; }
+  int64_t step_seconds() const override { return metadata().step_seconds; }
+  std::string identity() const override;
 
   // Imports parameters saved by the official Python TimeMixer: `manifest` (JSON: name -> shape,
   // offset in floats) and `weights` (little-endian float32). Names are the official module paths

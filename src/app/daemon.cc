@@ -50,6 +50,9 @@ struct Daemon::Impl {
   std::unique_ptr<KafkaProducer> replay_producer;
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<FileReplaySource> replay;
+  std::unique_ptr<ForecastService> forecast;
+
+  Status StartForecast();
 
   Status StartKafka();
   Status StartReplay();
@@ -100,6 +103,8 @@ Status Daemon::Start() {
   d.ingestor = std::make_unique<Ingestor>(d.parser, *d.registry, d.store, d.config.ingest.accept_unknown_points,
                                           d.dead_letters.get());
 
+  BRICKCAST_RETURN_IF_ERROR(d.StartForecast());
+
   d.http = std::make_unique<HttpServer>(HttpServerOptions{d.config.http.host, d.config.http.port,
                                                           d.config.http.threads, d.config.http.max_body_bytes});
   ApiServices services;
@@ -108,6 +113,11 @@ Status Daemon::Start() {
   services.registry = d.registry.get();
   services.store = &d.store;
   services.ingestor = d.ingestor.get();
+  services.forecast = d.forecast.get();
+  services.reload_model = [this]() -> Status {
+    if (impl_->config.forecast.model.empty()) return Status::FailedPrecondition("forecast.model is \"none\"");
+    return impl_->forecast->LoadModel(impl_->config.forecast.model);
+  };
   services.started_at = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
@@ -133,6 +143,34 @@ Status Daemon::Start() {
   }
   d.started = true;
   spdlog::info("brickcast serving site={} api=http://{}:{}/", d.config.site.name, d.config.http.host, d.http->port());
+  return Status::Ok();
+}
+
+Status Daemon::Impl::StartForecast() {
+  const ForecastConfig& fc = config.forecast;
+  if (!fc.enabled) return Status::Ok();
+  ForecastServiceOptions o;
+  o.workers = fc.workers;
+  o.intra_op_threads = fc.intra_op_threads;
+  o.max_batch = fc.max_batch;
+  o.max_wait = std::chrono::microseconds(fc.max_wait_us);
+  o.queue_capacity = fc.queue_capacity;
+  o.min_coverage = fc.min_coverage;
+  o.interval_coverage = fc.interval_coverage;
+  o.calibration_size = fc.calibration_size;
+  o.site_zone = config.site.zone;
+  forecast = std::make_unique<ForecastService>(store, o);
+  if (!fc.model.empty()) {
+    // A model that does not load is a configuration error: refuse to start rather than forecast
+    // silently with the fallback.
+    Status st = forecast->LoadModel(fc.model);
+    if (!st.ok()) return st.WithContext("forecast.model");
+  } else {
+    spdlog::warn("forecast.model is \"none\": every forecast is seasonal naive");
+  }
+  BRICKCAST_RETURN_IF_ERROR(forecast->Start());
+  ForecastService* service = forecast.get();
+  ingestor->SetDataListener([service](const std::vector<std::string>& points) { service->NotifyData(points); });
   return Status::Ok();
 }
 
@@ -185,6 +223,7 @@ void Daemon::Stop() {
   if (d.replay_producer) (void)d.replay_producer->Flush(std::chrono::seconds(5));
   if (d.kafka) d.kafka->Stop();
   if (d.http) d.http->Stop();
+  if (d.forecast) d.forecast->Stop();
   d.dead_letters.reset();  // flushes a dead-letter producer
   d.replay_producer.reset();
   d.broker.reset();
@@ -199,5 +238,6 @@ const BrickModel& Daemon::model() const { return *impl_->model; }
 PointRegistry& Daemon::registry() { return *impl_->registry; }
 SeriesStore& Daemon::store() { return impl_->store; }
 Ingestor& Daemon::ingestor() { return *impl_->ingestor; }
+ForecastService* Daemon::forecast() { return impl_->forecast.get(); }
 
 }  // namespace brickcast

@@ -3,6 +3,10 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -269,65 +273,147 @@ int Replay(const ReplayArgs& args) {
   return 0;
 }
 
-int Train(const std::string& data, const std::string& config_path, const std::string& out, int threads) {
-  auto options = LoadTrainOptions(config_path);
+namespace {
+
+// Expands directories to their *.csv files (sorted) and loads every input.
+StatusOr<std::vector<SeriesTable>> LoadData(const DataArgs& args, const std::vector<std::string>& columns,
+                                            int64_t step_seconds) {
+  if (!args.mappings.empty() && args.mappings.size() != 1 && args.mappings.size() != args.paths.size())
+    return Status::InvalidArgument("give one --mapping, or one per --data");
+  std::vector<SeriesTable> tables;
+  for (size_t i = 0; i < args.paths.size(); ++i) {
+    std::vector<std::string> files;
+    std::error_code ec;
+    if (std::filesystem::is_directory(args.paths[i], ec)) {
+      for (const auto& e : std::filesystem::directory_iterator(args.paths[i], ec))
+        if (e.path().extension() == ".csv") files.push_back(e.path().string());
+      std::sort(files.begin(), files.end());
+      if (files.empty()) return Status::NotFound(args.paths[i] + ": no .csv files");
+    } else {
+      files.push_back(args.paths[i]);
+    }
+    for (const auto& f : files) {
+      if (args.mappings.empty()) {
+        auto t = LoadSeriesCsv(f, columns);
+        if (!t.ok()) return t.status();
+        tables.push_back(std::move(*t));
+        continue;
+      }
+      const std::string& mapping = args.mappings.size() == 1 ? args.mappings[0] : args.mappings[i];
+      MappedLoadStats stats;
+      auto series = LoadMappedSeries(f, mapping, step_seconds, &stats);
+      if (!series.ok()) return series.status();
+      std::cerr << f << ": " << stats.rows << " rows, " << series->size() << " points, " << stats.values << " values ("
+                << stats.rejected << " rejected, " << stats.bad_cells << " bad cells) at a " << step_seconds << " s step\n";
+      for (auto& s : *series) tables.push_back(std::move(s));
+    }
+  }
+  return tables;
+}
+
+std::string DataName(const DataArgs& args) {
+  std::string name;
+  for (const auto& p : args.paths) name += (name.empty() ? "" : " ") + p;
+  for (const auto& m : args.mappings) name += " mapping " + m;
+  return name;
+}
+
+std::atomic<bool> g_interrupted{false};
+
+}  // namespace
+
+int Train(const TrainArgs& args) {
+  auto options = LoadTrainOptions(args.config);
   if (!options.ok()) return Fail(options.status());
-  if (threads > 0) options->threads = threads;
-  auto table = LoadSeriesCsv(data, options->columns);
-  if (!table.ok()) return Fail(table.status());
-  std::cerr << "train: " << table->rows() << " rows x " << table->channels.size() << " channels from " << data << '\n';
-  auto model = TrainTimeMixer(*table, data, *options, [](const std::string& line) { std::cerr << line << '\n'; });
-  if (!model.ok()) return Fail(model.status());
-  auto test = EvaluateTimeMixer(**model, *table, options->split, "test");
+  if (args.threads > 0) options->threads = args.threads;
+  if (!args.data.mappings.empty() && options->step_seconds <= 0)
+    return Fail(Status::InvalidArgument(args.config + ": mapped HVAC data needs step_seconds"));
+  auto tables = LoadData(args.data, options->columns, options->step_seconds);
+  if (!tables.ok()) return Fail(tables.status());
+  size_t rows = 0;
+  for (const auto& t : *tables) rows += t.rows();
+  std::cerr << "train: " << tables->size() << " series, " << rows << " rows x " << (*tables)[0].channels.size()
+            << " channels\n";
+  options->checkpoint = args.out + ".ckpt";
+  options->resume = args.resume;
+  // Ctrl-C / SIGTERM: stop between batches; the checkpoint of the last whole epoch stays.
+  struct sigaction sa {};
+  sa.sa_handler = [](int) { g_interrupted = true; };
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  auto model = TrainTimeMixer(*tables, DataName(args.data), *options,
+                              [](const std::string& line) { std::cerr << line << '\n'; }, &g_interrupted);
+  if (!model.ok()) {
+    if (model.status().code() == StatusCode::kCancelled)
+      std::cerr << "interrupted; continue with the same command and --resume (checkpoint " << options->checkpoint << ")\n";
+    return Fail(model.status());
+  }
+  {
+    auto training = nlohmann::json::parse((*model)->metadata().training);
+    std::cerr << "best epoch " << training["best_epoch"] << " (selected on " << options->select_by << " loss, "
+              << training["stopped_by"].get<std::string>() << ")\n";
+  }
+  EvalOptions eo;
+  eo.split = options->split;
+  auto test = EvaluateTimeMixer(**model, *tables, eo);
   if (test.ok()) {
     auto metrics = nlohmann::json::parse((*model)->metadata().metrics);
     metrics["test_mse"] = test->mse;
     metrics["test_mae"] = test->mae;
-    metrics["test_mse_units"] = test->mse_units;
-    metrics["test_mae_units"] = test->mae_units;
+    if (std::isfinite(test->mse_units)) {
+      metrics["test_mse_units"] = test->mse_units;
+      metrics["test_mae_units"] = test->mae_units;
+    }
     (*model)->mutable_metadata().metrics = metrics.dump();
     std::fprintf(stderr, "test (scaled): mse %.4f  mae %.4f  over %zu windows\n", test->mse, test->mae, test->windows);
   }
-  if (Status st = (*model)->Save(out); !st.ok()) return Fail(st);
-  std::cerr << "model written to " << out << " (" << (*model)->NumParameters() << " parameters, sha256 "
+  if (Status st = (*model)->Save(args.out); !st.ok()) return Fail(st);
+  std::remove(options->checkpoint.c_str());
+  std::cerr << "model written to " << args.out << " (" << (*model)->NumParameters() << " parameters, sha256 "
             << (*model)->metadata().content_hash.substr(0, 12) << "...)\n";
   return 0;
 }
 
-int Evaluate(const std::string& model_path, const std::string& data, const std::string& split, bool json) {
-  auto model = TimeMixerModel::Load(model_path);
+int Evaluate(const EvaluateArgs& args) {
+  auto model = TimeMixerModel::Load(args.model);
   if (!model.ok()) return Fail(model.status());
   const ModelMetadata& md = (*model)->metadata();
-  std::string use_split = split;
-  if (use_split.empty()) {
-    auto training = nlohmann::json::parse(md.training, nullptr, false);
-    use_split = training.is_object() ? training.value("split", "ratio") : "ratio";
-  }
-  auto table = LoadSeriesCsv(data, md.channels);
-  if (!table.ok()) return Fail(table.status());
-  auto r = EvaluateTimeMixer(**model, *table, use_split, "test");
+  auto training = nlohmann::json::parse(md.training, nullptr, false);
+  EvalOptions eo;
+  eo.split = args.split;
+  if (eo.split.empty()) eo.split = training.is_object() ? training.value("split", "ratio") : "ratio";
+  eo.drop_last_batch = args.drop_last;
+  const bool per_series = training.is_object() && training.value("scaler", "") == "per_series";
+  auto tables = LoadData(args.data, per_series ? std::vector<std::string>{} : md.channels, md.step_seconds);
+  if (!tables.ok()) return Fail(tables.status());
+  auto r = EvaluateTimeMixer(**model, *tables, eo);
   if (!r.ok()) return Fail(r.status());
-  if (json) {
-    nlohmann::json j{{"model", model_path}, {"data", data}, {"split", use_split}, {"windows", r->windows},
-                     {"mse", r->mse}, {"mae", r->mae}, {"mse_units", r->mse_units}, {"mae_units", r->mae_units},
-                     {"mse_by_horizon_quarter", r->mse_by_horizon}};
-    for (size_t c = 0; c < md.channels.size(); ++c)
-      j["channels"][md.channels[c]] = {{"mse", r->mse_by_channel[c]}, {"mae_units", r->mae_units_by_channel[c]}};
+  auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
+  if (args.json) {
+    nlohmann::json j{{"model", args.model}, {"data", DataName(args.data)}, {"split", eo.split}, {"windows", r->windows},
+                     {"mse", r->mse}, {"mae", r->mae}, {"mse_units", number(r->mse_units)},
+                     {"mae_units", number(r->mae_units)}, {"mse_by_horizon_quarter", r->mse_by_horizon}};
+    j["channels"] = nlohmann::json::object();
+    for (const auto& c : r->channels)
+      j["channels"][c.name] = {{"windows", c.windows}, {"mse", c.mse}, {"mae", c.mae}, {"mae_units", c.mae_units},
+                               {"unit", c.unit}};
     std::cout << j.dump(2) << '\n';
     return 0;
   }
-  std::printf("model %s on %s, %s split, %zu test windows\n", model_path.c_str(), data.c_str(), use_split.c_str(),
-              r->windows);
-  std::printf("%-22s %10s %10s\n", "", "MSE", "MAE");
-  std::printf("%-22s %10.4f %10.4f\n", "all (scaled, paper)", r->mse, r->mae);
-  std::printf("%-22s %10.4f %10.4f\n", "all (data units)", r->mse_units, r->mae_units);
+  std::printf("model %s, %s split, %zu test windows\n", args.model.c_str(), eo.split.c_str(), r->windows);
+  std::printf("%-40s %10s %10s %12s\n", "", "MSE", "MAE", "MAE (units)");
+  std::printf("%-40s %10.4f %10.4f\n", "all (scaled, as the paper)", r->mse, r->mae);
+  if (std::isfinite(r->mse_units)) std::printf("%-40s %10.4f %10.4f\n", "all (data units)", r->mse_units, r->mae_units);
   const int h = (*model)->config().pred_len;
-  for (size_t q = 0; q < r->mse_by_horizon.size(); ++q)
-    std::printf("horizon %3d-%-3d (scaled) %10.4f\n", static_cast<int>(h * q / 4) + 1, static_cast<int>(h * (q + 1) / 4),
-                r->mse_by_horizon[q]);
-  for (size_t c = 0; c < md.channels.size(); ++c)
-    std::printf("channel %-14s %10.4f %10.4f (MAE in units)\n", md.channels[c].c_str(), r->mse_by_channel[c],
-                r->mae_units_by_channel[c]);
+  for (size_t q = 0; q < r->mse_by_horizon.size(); ++q) {
+    char label[64];
+    std::snprintf(label, sizeof label, "horizon steps %d-%d", static_cast<int>(h * q / 4) + 1, static_cast<int>(h * (q + 1) / 4));
+    std::printf("%-40s %10.4f\n", label, r->mse_by_horizon[q]);
+  }
+  for (const auto& c : r->channels) {
+    std::string name = c.name.size() > 40 ? "..." + c.name.substr(c.name.size() - 37) : c.name;
+    std::printf("%-40s %10.4f %10.4f %12.4f %s\n", name.c_str(), c.mse, c.mae, c.mae_units, c.unit.c_str());
+  }
   return 0;
 }
 

@@ -21,8 +21,26 @@ struct ReplayArgs {
   std::vector<std::string> files;
 };
 int Replay(const ReplayArgs& args);
-int Train(const std::string& data, const std::string& config_path, const std::string& out, int threads);
-int Evaluate(const std::string& model_path, const std::string& data, const std::string& split, bool json);
+// Training and evaluation data: CSV files or directories of them, read as wide tables (time first),
+// or through `convert` mappings (one mapping for all inputs, or one per input, in order).
+struct DataArgs {
+  std::vector<std::string> paths;
+  std::vector<std::string> mappings;
+};
+struct TrainArgs {
+  DataArgs data;
+  std::string config, out;
+  int threads = 0;
+  bool resume = false;
+};
+int Train(const TrainArgs& args);
+struct EvaluateArgs {
+  DataArgs data;
+  std::string model, split;
+  size_t drop_last = 0;
+  bool json = false;
+};
+int Evaluate(const EvaluateArgs& args);
 int Version();
 
 }  // namespace brickcast::cli

@@ -59,21 +59,24 @@ int main(int argc, char** argv) {
   replay->add_option("-c,--config", replay_args.config, "Config for default prefixes and the site time zone");
   replay->add_option("files", replay_args.files, "TTL message files or CSV files ('-' for stdin)")->required();
 
-  std::string train_data, train_config, train_out;
-  int train_threads = 0;
-  auto* train = app.add_subcommand("train", "Train a TimeMixer model on a CSV (time column first).");
-  train->add_option("--data", train_data, "CSV file")->required();
-  train->add_option("--config", train_config, "Training configuration (JSON)")->required();
-  train->add_option("--out", train_out, "Model file to write")->required();
-  train->add_option("--threads", train_threads, "LibTorch threads (default: the config's)");
+  brickcast::cli::TrainArgs train_args;
+  auto* train = app.add_subcommand("train", "Train a TimeMixer model (ETT-style CSVs, or HVAC CSVs through mappings).");
+  train->add_option("--data", train_args.data.paths, "CSV file or directory of CSVs (repeatable)")->required();
+  train->add_option("--mapping", train_args.data.mappings, "convert mapping: the data are HVAC CSVs (one, or one per --data)");
+  train->add_option("--config", train_args.config, "Training configuration (JSON)")->required();
+  train->add_option("--out", train_args.out, "Model file to write (the checkpoint is OUT.ckpt)")->required();
+  train->add_option("--threads", train_args.threads, "LibTorch threads (default: the config's)");
+  train->add_flag("--resume", train_args.resume, "Continue from OUT.ckpt (written after every epoch)");
 
-  std::string eval_model, eval_data, eval_split;
-  bool eval_json = false;
-  auto* evaluate = app.add_subcommand("evaluate", "Evaluate a model on the test split of a CSV.");
-  evaluate->add_option("--model", eval_model, "Model file")->required();
-  evaluate->add_option("--data", eval_data, "CSV file")->required();
-  evaluate->add_option("--split", eval_split, "ett or ratio (default: the split the model was trained with)");
-  evaluate->add_flag("--json", eval_json, "Print JSON instead of a table");
+  brickcast::cli::EvaluateArgs eval_args;
+  auto* evaluate = app.add_subcommand("evaluate", "Evaluate a model on the test split.");
+  evaluate->add_option("--model", eval_args.model, "Model file")->required();
+  evaluate->add_option("--data", eval_args.data.paths, "CSV file or directory (repeatable)")->required();
+  evaluate->add_option("--mapping", eval_args.data.mappings, "convert mapping for HVAC CSVs (one, or one per --data)");
+  evaluate->add_option("--split", eval_args.split, "ett or ratio (default: the split the model was trained with)");
+  evaluate->add_option("--drop-last", eval_args.drop_last,
+                       "Only whole batches of N windows, as the official test loader (drop_last) does");
+  evaluate->add_flag("--json", eval_args.json, "Print JSON instead of a table");
 
   app.add_subcommand("version", "Print the version.");
 
@@ -87,8 +90,8 @@ int main(int argc, char** argv) {
     if (*check) return brickcast::cli::CheckConfig(config_path, reference);
     if (*parse) return brickcast::cli::Parse(parse_files, format, parse_config, models, !raw);
     if (*convert) return brickcast::cli::Convert(mapping, csv, out, convert_format);
-    if (*train) return brickcast::cli::Train(train_data, train_config, train_out, train_threads);
-    if (*evaluate) return brickcast::cli::Evaluate(eval_model, eval_data, eval_split, eval_json);
+    if (*train) return brickcast::cli::Train(train_args);
+    if (*evaluate) return brickcast::cli::Evaluate(eval_args);
     if (*replay) {
       if (max_speed) replay_args.speed = 0;
       return brickcast::cli::Replay(replay_args);

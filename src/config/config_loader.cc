@@ -1,4 +1,5 @@
 // Config schema tables (one per section) and the mapping from validated JSON to Config.
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -129,6 +130,30 @@ const Schema& RootSchema() {
        "Recent timestamps remembered per point to drop duplicates; later arrivals older than these are rejected.",
        nullptr, false, false, Between(1, 4096)},
   }};
+  static const Schema* const kForecast = new Schema{{
+      {"enabled", FieldType::kBoolean, true, "Forecast every point when one of its steps closes."},
+      {"model", FieldType::kString, "default",
+       "Model file (brickcast TimeMixer or TorchScript); \"default\": the shipped general HVAC model "
+       "(models/hvac-5min.model); \"none\": seasonal-naive forecasts only."},
+      {"workers", FieldType::kInteger, 0, "Forecast worker threads; 0: one per core.", nullptr, false, false,
+       Between(0, 256)},
+      {"intra_op_threads", FieldType::kInteger, 1, "LibTorch threads per forward (workers x this <= cores).", nullptr,
+       false, false, Between(1, 64)},
+      {"max_batch", FieldType::kInteger, 64, "Most windows in one forward (dynamic batching).", nullptr, false, false,
+       Between(1, 4096)},
+      {"max_wait_ms", FieldType::kNumber, 2, "Longest a worker waits for a batch to fill.", nullptr, false, false,
+       Between(0, 10000)},
+      {"queue_capacity", FieldType::kInteger, 4096,
+       "Due windows waiting for a worker; when full, points stay due and are retried (backpressure).", nullptr,
+       false, false, Between(1, 1 << 24)},
+      {"min_coverage", FieldType::kNumber, 0.8,
+       "Share of observed (or forward-filled) steps an input window needs; below it: insufficient data.", nullptr,
+       false, false, Between(0, 1)},
+      {"interval_coverage", FieldType::kNumber, 0.9, "Target coverage of the prediction intervals.", nullptr, false,
+       false, Between(0.5, 0.999)},
+      {"calibration_size", FieldType::kInteger, 32, "Residuals kept per point and horizon step for the intervals.",
+       nullptr, false, false, Between(4, 1024)},
+  }};
   static const Schema* const kToken = new Schema{{
       {"name", FieldType::kString, Json(), "Who uses the token (shown in logs).", nullptr, false, true},
       {"token", FieldType::kString, "", "The bearer token.", nullptr, true},
@@ -155,10 +180,19 @@ const Schema& RootSchema() {
       {"replay", FieldType::kObject, Json(), "File replay source.", kReplay},
       {"kafka", FieldType::kObject, Json(), "Kafka source.", kKafka},
       {"store", FieldType::kObject, Json(), "Per-point series store.", kStore},
+      {"forecast", FieldType::kObject, Json(), "Live forecasts (model, worker pool, intervals).", kForecast},
       {"http", FieldType::kObject, Json(), "REST API and dashboard.", kHttp},
       {"log", FieldType::kObject, Json(), "Logging.", kLog},
   }};
   return *kRoot;
+}
+
+// The shipped model: beside the binary's data directory (the source tree in a build, or
+// /usr/share/brickcast in the Docker image and packages); BRICKCAST_HOME overrides.
+std::string DefaultModelPath() {
+  const char* home = std::getenv("BRICKCAST_HOME");
+  const std::string dir = home && *home ? home : BRICKCAST_DATA_DIR;
+  return (std::filesystem::path(dir) / "models" / "hvac-5min.model").string();
 }
 
 std::string Resolve(const std::string& base_dir, const std::string& path) {
@@ -242,6 +276,19 @@ StatusOr<Config> LoadConfigText(const std::string& json_text, const std::string&
     c.store.window_steps = st["window_steps"];
     c.store.ffill_limit_steps = st["ffill_limit_steps"];
     c.store.dedup_depth = st["dedup_depth"];
+
+    const Json& fc = eff["forecast"];
+    c.forecast.enabled = fc["enabled"];
+    const std::string model = fc["model"];
+    c.forecast.model = model == "none" ? "" : model == "default" ? DefaultModelPath() : Resolve(base_dir, model);
+    c.forecast.workers = fc["workers"];
+    c.forecast.intra_op_threads = fc["intra_op_threads"];
+    c.forecast.max_batch = fc["max_batch"];
+    c.forecast.max_wait_us = static_cast<int64_t>(fc["max_wait_ms"].get<double>() * 1000);
+    c.forecast.queue_capacity = fc["queue_capacity"];
+    c.forecast.min_coverage = fc["min_coverage"];
+    c.forecast.interval_coverage = fc["interval_coverage"];
+    c.forecast.calibration_size = fc["calibration_size"];
 
     const Json& http = eff["http"];
     if (!ParseListen(http["listen"], &c.http.host, &c.http.port))

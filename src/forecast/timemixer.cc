@@ -47,13 +47,36 @@ Status TimeMixerConfig::Validate() const {
   return Status::InvalidArgument(msg);
 }
 
+void SetForecastThreads(int threads) { at::set_num_threads(std::max(1, threads)); }
+
+double ForwardFlops(const TimeMixerConfig& c) {
+  std::vector<double> t;  // steps per scale
+  for (int i = 0; i <= c.down_sampling_layers; ++i) t.push_back(c.seq_len / std::pow(c.down_sampling_window, i));
+  const double d = c.d_model, f = c.d_ff, h = c.pred_len;
+  double per_channel = 0;
+  for (double ti : t) {
+    per_channel += 2 * ti * d * 3;                     // value embedding: Conv1d(1 -> D, k = 3)
+    per_channel += 2 * ti * c.time_features * d;       // time-feature embedding
+    per_channel += c.e_layers * 2 * ti * (d * f + f * d);  // PDM residual feed-forward
+    per_channel += 2 * d * ti * h + 2 * h * d;         // FMM: predictor per scale, shared projection
+  }
+  for (size_t i = 0; i + 1 < t.size(); ++i) {
+    per_channel += c.e_layers * 2 * d * (t[i] * t[i + 1] + t[i + 1] * t[i + 1]);  // season, bottom-up
+    per_channel += c.e_layers * 2 * d * (t[i + 1] * t[i] + t[i] * t[i]);          // trend, top-down
+  }
+  return per_channel * c.channels;
+}
+
 namespace {
 
-constexpr std::string_view kMagic = "brickcast-timemixer";
+constexpr std::string_view kMagic = kTimeMixerFileMagic;
 
 }  // namespace
 
 const ModelMetadata& TimeMixerModel::metadata() const { return impl_->metadata; }
+std::string TimeMixerModel::identity() const {
+  return "timemixer sha256:" + (impl_->metadata.content_hash.empty() ? std::string("unsaved") : impl_->metadata.content_hash.substr(0, 12));
+}
 ModelMetadata& TimeMixerModel::mutable_metadata() { return impl_->metadata; }
 
 Status TimeMixerModel::Save(const std::string& path) {

@@ -2,25 +2,32 @@
 // TorchScript loader lives only here).
 #include <torch/script.h>
 
+#include <fstream>
+#include <iterator>
 #include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "brickcast/forecaster.h"
+#include "brickcast/sha256.h"
+#include "brickcast/timemixer.h"
 
 namespace brickcast {
 namespace {
 
 class TorchScriptForecaster final : public Forecaster {
  public:
-  TorchScriptForecaster(torch::jit::Module module, int seq_len, int pred_len, int channels, int time_features)
+  TorchScriptForecaster(torch::jit::Module module, int seq_len, int pred_len, int channels, int time_features,
+                        int64_t step_seconds, std::string identity)
       : module_(std::move(module)), seq_len_(seq_len), pred_len_(pred_len), channels_(channels),
-        time_features_(time_features) {}
+        time_features_(time_features), step_seconds_(step_seconds), identity_(std::move(identity)) {}
 
   int seq_len() const override { return seq_len_; }
   int pred_len() const override { return pred_len_; }
   int channels() const override { return channels_; }
   int time_features() const override { return time_features_; }
   std::string kind() const override { return "torchscript"; }
+  int64_t step_seconds() const override { return step_seconds_; }
+  std::string identity() const override { return identity_; }
 
   StatusOr<std::vector<float>> Forecast(const std::vector<float>& x, const std::vector<float>& marks,
                                         int batch) const override {
@@ -56,6 +63,8 @@ class TorchScriptForecaster final : public Forecaster {
  private:
   torch::jit::Module module_;
   int seq_len_, pred_len_, channels_, time_features_;
+  int64_t step_seconds_;
+  std::string identity_;
 };
 
 }  // namespace
@@ -75,7 +84,9 @@ StatusOr<std::unique_ptr<Forecaster>> LoadTorchScriptForecaster(const std::strin
                "json.dumps({\"seq_len\": .., \"pred_len\": .., \"channels\": .., \"time_features\": ..})})");
   nlohmann::json meta = nlohmann::json::parse(extra["brickcast.json"], nullptr, false);
   int seq = 0, pred = 0, ch = 0, tf = 0;
+  int64_t step = 0;
   try {
+    step = meta.value("step_seconds", 0);
     seq = meta.at("seq_len");
     pred = meta.at("pred_len");
     ch = meta.at("channels");
@@ -84,11 +95,28 @@ StatusOr<std::unique_ptr<Forecaster>> LoadTorchScriptForecaster(const std::strin
     return bad(std::string("brickcast.json: ") + e.what());
   }
   if (seq < 1 || pred < 1 || ch < 1 || tf < 0) return bad("brickcast.json: sizes must be positive");
-  auto f = std::make_unique<TorchScriptForecaster>(std::move(module), seq, pred, ch, tf);
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto f = std::make_unique<TorchScriptForecaster>(std::move(module), seq, pred, ch, tf, step,
+                                                   "torchscript sha256:" + Sha256Hex(bytes).substr(0, 12));
   // One forward on zeros proves the module accepts the declared shapes.
   auto probe = f->Forecast(std::vector<float>(static_cast<size_t>(seq) * ch), std::vector<float>(static_cast<size_t>(seq) * tf), 1);
   if (!probe.ok()) return bad("does not run with the declared shapes: " + probe.status().message());
   return std::unique_ptr<Forecaster>(std::move(f));
+}
+
+StatusOr<std::unique_ptr<Forecaster>> LoadForecasterFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound("cannot open model " + path);
+  std::string head(64, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(in.gcount()));
+  if (head.rfind(kTimeMixerFileMagic, 0) == 0) {
+    auto m = TimeMixerModel::Load(path);
+    if (!m.ok()) return m.status();
+    return std::unique_ptr<Forecaster>(std::move(*m));
+  }
+  return LoadTorchScriptForecaster(path);
 }
 
 }  // namespace brickcast

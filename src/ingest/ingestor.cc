@@ -129,6 +129,7 @@ void Ingestor::Store(std::vector<Observation>&& observations, IngestReport* repo
         break;
     }
   }
+  if (listener_ && !report->points.empty()) listener_(report->points);
 }
 
 void Ingestor::Record(const IngestReport& report, const MessageOrigin& origin, std::string_view payload) {

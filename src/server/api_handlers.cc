@@ -194,6 +194,71 @@ HttpResponse PostObservations(const ApiServices& s, const HttpRequest& req) {
   return JsonResponse(ReportJson(report), status);
 }
 
+Json NumberOrNull(double v) { return std::isfinite(v) ? Json(v) : Json(); }
+
+Json ForecastJson(const PointForecast& f) {
+  Json steps = Json::array();
+  for (const ForecastStep& st : f.steps)
+    steps.push_back({{"time", FormatIsoUtc(st.time)}, {"value", st.value}, {"lower", NumberOrNull(st.lower)},
+                     {"upper", NumberOrNull(st.upper)}});
+  Json j{{"point", f.point},
+         {"status", f.status},
+         {"model", f.model},
+         {"fallback", f.fallback},
+         {"window_end", FormatIsoUtc(f.window_end)},
+         {"step_seconds", f.step_ms / 1000},
+         {"input_coverage", f.input_coverage},
+         {"interval_source", f.interval_source},
+         {"produced_at", FormatIsoUtc(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          f.produced_at.time_since_epoch())
+                                          .count())},
+         {"steps", steps},
+         {"accuracy",
+          {{"residuals", f.accuracy.residuals},
+           {"mae", NumberOrNull(f.accuracy.mae)},
+           {"interval_coverage", NumberOrNull(f.accuracy.interval_coverage)}}}};
+  if (f.fallback) j["fallback_reason"] = f.fallback_reason;
+  return j;
+}
+
+HttpResponse GetForecast(const ApiServices& s, const HttpRequest& req) {
+  if (!s.forecast) return JsonError(404, "forecasting_disabled", "forecast.enabled is false in the configuration");
+  const std::string id = ResolvePoint(s, req.matches.at(0));
+  if (id.empty() || !s.registry->Get(id)) return JsonError(404, "not_found", "unknown point '" + req.matches.at(0) + "'");
+  auto f = s.forecast->Get(id);
+  if (!f) {
+    return JsonResponse(Json{{"point", id},
+                             {"status", "pending"},
+                             {"message", "no step of this point has closed since start; a forecast follows the next one"}});
+  }
+  Json j = ForecastJson(*f);
+  auto info = s.registry->Get(id);
+  if (const UnitInfo* u = info ? FindUnit(info->unit) : nullptr) j["unit"] = std::string(u->si_symbol);
+  return JsonResponse(j);
+}
+
+HttpResponse ForecastStatus(const ApiServices& s) {
+  if (!s.forecast) return JsonError(404, "forecasting_disabled", "forecast.enabled is false in the configuration");
+  const ForecastCounters c = s.forecast->Counters();
+  const ModelAccuracy a = s.forecast->Accuracy();
+  return JsonResponse(Json{{"model", a.model.empty() ? Json() : Json(a.model)},
+                           {"model_path", s.config->forecast.model},
+                           {"accuracy",
+                            {{"residuals", a.residuals},
+                             {"mae", NumberOrNull(a.mae)},
+                             {"interval_coverage", NumberOrNull(a.interval_coverage)},
+                             {"target_coverage", s.config->forecast.interval_coverage}}},
+                           {"forecasts", c.forecasts},
+                           {"fallback_forecasts", c.fallback_forecasts},
+                           {"insufficient_data", c.insufficient_data},
+                           {"deferred", c.deferred},
+                           {"late", c.late},
+                           {"queue_depth", c.queue_depth},
+                           {"points", c.points},
+                           {"latency_p50_s", NumberOrNull(c.latency_p50_s)},
+                           {"latency_p99_s", NumberOrNull(c.latency_p99_s)}});
+}
+
 std::string Metrics(const ApiServices& s) {
   std::ostringstream m;
   const IngestCounters c = s.ingestor->Counters();
@@ -235,6 +300,7 @@ std::string Metrics(const ApiServices& s) {
     metric("brickcast_kafka_assigned_partitions", "gauge", "Partitions assigned to this instance.");
     m << "brickcast_kafka_assigned_partitions " << k->assigned.size() << '\n';
   }
+  if (s.forecast) m << ForecastMetricsText(*s.forecast);
   return m.str();
 }
 
@@ -293,6 +359,14 @@ void RegisterApiRoutes(HttpServer& server, const ApiServices& s) {
   server.Route("POST", "/api/v1/observations", [s](const HttpRequest& r) { return PostObservations(s, r); });
   server.Route("GET", "/api/v1/points", [s](const HttpRequest& r) { return ListPoints(s, r); });
   server.Route("GET", R"(/api/v1/points/(.+)/series)", [s](const HttpRequest& r) { return GetSeries(s, r); });
+  server.Route("GET", R"(/api/v1/points/(.+)/forecast)", [s](const HttpRequest& r) { return GetForecast(s, r); });
+  server.Route("GET", "/api/v1/forecast", [s](const HttpRequest&) { return ForecastStatus(s); });
+  server.Route("POST", "/api/v1/forecast/model/reload", [s](const HttpRequest&) {
+    if (!s.forecast || !s.reload_model) return JsonError(404, "forecasting_disabled", "forecasting is disabled");
+    Status st = s.reload_model();
+    if (!st.ok()) return JsonError(422, "model_rejected", st.message() + " (the previous model stays in service)");
+    return JsonResponse(Json{{"status", "reloaded"}, {"model", s.forecast->model_identity()}});
+  });
   server.Route("GET", R"(/api/v1/points/(.+))", [s](const HttpRequest& r) {
     const std::string id = ResolvePoint(s, r.matches.at(0));
     auto p = id.empty() ? std::nullopt : s.registry->Get(id);

@@ -8,6 +8,7 @@
 
 #include "brickcast/brick_model.h"
 #include "brickcast/config.h"
+#include "brickcast/forecast_service.h"
 #include "brickcast/ingestor.h"
 #include "brickcast/kafka.h"
 #include "brickcast/point_registry.h"
@@ -27,6 +28,9 @@ struct ApiServices {
   // Kafka source statistics; nullopt when the daemon runs without Kafka.
   std::function<std::optional<KafkaSourceStats>()> kafka_stats;
   UnixMillis started_at = 0;
+  ForecastService* forecast = nullptr;  // null when forecasting is disabled
+  // Reloads the configured model file into the forecast service (POST .../model/reload).
+  std::function<Status()> reload_model;
 };
 
 HttpResponse JsonError(int status, const std::string& code, const std::string& message);

@@ -1,4 +1,5 @@
-// The brickcast binary end to end: exit codes and output of check-config, parse and convert.
+// The brickcast binary end to end: exit codes and output of check-config, parse, convert, train
+// and evaluate.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -106,6 +107,42 @@ TEST(CliTest, HelpOnEverySubcommand) {
     EXPECT_EQ(r.status, 0) << sub;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << sub;
   }
+}
+
+// `train` on a real HVAC CSV through its mapping (a few batches), then `evaluate` of the written
+// model: per-point metrics in each point's SI unit.
+TEST(CliTest, TrainsOnMappedHvacDataAndEvaluatesPerPoint) {
+  BRICKCAST_REQUIRE_SHARED_DATA();
+  TempDir dir;
+  const std::string config = dir.File("train.json", R"({
+    "model": {"seq_len": 48, "pred_len": 12, "down_sampling_layers": 2},
+    "epochs": 2, "batch_size": 32, "max_steps_per_epoch": 3, "split": "ratio",
+    "scaler": "per_series", "step_seconds": 300, "threads": 1})");
+  const std::string data = testing::SharedData("hvac-faults/SZVAV.csv");
+  const std::string mapping = SourcePath("config/mappings/lbnl-szvav.json");
+  const std::string model = dir.path() + "/hvac.model", log = dir.path() + "/train.log";
+  CliRun train = Brickcast("train --data " + data + " --mapping " + mapping + " --config " + config + " --out " + model, log);
+  ASSERT_EQ(train.status, 0) << Slurp(log);
+  EXPECT_NE(Slurp(log).find("14 points"), std::string::npos) << Slurp(log);
+  EXPECT_FALSE(std::filesystem::exists(model + ".ckpt")) << "the checkpoint is removed once the model is written";
+
+  CliRun eval = Brickcast("evaluate --json --model " + model + " --data " + data + " --mapping " + mapping);
+  ASSERT_EQ(eval.status, 0) << eval.out;
+  auto j = nlohmann::json::parse(eval.out);
+  EXPECT_GT(j["windows"].get<int>(), 100);
+  EXPECT_TRUE(j["mse_units"].is_null()) << "points in different units have no common unit";
+  const auto& sat = j["channels"]["urn:brickcast:lbnl-flexlab#SAT"];
+  EXPECT_EQ(sat["unit"], "degC");
+  EXPECT_GT(sat["mae_units"].get<double>(), 0);
+  EXPECT_LT(sat["mae_units"].get<double>(), 10) << "a supply-air temperature error in degC";
+
+  // A mismatched mapping count is a clear usage error.
+  const std::string err = dir.path() + "/err.txt";
+  CliRun bad = Brickcast("evaluate --model " + model + " --data " + data + " --data " + data + " --mapping " + mapping +
+                             " --mapping " + mapping + " --mapping " + mapping,
+                         err);
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(Slurp(err).find("one --mapping, or one per --data"), std::string::npos) << Slurp(err);
 }
 
 }  // namespace

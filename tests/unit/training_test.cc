@@ -2,11 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "brickcast/status.h"
 #include "test_support.h"
 
 namespace brickcast {
@@ -15,6 +17,7 @@ namespace {
 // Two hourly channels: a daily cycle and a slower trend, with noise.
 SeriesTable Synthetic(size_t rows) {
   SeriesTable t;
+  t.name = "synthetic";
   t.channels = {"supply_temp", "outside_temp"};
   std::mt19937 rng(1);
   std::normal_distribution<float> noise(0, 0.1f);
@@ -42,7 +45,7 @@ TrainOptions SmallOptions() {
 
 TEST(TrainingTest, LossFallsAndTheSavedModelReloadsToIdenticalOutputs) {
   const SeriesTable data = Synthetic(1200);
-  auto model = TrainTimeMixer(data, "synthetic", SmallOptions(), nullptr);
+  auto model = TrainTimeMixer({data}, "synthetic", SmallOptions(), nullptr);
   ASSERT_TRUE(model.ok()) << model.status().message();
   auto history = nlohmann::json::parse((*model)->metadata().training)["history"];
   ASSERT_EQ(history.size(), 4u);
@@ -64,18 +67,25 @@ TEST(TrainingTest, LossFallsAndTheSavedModelReloadsToIdenticalOutputs) {
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(*a, *b) << "the reloaded model must produce identical outputs";
 
-  auto eval = EvaluateTimeMixer(**loaded, data, "ratio", "test");
+  auto eval = EvaluateTimeMixer(**loaded, {data}, EvalOptions{});
   ASSERT_TRUE(eval.ok()) << eval.status().message();
-  EXPECT_GT(eval->windows, 0u);
-  EXPECT_EQ(eval->mse_by_channel.size(), 2u);
+  EXPECT_EQ(eval->windows, 1200u * 2 / 10 - 24 + 1);
+  ASSERT_EQ(eval->channels.size(), 2u);
+  EXPECT_EQ(eval->channels[0].name, "supply_temp");
   EXPECT_EQ(eval->mse_by_horizon.size(), 4u);
+  // The paper's loader drops the last partial batch: whole batches of 32 only.
+  EvalOptions drop;
+  drop.drop_last_batch = 32;
+  auto dropped = EvaluateTimeMixer(**loaded, {data}, drop);
+  ASSERT_TRUE(dropped.ok());
+  EXPECT_EQ(dropped->windows, eval->windows / 32 * 32);
 }
 
 TEST(TrainingTest, TrainingIsReproducibleForASeed) {
   const SeriesTable data = Synthetic(800);
   TrainOptions o = SmallOptions();
   o.epochs = 1;
-  auto a = TrainTimeMixer(data, "s", o, nullptr), b = TrainTimeMixer(data, "s", o, nullptr);
+  auto a = TrainTimeMixer({data}, "s", o, nullptr), b = TrainTimeMixer({data}, "s", o, nullptr);
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ((*a)->metadata().metrics, (*b)->metadata().metrics);
 }
@@ -84,15 +94,111 @@ TEST(TrainingTest, WindowsNeverCrossAGap) {
   SeriesTable data = Synthetic(1200);
   // A one-day hole in the middle of the training part: no window may span it.
   for (size_t i = 400; i < data.rows(); ++i) data.times[i] += 24 * 3600;
-  auto model = TrainTimeMixer(data, "gappy", SmallOptions(), nullptr);
+  auto model = TrainTimeMixer({data}, "gappy", SmallOptions(), nullptr);
   ASSERT_TRUE(model.ok()) << model.status().message();
   auto windows = nlohmann::json::parse((*model)->metadata().training)["windows"];
   const size_t train_rows = 1200 * 7 / 10, span = 48 + 24;
   EXPECT_EQ(windows["train"].get<size_t>(), (400 - span + 1) + (train_rows - 400 - span + 1));
 }
 
+// Stopping after an epoch and resuming from the checkpoint gives the same model, bit for bit, as
+// one uninterrupted run (weights, optimiser moments, schedule, shuffling and dropout all restored).
+TEST(TrainingTest, AnInterruptedRunResumesToTheSameModel) {
+  const SeriesTable data = Synthetic(800);
+  testing::TempDir dir;
+  TrainOptions o = SmallOptions();
+  o.epochs = 3;
+  o.max_steps_per_epoch = 3;
+  auto straight = TrainTimeMixer({data}, "s", o, nullptr);
+  ASSERT_TRUE(straight.ok()) << straight.status().message();
+
+  o.checkpoint = dir.path() + "/run.ckpt";
+  std::atomic<bool> stop{false};
+  int epochs_seen = 0;
+  auto interrupted = TrainTimeMixer({data}, "s", o, [&](const std::string&) {
+    if (++epochs_seen == 1) stop = true;  // as if Ctrl-C arrived during epoch 2
+  }, &stop);
+  ASSERT_FALSE(interrupted.ok());
+  EXPECT_EQ(interrupted.status().code(), StatusCode::kCancelled);
+
+  o.resume = true;
+  auto resumed = TrainTimeMixer({data}, "s", o, nullptr);
+  ASSERT_TRUE(resumed.ok()) << resumed.status().message();
+  EXPECT_EQ((*resumed)->metadata().metrics, (*straight)->metadata().metrics);
+  const std::string a = dir.path() + "/a.model", b = dir.path() + "/b.model";
+  ASSERT_TRUE((*straight)->Save(a).ok());
+  ASSERT_TRUE((*resumed)->Save(b).ok());
+  EXPECT_EQ((*straight)->metadata().content_hash, (*resumed)->metadata().content_hash);
+  auto history = nlohmann::json::parse((*resumed)->metadata().training)["history"];
+  EXPECT_EQ(history.size(), 3u);
+
+  // A checkpoint from other options is refused, not silently mixed in.
+  o.learning_rate = 0.02;
+  auto mismatch = TrainTimeMixer({data}, "s", o, nullptr);
+  ASSERT_FALSE(mismatch.ok());
+  EXPECT_NE(mismatch.status().message().find("other options or data"), std::string::npos) << mismatch.status().message();
+}
+
+// A single-channel model trained on many series at once (one per point), each z-scored by itself.
+TEST(TrainingTest, PerSeriesTrainingTakesManyPointsInTheirOwnUnits) {
+  const SeriesTable both = Synthetic(900);
+  std::vector<SeriesTable> points(2);
+  for (int c = 0; c < 2; ++c) {
+    points[c].name = both.channels[c];
+    points[c].channels = {both.channels[c]};
+    points[c].units = {c == 0 ? "degC" : "Pa"};
+    points[c].times = both.times;
+    for (size_t r = 0; r < both.rows(); ++r) points[c].values.push_back(both.values[r * 2 + c] * (c == 0 ? 1 : 100));
+  }
+  TrainOptions o = SmallOptions();
+  o.scaler = "per_series";
+  auto model = TrainTimeMixer(points, "points", o, nullptr);
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  EXPECT_EQ((*model)->metadata().channels, std::vector<std::string>{"value"});
+  EXPECT_EQ((*model)->metadata().scaler_std, std::vector<double>{1.0});
+  auto eval = EvaluateTimeMixer(**model, points, EvalOptions{});
+  ASSERT_TRUE(eval.ok()) << eval.status().message();
+  ASSERT_EQ(eval->channels.size(), 2u);
+  EXPECT_EQ(eval->channels[1].unit, "Pa");
+  EXPECT_TRUE(std::isnan(eval->mse_units)) << "no single unit across points";
+  // The Pa series is 100x larger, yet scaled errors are comparable: per-series scaling works.
+  EXPECT_LT(eval->channels[1].mse, 10 * eval->channels[0].mse + 1);
+  EXPECT_GT(eval->channels[1].mae_units, 10 * eval->channels[0].mae_units);
+}
+
+// HVAC CSVs are read through the convert mapping and the live parser: SI units, one series per
+// point, resampled to the step, with the days missing between the LBNL test days left as gaps.
+TEST(TrainingTest, MappedHvacDataBecomesOneSeriesPerPointInSiUnits) {
+  BRICKCAST_REQUIRE_SHARED_DATA();
+  MappedLoadStats stats;
+  auto series = LoadMappedSeries(testing::SharedData("hvac-faults/SZVAV.csv"),
+                                 testing::SourcePath("config/mappings/lbnl-szvav.json"), 300, &stats);
+  ASSERT_TRUE(series.ok()) << series.status().message();
+  EXPECT_EQ(stats.rows, 15839u);
+  EXPECT_EQ(series->size(), 14u);
+  const SeriesTable* sat = nullptr;
+  for (const auto& s : *series)
+    if (s.name == "urn:brickcast:lbnl-flexlab#SAT") sat = &s;
+  ASSERT_NE(sat, nullptr);
+  EXPECT_EQ(sat->units, std::vector<std::string>{"degC"});
+  // 11 days of 1-minute rows -> at most 11 x 288 five-minute steps, all at step boundaries.
+  EXPECT_LE(sat->rows(), 11u * 288);
+  EXPECT_GT(sat->rows(), 10u * 288);
+  size_t gaps = 0;
+  for (size_t i = 0; i < sat->rows(); ++i) {
+    EXPECT_EQ(sat->times[i] % 300, 0);
+    EXPECT_GT(sat->values[i], 5.f);   // a supply-air temperature in degC, not degF
+    EXPECT_LT(sat->values[i], 45.f);
+    if (i > 0 && sat->times[i] - sat->times[i - 1] != 300) ++gaps;
+  }
+  // The test days run 09-11..12, 09-14..15 and 09-18..24: two holes (09-13, 09-16..17).
+  EXPECT_EQ(gaps, 2u);
+  // The one '#VALUE!' cell of the file is counted, not trained on.
+  EXPECT_EQ(stats.bad_cells, 1u);
+}
+
 TEST(TrainingTest, DamagedModelFilesAreRejectedClearly) {
-  auto model = TrainTimeMixer(Synthetic(600), "s", [] {
+  auto model = TrainTimeMixer({Synthetic(600)}, "s", [] {
     TrainOptions o = SmallOptions();
     o.epochs = 1;
     o.max_steps_per_epoch = 1;

@@ -1,0 +1,144 @@
+// ForecastService: live forecasts for every point inside `serve` (PRODUCT.md §1, §4).
+//
+//   ingest ──NotifyData──> scheduler thread ──bounded queue──> N workers ──> per-point results
+//
+// Scheduling is driven by data time, so replays at any speed behave like live data: a point is
+// due when one of its steps closes (an observation arrives in a later step). A due point whose
+// input window is too sparse gets "insufficient_data" instead of a forecast. Due windows enter a
+// bounded queue; when it is full the point simply stays due and its newest window is taken on a
+// later scan, so a slow model produces backpressure (counted as deferrals), never unbounded memory.
+// Workers take dynamic batches (up to max_batch requests, waiting at most max_wait for the batch
+// to fill, as Triton's dynamic batcher does) and run one forward per batch across points of any
+// equipment; the model is single-channel (channel independence), so any points can share a batch.
+//
+// Forecasts are in the point's SI unit with split-conformal prediction intervals: the absolute
+// errors of earlier forecasts, divided by the spread of their input window, are kept per point and
+// horizon step; the interval half-width is their (1-alpha) quantile times the current window's
+// spread. Until a point has enough of its own residuals, residuals pooled over all points are used.
+// The same residuals feed rolling accuracy (MAE, interval coverage) per point and per model.
+//
+// Without a model, or when a forward fails, a seasonal-naive forecaster (same time yesterday, or
+// the last value when the window is shorter than a day) answers and the result is flagged as
+// fallback; the next good forward clears it. SetModel/LoadModel swap the model atomically: batches
+// already running finish on the old one. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "brickcast/forecaster.h"
+#include "brickcast/series_store.h"
+#include "brickcast/status.h"
+#include "brickcast/time.h"
+
+namespace brickcast {
+
+struct ForecastServiceOptions {
+  size_t workers = 0;  // 0: one per hardware thread
+  int intra_op_threads = 1;  // LibTorch threads per forward; set once at Start
+  size_t max_batch = 64;
+  std::chrono::microseconds max_wait{2000};
+  size_t queue_capacity = 4096;
+  double min_coverage = 0.8;        // share of observed or filled steps an input window needs
+  double interval_coverage = 0.9;   // target coverage of the prediction intervals (1 - alpha)
+  size_t calibration_size = 32;     // residuals kept per point and horizon step
+  size_t min_calibration = 8;       // own residuals needed before a point's intervals are its own
+  std::chrono::milliseconds scan_interval{100};
+  TimeZone site_zone = TimeZone::Utc();  // time features use the site's wall clock, as in training
+};
+
+struct ForecastStep {
+  UnixMillis time = 0;  // start of the forecast step
+  double value = 0;
+  double lower = NAN, upper = NAN;  // NaN until residuals exist
+};
+
+struct PointAccuracy {
+  uint64_t residuals = 0;        // scored (forecast, actual) pairs
+  double mae = NAN;              // rolling (exponentially weighted, ~200 residuals), SI unit
+  double interval_coverage = NAN;  // rolling share of actuals inside their interval
+};
+
+struct PointForecast {
+  std::string point;
+  std::string status;  // "ok" or "insufficient_data"
+  std::string model;   // identity of the model that produced it, or "seasonal_naive"
+  bool fallback = false;
+  std::string fallback_reason;
+  UnixMillis window_end = 0;  // end of the input window (data time): the first step forecast
+  int64_t step_ms = 0;
+  double input_coverage = 0;
+  std::string interval_source;  // "point", "pooled" or "none"
+  std::chrono::system_clock::time_point produced_at;
+  std::vector<ForecastStep> steps;
+  PointAccuracy accuracy;
+};
+
+struct ModelAccuracy {
+  std::string model;
+  uint64_t residuals = 0;
+  double mae = NAN, interval_coverage = NAN;  // rolling over all points
+};
+
+// Cumulative counters and the latency / batch-size histograms, for /metrics and benchmarks.
+struct ForecastCounters {
+  uint64_t scheduled = 0, forecasts = 0, fallback_forecasts = 0, insufficient_data = 0, deferred = 0, late = 0,
+           forward_failures = 0, batches = 0, model_swaps = 0;
+  size_t queue_depth = 0, points = 0;
+  std::vector<double> latency_bounds_s;  // histogram upper bounds (seconds), enqueue -> result
+  std::vector<uint64_t> latency_counts;  // cumulative per bound, as Prometheus wants
+  double latency_sum_s = 0;
+  double latency_p50_s = NAN, latency_p99_s = NAN;  // over the last 8192 forecasts
+  std::vector<double> batch_bounds;
+  std::vector<uint64_t> batch_counts;
+  uint64_t batch_sum = 0;
+};
+
+class ForecastService {
+ public:
+  // `store` must outlive the service; its step is the forecast step.
+  ForecastService(SeriesStore& store, ForecastServiceOptions options);
+  ~ForecastService();
+  ForecastService(const ForecastService&) = delete;
+  ForecastService& operator=(const ForecastService&) = delete;
+
+  Status Start();
+  // Finishes queued work, then stops the threads. Idempotent.
+  void Stop();
+
+  // Checks that the model fits the store (single channel, step) and swaps it in. nullptr removes the
+  // model (seasonal-naive fallback only). The previous model stays on error.
+  Status SetModel(std::shared_ptr<const Forecaster> model);
+  // Loads and validates a model file off the hot path, then SetModel.
+  Status LoadModel(const std::string& path);
+  std::string model_identity() const;  // "" without a model
+
+  // New data arrived for these points (called by the ingest path).
+  void NotifyData(const std::vector<std::string>& points);
+
+  std::optional<PointForecast> Get(const std::string& point) const;
+  ModelAccuracy Accuracy() const;
+  ForecastCounters Counters() const;
+  // Bytes of per-point forecast state (results, past forecasts, residuals), excluding names.
+  size_t BytesPerPoint() const;
+
+  // Scans due points now (tests and benchmarks; the scheduler thread does this every scan_interval).
+  void ScanNow();
+  // Blocks until no point is queued or in flight, or the timeout passes. True when idle.
+  bool WaitIdle(std::chrono::milliseconds timeout);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Prometheus text for the service's counters, histograms and model accuracy.
+std::string ForecastMetricsText(const ForecastService& service);
+
+}  // namespace brickcast

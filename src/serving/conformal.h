@@ -1,0 +1,67 @@
+// Split-conformal bookkeeping for the forecast service: rings of normalised absolute residuals
+// (|actual - forecast| / spread of the input window) per horizon step, and their quantiles.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+namespace brickcast::serving {
+
+// The conformal quantile of `scores` for coverage 1 - alpha: the ceil((n+1)(1-alpha))-th smallest
+// score (the largest when that rank exceeds n). NaN for no scores. Reorders `scores`.
+inline double ConformalQuantile(std::vector<float>& scores, double coverage) {
+  if (scores.empty()) return NAN;
+  const size_t n = scores.size();
+  size_t rank = static_cast<size_t>(std::ceil((static_cast<double>(n) + 1) * coverage));
+  rank = std::clamp<size_t>(rank, 1, n);
+  std::nth_element(scores.begin(), scores.begin() + static_cast<long>(rank - 1), scores.end());
+  return scores[rank - 1];
+}
+
+// Per horizon step, the last `capacity` scores. Scores are stored as 16-bit fixed point
+// (1/1000 of a window spread, saturating at 65.5 spreads) to keep per-point state small.
+class ScoreRings {
+ public:
+  ScoreRings() = default;
+  ScoreRings(size_t horizons, size_t capacity)
+      : capacity_(capacity), data_(horizons * capacity), count_(horizons), head_(horizons) {}
+
+  size_t horizons() const { return count_.size(); }
+  size_t count(size_t h) const { return count_[h]; }
+
+  void Add(size_t h, double score) {
+    const double q = std::min(65535.0, std::max(0.0, std::round(score * 1000.0)));
+    data_[h * capacity_ + head_[h]] = static_cast<uint16_t>(q);
+    head_[h] = static_cast<uint16_t>((head_[h] + 1) % capacity_);
+    if (count_[h] < capacity_) ++count_[h];
+  }
+
+  double Quantile(size_t h, double coverage, std::vector<float>* scratch) const {
+    scratch->clear();
+    for (size_t i = 0; i < count_[h]; ++i) scratch->push_back(data_[h * capacity_ + i] / 1000.0f);
+    return ConformalQuantile(*scratch, coverage);
+  }
+
+  size_t bytes() const { return data_.capacity() * sizeof(uint16_t) + (count_.capacity() + head_.capacity()) * sizeof(uint16_t); }
+
+ private:
+  size_t capacity_ = 0;
+  std::vector<uint16_t> data_;   // horizons x capacity
+  std::vector<uint16_t> count_;  // per horizon
+  std::vector<uint16_t> head_;
+};
+
+// An exponentially weighted mean that starts as a plain mean (no bias towards zero at first).
+struct RollingMean {
+  double value = NAN;
+  uint64_t n = 0;
+  void Add(double x, double horizon = 200) {
+    ++n;
+    const double w = std::max(1.0 / static_cast<double>(n), 1.0 / horizon);
+    value = n == 1 ? x : value + w * (x - value);
+  }
+};
+
+}  // namespace brickcast::serving

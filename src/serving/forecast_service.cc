@@ -1,0 +1,674 @@
+// ForecastService: scheduler thread, worker pool with dynamic batching, conformal intervals,
+// accuracy, fallback and model swap. See include/brickcast/forecast_service.h for the design.
+#include "brickcast/forecast_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "brickcast/bounded_queue.h"
+#include "brickcast/timemixer.h"
+#include "serving/conformal.h"
+
+namespace brickcast {
+
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr size_t kShards = 16;
+constexpr size_t kPooledScores = 2048;  // pooled residuals kept per horizon step
+constexpr size_t kLatencySamples = 8192;
+
+const std::vector<double> kLatencyBounds = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
+                                            0.1,    0.2,   0.5,   1,     2,    5,    10};
+const std::vector<double> kBatchBounds = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
+
+// One due window on its way to a worker.
+struct Request {
+  std::string point;
+  UnixMillis window_end = 0;
+  double coverage = 0;
+  std::vector<float> input;     // the model's seq_len steps, gaps filled
+  std::vector<float> seasonal;  // the values one day before the forecast steps (fallback), or empty
+  float last_value = 0;
+  Clock::time_point enqueued;
+};
+
+// A forecast waiting for its actuals.
+struct PastForecast {
+  UnixMillis first_step = 0;
+  float scale = 1;                // spread of the input window
+  std::vector<float> values;      // per horizon step
+  std::vector<float> half_width;  // NaN when it had no interval
+};
+
+struct PointState {
+  UnixMillis requested_end = 0;  // window end of the newest request
+  bool in_flight = false;
+  bool newer_due = false;        // a newer step closed while the request was in flight
+  UnixMillis scored_until = 0;   // steps before this were compared with their forecasts
+  std::optional<PointForecast> latest;
+  std::deque<PastForecast> past;
+  serving::ScoreRings scores;
+  serving::RollingMean mae, coverage;
+};
+
+struct Shard {
+  mutable std::mutex mu;
+  std::unordered_map<std::string, PointState> points;  // guarded by mu
+};
+
+// Fills gaps: forward fill, then leading gaps from the first value. False when all are NaN.
+bool FillGaps(std::vector<double>* v) {
+  double last = NAN;
+  for (double& x : *v) {
+    if (std::isnan(x)) x = last;
+    else last = x;
+  }
+  auto first = std::find_if(v->begin(), v->end(), [](double x) { return !std::isnan(x); });
+  if (first == v->end()) return false;
+  std::fill(v->begin(), first, *first);
+  return true;
+}
+
+float Spread(const std::vector<float>& x) {
+  double mean = 0, var = 0;
+  for (float v : x) mean += v;
+  mean /= static_cast<double>(x.size());
+  for (float v : x) var += (v - mean) * (v - mean);
+  // The same floor as RevIN's epsilon: a flat input (a closed damper) still has a usable scale.
+  return static_cast<float>(std::sqrt(var / static_cast<double>(x.size()) + 1e-5));
+}
+
+}  // namespace
+
+struct ForecastService::Impl {
+  SeriesStore& store;
+  ForecastServiceOptions opt;
+  int64_t step_ms;
+
+  mutable std::mutex model_mu;
+  std::shared_ptr<const Forecaster> model;  // guarded by model_mu; workers copy the pointer per batch
+
+  std::array<Shard, kShards> shards;
+  BoundedQueue<Request> queue;
+
+  std::mutex dirty_mu;
+  std::unordered_set<std::string> dirty;  // guarded by dirty_mu
+  bool scanning = false;                  // guarded by dirty_mu: a scan holds points not yet queued
+  std::atomic<size_t> in_flight{0};
+
+  // Pooled residuals and model accuracy; written by the scheduler, read by workers and the API.
+  mutable std::mutex pooled_mu;
+  serving::ScoreRings pooled;
+  std::vector<double> pooled_quantile;  // per horizon step, refreshed after scoring
+  serving::RollingMean model_mae, model_coverage;
+
+  mutable std::mutex stats_mu;
+  ForecastCounters counters;                   // guarded by stats_mu (latency/batch histograms too)
+  std::vector<double> latency_ring;            // last kLatencySamples latencies, guarded by stats_mu
+  size_t latency_head = 0;
+
+  std::thread scheduler;
+  std::vector<std::thread> workers;
+  std::mutex run_mu;
+  std::condition_variable run_cv;
+  bool stopping = false;  // guarded by run_mu
+  bool started = false;
+
+  Impl(SeriesStore& s, ForecastServiceOptions o)
+      : store(s), opt(std::move(o)), step_ms(s.options().step_ms), queue(std::max<size_t>(1, opt.queue_capacity)) {
+    counters.latency_bounds_s = kLatencyBounds;
+    counters.latency_counts.assign(kLatencyBounds.size(), 0);
+    counters.batch_bounds = kBatchBounds;
+    counters.batch_counts.assign(kBatchBounds.size(), 0);
+  }
+
+  Shard& ShardFor(const std::string& point) { return shards[std::hash<std::string>{}(point) % kShards]; }
+  const Shard& ShardFor(const std::string& point) const { return shards[std::hash<std::string>{}(point) % kShards]; }
+
+  std::shared_ptr<const Forecaster> CurrentModel() const {
+    std::lock_guard<std::mutex> lock(model_mu);
+    return model;
+  }
+
+  // The horizon and input length the service works with: the model's, or for the fallback alone
+  // 24 steps ahead from up to 96 steps of input.
+  int Horizon(const Forecaster* m) const { return m ? m->pred_len() : 24; }
+  int InputLength(const Forecaster* m) const {
+    return m ? m->seq_len() : static_cast<int>(std::min<size_t>(96, store.options().window_steps));
+  }
+
+  void MarkDirty(const std::string& point) {
+    std::lock_guard<std::mutex> lock(dirty_mu);
+    dirty.insert(point);
+  }
+
+  // --- scheduler -------------------------------------------------------------------------------
+
+  void Scan() {
+    std::unordered_set<std::string> work;
+    {
+      std::lock_guard<std::mutex> lock(dirty_mu);
+      work.swap(dirty);
+      if (work.empty()) return;
+      scanning = true;
+    }
+    struct Done {
+      Impl* impl;
+      ~Done() {
+        std::lock_guard<std::mutex> lock(impl->dirty_mu);
+        impl->scanning = false;
+      }
+    } done{this};
+    auto m = CurrentModel();
+    const int seq = InputLength(m.get()), horizon = Horizon(m.get());
+    const size_t day_steps = static_cast<size_t>(86'400'000 / step_ms);
+    const size_t fetch = std::max<size_t>(seq, std::min(day_steps, store.options().window_steps));
+    bool scored = false;
+    for (const std::string& point : work) {
+      auto stats = store.Stats(point);
+      if (!stats) continue;
+      // The step holding the newest observation is still open; every step before it is closed.
+      const UnixMillis closed_end = (stats->last_time / step_ms) * step_ms;
+      if (closed_end <= stats->first_time) continue;  // no step with data has closed yet
+      Shard& shard = ShardFor(point);
+      {
+        std::lock_guard<std::mutex> lock(shard.mu);
+        PointState& st = shard.points[point];
+        if (closed_end <= st.requested_end) continue;
+        if (st.in_flight) {
+          st.newer_due = true;  // picked up when the running request finishes
+          continue;
+        }
+      }
+      if (queue.size() >= queue.capacity()) {
+        Count([](ForecastCounters& c) { ++c.deferred; });
+        MarkDirty(point);  // stays due; a later scan takes its newest window
+        continue;
+      }
+      auto window = store.Window(point, closed_end, fetch);
+      if (!window) continue;
+      scored |= ScoreActuals(point, *window, closed_end);
+
+      Request req;
+      req.point = point;
+      req.window_end = closed_end;
+      const size_t n = window->values.size();
+      size_t present = 0;
+      for (size_t i = n - seq; i < n; ++i) present += window->observed[i] || window->filled[i];
+      req.coverage = static_cast<double>(present) / seq;
+      std::vector<double> values(window->values.begin(), window->values.end());
+      if (req.coverage < opt.min_coverage || !FillGaps(&values)) {
+        PointForecast pf;
+        pf.point = point;
+        pf.status = "insufficient_data";
+        pf.window_end = closed_end;
+        pf.step_ms = step_ms;
+        pf.input_coverage = req.coverage;
+        pf.interval_source = "none";
+        pf.produced_at = std::chrono::system_clock::now();
+        std::lock_guard<std::mutex> lock(shard.mu);
+        PointState& st = shard.points[point];
+        st.requested_end = closed_end;
+        st.latest = std::move(pf);
+        Count([](ForecastCounters& c) { ++c.insufficient_data; });
+        continue;
+      }
+      req.input.assign(values.end() - seq, values.end());
+      req.last_value = req.input.back();
+      // Seasonal naive needs yesterday's values at the forecast steps: the first `horizon` steps of
+      // a one-day window ending now. (With a store of exactly one day the oldest of those steps has
+      // left the ring; the gap filling then takes the next one, a step later.)
+      if (n >= day_steps && day_steps >= static_cast<size_t>(horizon))
+        req.seasonal.assign(values.end() - day_steps, values.end() - day_steps + horizon);
+      req.enqueued = Clock::now();
+      {
+        std::lock_guard<std::mutex> lock(shard.mu);
+        PointState& st = shard.points[point];
+        st.requested_end = closed_end;
+        st.in_flight = true;
+        st.newer_due = false;
+      }
+      ++in_flight;
+      Count([](ForecastCounters& c) { ++c.scheduled; });
+      if (!queue.Push(std::move(req), Clock::now())) {  // closed while stopping
+        --in_flight;
+        std::lock_guard<std::mutex> lock(shard.mu);
+        shard.points[point].in_flight = false;
+      }
+    }
+    if (scored) RefreshPooledQuantiles(horizon);
+  }
+
+  // Compares the point's earlier forecasts with the actuals that closed since the last scan.
+  bool ScoreActuals(const std::string& point, const SeriesWindow& w, UnixMillis closed_end) {
+    Shard& shard = ShardFor(point);
+    std::vector<std::pair<size_t, double>> pooled_scores;
+    std::vector<std::pair<double, double>> model_updates;  // (abs error, covered or NaN)
+    {
+      std::lock_guard<std::mutex> lock(shard.mu);
+      PointState& st = shard.points[point];
+      if (st.past.empty()) {
+        st.scored_until = closed_end;
+        return false;
+      }
+      const UnixMillis from = std::max(st.scored_until, w.start);
+      for (UnixMillis s = from; s < closed_end; s += step_ms) {
+        const size_t i = static_cast<size_t>((s - w.start) / step_ms);
+        if (i >= w.values.size() || !w.observed[i]) continue;  // only real observations count
+        const double actual = w.values[i];
+        for (const PastForecast& p : st.past) {
+          if (s < p.first_step) continue;
+          const size_t h = static_cast<size_t>((s - p.first_step) / step_ms);
+          if (h >= p.values.size()) continue;
+          const double err = std::abs(actual - p.values[h]);
+          if (st.scores.horizons() != p.values.size()) st.scores = serving::ScoreRings(p.values.size(), opt.calibration_size);
+          st.scores.Add(h, err / p.scale);
+          pooled_scores.emplace_back(h, err / p.scale);
+          const double covered = std::isnan(p.half_width[h]) ? NAN : (err <= p.half_width[h] ? 1.0 : 0.0);
+          st.mae.Add(err);
+          if (!std::isnan(covered)) st.coverage.Add(covered);
+          model_updates.emplace_back(err, covered);
+        }
+      }
+      st.scored_until = closed_end;
+      while (!st.past.empty() &&
+             st.past.front().first_step + static_cast<int64_t>(st.past.front().values.size()) * step_ms <= closed_end)
+        st.past.pop_front();
+    }
+    if (pooled_scores.empty()) return false;
+    std::lock_guard<std::mutex> lock(pooled_mu);
+    for (auto [h, s] : pooled_scores) {
+      if (pooled.horizons() <= h) continue;
+      pooled.Add(h, s);
+    }
+    for (auto [err, covered] : model_updates) {
+      model_mae.Add(err, 2000);
+      if (!std::isnan(covered)) model_coverage.Add(covered, 2000);
+    }
+    return true;
+  }
+
+  void RefreshPooledQuantiles(int horizon) {
+    std::lock_guard<std::mutex> lock(pooled_mu);
+    if (pooled.horizons() != static_cast<size_t>(horizon)) return;
+    std::vector<float> scratch;
+    pooled_quantile.assign(horizon, NAN);
+    for (int h = 0; h < horizon; ++h)
+      if (pooled.count(h) >= opt.min_calibration) pooled_quantile[h] = pooled.Quantile(h, opt.interval_coverage, &scratch);
+  }
+
+  // --- workers ---------------------------------------------------------------------------------
+
+  void WorkerLoop() {
+    std::vector<Request> batch;
+    while (true) {
+      batch.clear();
+      auto first = queue.Pop(Clock::now() + std::chrono::hours(1));
+      if (!first) {
+        std::lock_guard<std::mutex> lock(run_mu);
+        if (stopping) return;
+        continue;
+      }
+      batch.push_back(std::move(*first));
+      // Dynamic batching: take what is queued, waiting at most max_wait for the batch to fill.
+      const auto deadline = Clock::now() + opt.max_wait;
+      while (batch.size() < opt.max_batch) {
+        auto next = queue.Pop(deadline);
+        if (!next) break;
+        batch.push_back(std::move(*next));
+      }
+      RunBatch(batch);
+    }
+  }
+
+  void RunBatch(std::vector<Request>& batch) {
+    auto m = CurrentModel();  // a swap during this batch does not affect it
+    const int n = static_cast<int>(batch.size());
+    std::vector<float> out;
+    std::string fallback_reason;
+    int horizon = Horizon(m.get());
+    bool usable = m && static_cast<int>(batch[0].input.size()) == m->seq_len();
+    if (!m) fallback_reason = "no model loaded";
+    else if (!usable) fallback_reason = "model changed while the request was queued";
+    if (usable) {
+      const int seq = m->seq_len();
+      std::vector<float> x;
+      std::vector<float> marks;
+      x.reserve(static_cast<size_t>(n) * seq);
+      for (const Request& r : batch) {
+        if (static_cast<int>(r.input.size()) != seq) {
+          usable = false;
+          fallback_reason = "model changed while the request was queued";
+          break;
+        }
+        x.insert(x.end(), r.input.begin(), r.input.end());
+        if (m->time_features() > 0)
+          for (int i = 0; i < seq; ++i) {
+            const int64_t utc = (r.window_end - static_cast<int64_t>(seq - i) * step_ms) / 1000;
+            AppendTimeFeatures(utc + opt.site_zone.OffsetAtUtc(utc), &marks);
+          }
+      }
+      if (usable) {
+        auto y = m->Forecast(x, marks, n);
+        if (y.ok() && std::all_of(y->begin(), y->end(), [](float v) { return std::isfinite(v); })) {
+          out = std::move(*y);
+        } else {
+          usable = false;
+          fallback_reason = y.ok() ? "the model returned non-finite values" : "forward failed: " + y.status().message();
+          Count([](ForecastCounters& c) { ++c.forward_failures; });
+          spdlog::warn("forecast: {} ({} windows); answering with seasonal naive", fallback_reason, n);
+        }
+      }
+    }
+    const std::string identity = usable ? m->identity() : "seasonal_naive";
+    std::vector<double> pooled_q;
+    {
+      std::lock_guard<std::mutex> lock(pooled_mu);
+      if (pooled.horizons() != static_cast<size_t>(horizon)) {
+        pooled = serving::ScoreRings(horizon, kPooledScores);
+        pooled_quantile.clear();
+      }
+      pooled_q = pooled_quantile;
+    }
+    std::vector<float> scratch;
+    const auto now = Clock::now();
+    std::vector<double> latencies;
+    uint64_t late = 0;
+    for (int b = 0; b < n; ++b) {
+      Request& r = batch[b];
+      std::vector<float> values(horizon);
+      for (int h = 0; h < horizon; ++h) {
+        if (usable) values[h] = out[static_cast<size_t>(b) * horizon + h];
+        else values[h] = r.seasonal.size() == static_cast<size_t>(horizon) ? r.seasonal[h] : r.last_value;
+      }
+      const float scale = Spread(r.input);
+      PointForecast pf;
+      pf.point = r.point;
+      pf.status = "ok";
+      pf.model = identity;
+      pf.fallback = !usable;
+      if (!usable) pf.fallback_reason = fallback_reason + (r.seasonal.empty() ? " (last value: under a day of data)" : "");
+      pf.window_end = r.window_end;
+      pf.step_ms = step_ms;
+      pf.input_coverage = r.coverage;
+      pf.produced_at = std::chrono::system_clock::now();
+      PastForecast past;
+      past.first_step = r.window_end;
+      past.scale = scale;
+      past.values = values;
+      past.half_width.assign(horizon, NAN);
+      Shard& shard = ShardFor(r.point);
+      bool redo = false;
+      {
+        std::lock_guard<std::mutex> lock(shard.mu);
+        PointState& st = shard.points[r.point];
+        bool own = st.scores.horizons() == static_cast<size_t>(horizon);
+        for (int h = 0; h < horizon && own; ++h) own = st.scores.count(h) >= opt.min_calibration;
+        bool pooled_ok = pooled_q.size() == static_cast<size_t>(horizon) &&
+                         std::none_of(pooled_q.begin(), pooled_q.end(), [](double q) { return std::isnan(q); });
+        pf.interval_source = own ? "point" : pooled_ok ? "pooled" : "none";
+        for (int h = 0; h < horizon; ++h) {
+          ForecastStep step;
+          step.time = r.window_end + static_cast<int64_t>(h) * step_ms;
+          step.value = values[h];
+          double q = own ? st.scores.Quantile(h, opt.interval_coverage, &scratch) : pooled_ok ? pooled_q[h] : NAN;
+          if (!std::isnan(q)) {
+            past.half_width[h] = static_cast<float>(q * scale);
+            step.lower = values[h] - q * scale;
+            step.upper = values[h] + q * scale;
+          }
+          pf.steps.push_back(step);
+        }
+        st.latest = std::move(pf);
+        st.past.push_back(std::move(past));
+        while (st.past.size() > static_cast<size_t>(horizon)) st.past.pop_front();
+        st.in_flight = false;
+        if (st.newer_due) {
+          late += 1;
+          redo = true;
+          st.newer_due = false;
+        }
+      }
+      if (redo) MarkDirty(r.point);
+      latencies.push_back(std::chrono::duration<double>(now - r.enqueued).count());
+    }
+    {
+      std::lock_guard<std::mutex> lock(stats_mu);
+      ForecastCounters& c = counters;
+      c.forecasts += n;
+      if (!usable) c.fallback_forecasts += n;
+      c.late += late;
+      ++c.batches;
+      c.batch_sum += n;
+      for (size_t i = 0; i < kBatchBounds.size(); ++i)
+        if (n <= kBatchBounds[i]) ++c.batch_counts[i];
+      for (double l : latencies) {
+        c.latency_sum_s += l;
+        for (size_t i = 0; i < kLatencyBounds.size(); ++i)
+          if (l <= kLatencyBounds[i]) ++c.latency_counts[i];
+        if (latency_ring.size() < kLatencySamples) latency_ring.push_back(l);
+        else latency_ring[latency_head++ % kLatencySamples] = l;
+      }
+    }
+    in_flight -= n;
+  }
+
+  template <typename F>
+  void Count(F f) {
+    std::lock_guard<std::mutex> lock(stats_mu);
+    f(counters);
+  }
+
+  void SchedulerLoop() {
+    std::unique_lock<std::mutex> lock(run_mu);
+    while (!stopping) {
+      lock.unlock();
+      Scan();
+      lock.lock();
+      run_cv.wait_for(lock, opt.scan_interval, [&] { return stopping; });
+    }
+  }
+};
+
+ForecastService::ForecastService(SeriesStore& store, ForecastServiceOptions options)
+    : impl_(std::make_unique<Impl>(store, std::move(options))) {}
+
+ForecastService::~ForecastService() { Stop(); }
+
+Status ForecastService::Start() {
+  if (impl_->started) return Status::FailedPrecondition("forecast service already started");
+  if (impl_->opt.max_batch < 1) return Status::InvalidArgument("forecast max_batch must be >= 1");
+  if (impl_->opt.interval_coverage <= 0 || impl_->opt.interval_coverage >= 1)
+    return Status::InvalidArgument("forecast interval_coverage must be in (0, 1)");
+  SetForecastThreads(std::max(1, impl_->opt.intra_op_threads));
+  size_t workers = impl_->opt.workers;
+  if (workers == 0) workers = std::max(1u, std::thread::hardware_concurrency());
+  impl_->started = true;
+  impl_->scheduler = std::thread([this] { impl_->SchedulerLoop(); });
+  for (size_t i = 0; i < workers; ++i) impl_->workers.emplace_back([this] { impl_->WorkerLoop(); });
+  return Status::Ok();
+}
+
+void ForecastService::Stop() {
+  if (!impl_->started) return;
+  {
+    std::lock_guard<std::mutex> lock(impl_->run_mu);
+    if (impl_->stopping) return;
+    impl_->stopping = true;
+  }
+  impl_->run_cv.notify_all();
+  impl_->scheduler.join();
+  impl_->queue.Close();  // workers drain what is queued, then exit
+  for (auto& t : impl_->workers) t.join();
+}
+
+Status ForecastService::SetModel(std::shared_ptr<const Forecaster> model) {
+  if (model) {
+    if (model->channels() != 1)
+      return Status::InvalidArgument("the forecast model has " + std::to_string(model->channels()) +
+                                     " channels; serving forecasts each point alone and needs a single-channel model "
+                                     "(train with \"scaler\": \"per_series\")");
+    const int64_t step_s = impl_->step_ms / 1000;
+    if (model->step_seconds() != 0 && model->step_seconds() != step_s)
+      return Status::InvalidArgument("the forecast model was trained at " + std::to_string(model->step_seconds()) +
+                                     " s steps, the store resamples at " + std::to_string(step_s) + " s");
+    if (static_cast<size_t>(model->seq_len()) > impl_->store.options().window_steps)
+      return Status::InvalidArgument("the forecast model needs " + std::to_string(model->seq_len()) +
+                                     " steps of input; the store keeps " +
+                                     std::to_string(impl_->store.options().window_steps));
+  }
+  std::string before, after = model ? model->identity() : "none (seasonal naive)";
+  {
+    std::lock_guard<std::mutex> lock(impl_->model_mu);
+    before = impl_->model ? impl_->model->identity() : "none";
+    impl_->model = std::move(model);
+  }
+  {
+    std::lock_guard<std::mutex> lock(impl_->pooled_mu);
+    impl_->model_mae = {};
+    impl_->model_coverage = {};
+  }
+  impl_->Count([](ForecastCounters& c) { ++c.model_swaps; });
+  spdlog::info("forecast model: {} -> {}", before, after);
+  return Status::Ok();
+}
+
+Status ForecastService::LoadModel(const std::string& path) {
+  auto m = LoadForecasterFile(path);
+  if (!m.ok()) return m.status();
+  return SetModel(std::shared_ptr<const Forecaster>(std::move(*m)));
+}
+
+std::string ForecastService::model_identity() const {
+  auto m = impl_->CurrentModel();
+  return m ? m->identity() : "";
+}
+
+void ForecastService::NotifyData(const std::vector<std::string>& points) {
+  std::lock_guard<std::mutex> lock(impl_->dirty_mu);
+  for (const auto& p : points) impl_->dirty.insert(p);
+}
+
+std::optional<PointForecast> ForecastService::Get(const std::string& point) const {
+  const Shard& shard = impl_->ShardFor(point);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  auto it = shard.points.find(point);
+  if (it == shard.points.end() || !it->second.latest) return std::nullopt;
+  PointForecast pf = *it->second.latest;
+  pf.accuracy.residuals = it->second.mae.n;
+  pf.accuracy.mae = it->second.mae.value;
+  pf.accuracy.interval_coverage = it->second.coverage.value;
+  return pf;
+}
+
+ModelAccuracy ForecastService::Accuracy() const {
+  ModelAccuracy a;
+  a.model = model_identity();
+  std::lock_guard<std::mutex> lock(impl_->pooled_mu);
+  a.residuals = impl_->model_mae.n;
+  a.mae = impl_->model_mae.value;
+  a.interval_coverage = impl_->model_coverage.value;
+  return a;
+}
+
+ForecastCounters ForecastService::Counters() const {
+  ForecastCounters c;
+  std::vector<double> latencies;
+  {
+    std::lock_guard<std::mutex> lock(impl_->stats_mu);
+    c = impl_->counters;
+    latencies = impl_->latency_ring;
+  }
+  if (!latencies.empty()) {
+    std::sort(latencies.begin(), latencies.end());
+    c.latency_p50_s = latencies[latencies.size() / 2];
+    c.latency_p99_s = latencies[std::min(latencies.size() - 1, latencies.size() * 99 / 100)];
+  }
+  c.queue_depth = impl_->queue.size();
+  for (const Shard& s : impl_->shards) {
+    std::lock_guard<std::mutex> lock(s.mu);
+    c.points += s.points.size();
+  }
+  return c;
+}
+
+size_t ForecastService::BytesPerPoint() const {
+  auto m = impl_->CurrentModel();
+  const size_t h = static_cast<size_t>(impl_->Horizon(m.get()));
+  // Hash-map node and state, the latest result, up to h past forecasts (values + interval) and the
+  // residual rings.
+  return sizeof(PointState) + 64 + sizeof(PointForecast) + h * sizeof(ForecastStep) +
+         h * (sizeof(PastForecast) + 2 * h * sizeof(float)) + serving::ScoreRings(h, impl_->opt.calibration_size).bytes();
+}
+
+void ForecastService::ScanNow() { impl_->Scan(); }
+
+bool ForecastService::WaitIdle(std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    bool dirty;
+    {
+      std::lock_guard<std::mutex> lock(impl_->dirty_mu);
+      dirty = !impl_->dirty.empty() || impl_->scanning;
+    }
+    if (!dirty && impl_->in_flight == 0 && impl_->queue.size() == 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return false;
+}
+
+std::string ForecastMetricsText(const ForecastService& service) {
+  const ForecastCounters c = service.Counters();
+  const ModelAccuracy a = service.Accuracy();
+  std::string out;
+  auto line = [&](const std::string& name, const std::string& type, const std::string& help, double v) {
+    out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " + std::to_string(v) + "\n";
+  };
+  line("brickcast_forecast_scheduled_total", "counter", "Due windows queued for a forecast.", c.scheduled);
+  line("brickcast_forecasts_total", "counter", "Forecasts produced (model or fallback).", c.forecasts);
+  line("brickcast_forecast_fallback_total", "counter", "Forecasts answered by the seasonal-naive fallback.", c.fallback_forecasts);
+  line("brickcast_forecast_insufficient_data_total", "counter", "Due windows below the coverage threshold.", c.insufficient_data);
+  line("brickcast_forecast_deferred_total", "counter", "Due points left for a later scan because the queue was full.", c.deferred);
+  line("brickcast_forecast_late_total", "counter", "Forecasts finished after a newer step had closed.", c.late);
+  line("brickcast_forecast_forward_failures_total", "counter", "Model forwards that failed.", c.forward_failures);
+  line("brickcast_forecast_model_swaps_total", "counter", "Model loads and swaps.", c.model_swaps);
+  line("brickcast_forecast_queue_depth", "gauge", "Windows waiting for a worker.", static_cast<double>(c.queue_depth));
+  line("brickcast_forecast_points", "gauge", "Points with forecast state.", static_cast<double>(c.points));
+  auto histogram = [&](const std::string& name, const std::string& help, const std::vector<double>& bounds,
+                       const std::vector<uint64_t>& counts, double sum, uint64_t total) {
+    out += "# HELP " + name + " " + help + "\n# TYPE " + name + " histogram\n";
+    for (size_t i = 0; i < bounds.size(); ++i) {
+      char le[32];
+      std::snprintf(le, sizeof le, "%g", bounds[i]);
+      out += name + "_bucket{le=\"" + le + "\"} " + std::to_string(counts[i]) + "\n";
+    }
+    out += name + "_bucket{le=\"+Inf\"} " + std::to_string(total) + "\n";
+    out += name + "_sum " + std::to_string(sum) + "\n" + name + "_count " + std::to_string(total) + "\n";
+  };
+  histogram("brickcast_forecast_latency_seconds", "Enqueue to result.", c.latency_bounds_s, c.latency_counts,
+            c.latency_sum_s, c.forecasts);
+  histogram("brickcast_forecast_batch_size", "Windows per forward.", c.batch_bounds, c.batch_counts,
+            static_cast<double>(c.batch_sum), c.batches);
+  const std::string label = "{model=\"" + (a.model.empty() ? std::string("seasonal_naive") : a.model) + "\"}";
+  out += "# HELP brickcast_forecast_model_mae Rolling mean absolute error of the current model (SI units, all points).\n"
+         "# TYPE brickcast_forecast_model_mae gauge\nbrickcast_forecast_model_mae" + label + " " +
+         (std::isnan(a.mae) ? std::string("NaN") : std::to_string(a.mae)) + "\n";
+  out += "# HELP brickcast_forecast_model_interval_coverage Rolling share of actuals inside their prediction interval.\n"
+         "# TYPE brickcast_forecast_model_interval_coverage gauge\nbrickcast_forecast_model_interval_coverage" + label +
+         " " + (std::isnan(a.interval_coverage) ? std::string("NaN") : std::to_string(a.interval_coverage)) + "\n";
+  return out;
+}
+
+}  // namespace brickcast

@@ -1,0 +1,341 @@
+#include "brickcast/forecast_service.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <random>
+#include <thread>
+
+#include "brickcast/timemixer.h"
+
+namespace brickcast {
+namespace {
+
+constexpr int64_t kStep = 60'000;
+constexpr UnixMillis kT0 = 1'700'000'000'000 / kStep * kStep;
+
+// A transparent single-channel model: the last value plus the mean step-to-step change. It can be
+// made slow or made to fail, and it records the largest batch it saw.
+class TrendForecaster : public Forecaster {
+ public:
+  TrendForecaster(int seq, int pred, std::string name = "trend") : seq_(seq), pred_(pred), name_(std::move(name)) {}
+  int seq_len() const override { return seq_; }
+  int pred_len() const override { return pred_; }
+  int channels() const override { return 1; }
+  int time_features() const override { return 0; }
+  std::string kind() const override { return "test"; }
+  int64_t step_seconds() const override { return kStep / 1000; }
+  std::string identity() const override { return name_; }
+  StatusOr<std::vector<float>> Forecast(const std::vector<float>& x, const std::vector<float>&, int batch) const override {
+    ++calls;
+    max_batch_seen = std::max(max_batch_seen.load(), batch);
+    if (delay.count() > 0) std::this_thread::sleep_for(delay);
+    if (fail) return Status::Internal("injected failure");
+    std::vector<float> y;
+    for (int b = 0; b < batch; ++b) {
+      const float* w = &x[static_cast<size_t>(b) * seq_];
+      const float slope = (w[seq_ - 1] - w[0]) / static_cast<float>(seq_ - 1);
+      for (int h = 1; h <= pred_; ++h) y.push_back(w[seq_ - 1] + slope * static_cast<float>(h));
+    }
+    return y;
+  }
+  std::chrono::milliseconds delay{0};
+  std::atomic<bool> fail{false};
+  mutable std::atomic<int> calls{0}, max_batch_seen{0};
+
+ private:
+  int seq_, pred_;
+  std::string name_;
+};
+
+std::string Point(int i) { return "urn:test#p" + std::to_string(i); }
+
+// Writes step `s` (one observation in the middle of the step) for points [0, n).
+void Feed(SeriesStore& store, int n, int s, double noise_sd = 0.2, uint32_t seed = 7) {
+  std::mt19937 rng(seed + static_cast<uint32_t>(s));
+  std::normal_distribution<double> noise(0, noise_sd);
+  for (int i = 0; i < n; ++i) {
+    Observation o;
+    o.point = Point(i);
+    o.time = kT0 + s * kStep + kStep / 2;
+    o.value = 20 + i + 2 * std::sin(s * 0.05 + i) + noise(rng);
+    store.Append(o);
+  }
+}
+
+std::vector<std::string> Points(int n) {
+  std::vector<std::string> v;
+  for (int i = 0; i < n; ++i) v.push_back(Point(i));
+  return v;
+}
+
+ForecastServiceOptions Options() {
+  ForecastServiceOptions o;
+  o.workers = 2;
+  o.max_batch = 16;
+  o.scan_interval = std::chrono::milliseconds(5);
+  o.min_calibration = 8;
+  return o;
+}
+
+// Feeds steps [from, to) one at a time, letting the service catch up after each.
+void FeedSteps(SeriesStore& store, ForecastService& svc, int n, int from, int to) {
+  for (int s = from; s < to; ++s) {
+    Feed(store, n, s);
+    svc.NotifyData(Points(n));
+    ASSERT_TRUE(svc.WaitIdle(std::chrono::seconds(20)));
+  }
+}
+
+TEST(ForecastServiceTest, ForecastsEveryPointWithCalibratedIntervals) {
+  SeriesStore store(SeriesOptions{kStep, 64, 2, 32});
+  ForecastService svc(store, Options());
+  ASSERT_TRUE(svc.SetModel(std::make_shared<TrendForecaster>(16, 4)).ok());
+  ASSERT_TRUE(svc.Start().ok());
+  FeedSteps(store, svc, 20, 0, 120);
+  for (int i = 0; i < 20; ++i) {
+    auto f = svc.Get(Point(i));
+    ASSERT_TRUE(f.has_value());
+    EXPECT_EQ(f->status, "ok");
+    EXPECT_FALSE(f->fallback);
+    EXPECT_EQ(f->model, "trend");
+    // The newest observation is in step 119, still open: the window ends at step 119's start.
+    EXPECT_EQ(f->window_end, kT0 + 119 * kStep);
+    ASSERT_EQ(f->steps.size(), 4u);
+    EXPECT_EQ(f->steps[0].time, kT0 + 119 * kStep);
+    EXPECT_EQ(f->interval_source, "point");
+    for (const auto& st : f->steps) {
+      EXPECT_LT(st.lower, st.value);
+      EXPECT_GT(st.upper, st.value);
+      EXPECT_NEAR(st.value, 20 + i, 4);
+    }
+    EXPECT_GT(f->accuracy.residuals, 300u);
+    EXPECT_GT(f->accuracy.mae, 0.05);
+    EXPECT_LT(f->accuracy.mae, 1.5);
+  }
+  // Split-conformal at 90 %: the realised coverage over all points lands near the target.
+  const ModelAccuracy a = svc.Accuracy();
+  EXPECT_EQ(a.model, "trend");
+  EXPECT_GT(a.interval_coverage, 0.78);
+  EXPECT_LT(a.interval_coverage, 0.98);
+  const ForecastCounters c = svc.Counters();
+  EXPECT_EQ(c.forecasts, c.scheduled);
+  // Each closed step (1..119) of each point gave a forecast, or "insufficient data" while fewer
+  // than 80 % of the 16 input steps existed (the first 12).
+  EXPECT_EQ(c.insufficient_data, 20u * 12);
+  EXPECT_EQ(c.forecasts + c.insufficient_data, 20u * 119);
+  EXPECT_GT(c.latency_p50_s, 0);
+  svc.Stop();
+}
+
+// Results depend only on the window: one window per forward and dynamic batches agree.
+TEST(ForecastServiceTest, BatchingDoesNotChangeResults) {
+  TimeMixerConfig cfg;
+  cfg.seq_len = 32;
+  cfg.pred_len = 8;
+  cfg.channels = 1;
+  cfg.down_sampling_layers = 2;
+  cfg.time_features = 4;
+  auto created = TimeMixerModel::Create(cfg, 3);
+  ASSERT_TRUE(created.ok());
+  (*created)->mutable_metadata().step_seconds = kStep / 1000;
+  std::shared_ptr<const Forecaster> model(std::move(*created));
+
+  std::vector<std::vector<float>> results[2];
+  for (int variant = 0; variant < 2; ++variant) {
+    SeriesStore store(SeriesOptions{kStep, 64, 2, 32});
+    ForecastServiceOptions o = Options();
+    o.max_batch = variant == 0 ? 1 : 64;
+    o.workers = variant == 0 ? 1 : 2;
+    o.max_wait = std::chrono::milliseconds(20);
+    ForecastService svc(store, o);
+    ASSERT_TRUE(svc.SetModel(model).ok());
+    for (int s = 0; s < 40; ++s) Feed(store, 50, s);
+    ASSERT_TRUE(svc.Start().ok());
+    svc.NotifyData(Points(50));
+    ASSERT_TRUE(svc.WaitIdle(std::chrono::seconds(20)));
+    const ForecastCounters c = svc.Counters();
+    EXPECT_EQ(c.forecasts, 50u);
+    if (variant == 1) {
+      EXPECT_GT(static_cast<double>(c.batch_sum) / c.batches, 1.5) << "the second run must batch";
+    }
+    for (int i = 0; i < 50; ++i) {
+      auto f = svc.Get(Point(i));
+      ASSERT_TRUE(f && f->status == "ok");
+      std::vector<float> v;
+      for (const auto& st : f->steps) v.push_back(static_cast<float>(st.value));
+      results[variant].push_back(v);
+    }
+  }
+  for (int i = 0; i < 50; ++i)
+    for (size_t h = 0; h < 8; ++h) EXPECT_NEAR(results[0][i][h], results[1][i][h], 1e-5) << "point " << i << " step " << h;
+}
+
+TEST(ForecastServiceTest, SparseWindowsAreMarkedInsufficient) {
+  SeriesStore store(SeriesOptions{kStep, 64, 1, 32});
+  ForecastService svc(store, Options());
+  ASSERT_TRUE(svc.SetModel(std::make_shared<TrendForecaster>(16, 4)).ok());
+  ASSERT_TRUE(svc.Start().ok());
+  // Every third step only: with a forward-fill limit of one step, 2/3 of the window is present.
+  for (int s = 0; s < 40; s += 3) Feed(store, 1, s);
+  svc.NotifyData({Point(0)});
+  ASSERT_TRUE(svc.WaitIdle(std::chrono::seconds(5)));
+  auto f = svc.Get(Point(0));
+  ASSERT_TRUE(f.has_value());
+  EXPECT_EQ(f->status, "insufficient_data");
+  EXPECT_LT(f->input_coverage, 0.8);
+  EXPECT_TRUE(f->steps.empty());
+  EXPECT_EQ(svc.Counters().insufficient_data, 1u);
+}
+
+// A model slower than the data: the queue stays at its capacity, points wait (deferred) and are
+// then forecast from their newest window; memory does not grow with the backlog.
+TEST(ForecastServiceTest, ASlowModelCausesBackpressureNotUnboundedMemory) {
+  SeriesStore store(SeriesOptions{kStep, 64, 2, 32});
+  ForecastServiceOptions o = Options();
+  o.queue_capacity = 8;
+  o.max_batch = 4;
+  o.workers = 1;
+  ForecastService svc(store, o);
+  auto slow = std::make_shared<TrendForecaster>(16, 4);
+  slow->delay = std::chrono::milliseconds(5);
+  ASSERT_TRUE(svc.SetModel(slow).ok());
+  for (int s = 0; s < 20; ++s) Feed(store, 300, s);
+  ASSERT_TRUE(svc.Start().ok());
+  svc.NotifyData(Points(300));
+  size_t max_depth = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline && svc.Counters().forecasts < 300) {
+    max_depth = std::max(max_depth, svc.Counters().queue_depth);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_TRUE(svc.WaitIdle(std::chrono::seconds(30)));
+  const ForecastCounters c = svc.Counters();
+  EXPECT_LE(max_depth, 8u);
+  EXPECT_GT(c.deferred, 0u);
+  EXPECT_EQ(c.forecasts, 300u) << "every point is forecast once the backlog clears";
+  EXPECT_LE(slow->max_batch_seen.load(), 4);
+  for (int i = 0; i < 300; ++i) EXPECT_TRUE(svc.Get(Point(i)).has_value());
+}
+
+// Models swapped while data flows: every scheduled window gets exactly one forecast, and each
+// batch runs on one model.
+TEST(ForecastServiceTest, ModelSwapUnderLoadLosesNoForecast) {
+  SeriesStore store(SeriesOptions{kStep, 64, 2, 32});
+  ForecastService svc(store, Options());
+  auto a = std::make_shared<TrendForecaster>(16, 4, "model-a");
+  auto b = std::make_shared<TrendForecaster>(16, 4, "model-b");
+  a->delay = b->delay = std::chrono::milliseconds(1);
+  ASSERT_TRUE(svc.SetModel(a).ok());
+  ASSERT_TRUE(svc.Start().ok());
+  for (int s = 0; s < 16; ++s) Feed(store, 40, s);
+  std::atomic<bool> done{false};
+  std::thread swapper([&] {
+    for (int k = 0; !done; ++k) {
+      EXPECT_TRUE(svc.SetModel(k % 2 ? a : b).ok());
+      std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    }
+  });
+  for (int s = 16; s < 60; ++s) {
+    Feed(store, 40, s);
+    svc.NotifyData(Points(40));
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_TRUE(svc.WaitIdle(std::chrono::seconds(20)));
+  done = true;
+  swapper.join();
+  svc.NotifyData(Points(40));
+  ASSERT_TRUE(svc.WaitIdle(std::chrono::seconds(20)));
+  const ForecastCounters c = svc.Counters();
+  EXPECT_EQ(c.forecasts, c.scheduled);
+  EXPECT_EQ(c.fallback_forecasts, 0u);
+  EXPECT_GT(c.model_swaps, 5u);
+  for (int i = 0; i < 40; ++i) {
+    auto f = svc.Get(Point(i));
+    ASSERT_TRUE(f.has_value());
+    EXPECT_EQ(f->window_end, kT0 + 59 * kStep) << "the newest closed step of every point was forecast";
+    EXPECT_TRUE(f->model == "model-a" || f->model == "model-b");
+  }
+}
+
+TEST(ForecastServiceTest, FallbackEngagesAndClears) {
+  SeriesStore store(SeriesOptions{kStep, 64, 2, 32});
+  ForecastService svc(store, Options());
+  ASSERT_TRUE(svc.Start().ok());
+  int s = 0;
+  auto step = [&] {
+    Feed(store, 3, s++);
+    svc.NotifyData(Points(3));
+    ASSERT_TRUE(svc.WaitIdle(std::chrono::seconds(5)));
+  };
+  for (int k = 0; k < 100; ++k) step();
+  auto f = svc.Get(Point(0));
+  ASSERT_TRUE(f.has_value());
+  EXPECT_TRUE(f->fallback);
+  EXPECT_EQ(f->model, "seasonal_naive");
+  EXPECT_NE(f->fallback_reason.find("no model loaded"), std::string::npos) << f->fallback_reason;
+  // Under a day of data: the last value is repeated.
+  EXPECT_NE(f->fallback_reason.find("last value"), std::string::npos) << f->fallback_reason;
+  EXPECT_DOUBLE_EQ(f->steps[0].value, f->steps[3].value);
+
+  auto model = std::make_shared<TrendForecaster>(16, 4);
+  model->fail = true;
+  ASSERT_TRUE(svc.SetModel(model).ok());
+  step();
+  f = svc.Get(Point(0));
+  EXPECT_TRUE(f->fallback);
+  EXPECT_NE(f->fallback_reason.find("forward failed: injected failure"), std::string::npos) << f->fallback_reason;
+  EXPECT_GT(svc.Counters().forward_failures, 0u);
+
+  model->fail = false;
+  step();
+  f = svc.Get(Point(0));
+  EXPECT_FALSE(f->fallback);
+  EXPECT_EQ(f->model, "trend");
+}
+
+TEST(ForecastServiceTest, SeasonalNaiveUsesTheSameTimeYesterday) {
+  // A ring of a day and an hour: yesterday's steps are all still there.
+  SeriesStore store(SeriesOptions{kStep, 1500, 2, 32});
+  ForecastService svc(store, Options());
+  ASSERT_TRUE(svc.Start().ok());
+  for (int s = 0; s < 1500; ++s) {
+    Observation o;
+    o.point = Point(0);
+    o.time = kT0 + s * kStep;
+    o.value = s % 1440;  // a daily ramp: yesterday's value at the same minute is (s - 1440)
+    store.Append(o);
+  }
+  svc.NotifyData({Point(0)});
+  ASSERT_TRUE(svc.WaitIdle(std::chrono::seconds(5)));
+  auto f = svc.Get(Point(0));
+  ASSERT_TRUE(f && f->fallback);
+  EXPECT_EQ(f->fallback_reason, "no model loaded");
+  // The window ends at step 1499 (open); the first forecast step is 1499, a day after step 59.
+  ASSERT_EQ(f->steps.size(), 24u);
+  for (int h = 0; h < 24; ++h) EXPECT_DOUBLE_EQ(f->steps[h].value, (1499 + h) % 1440) << h;
+}
+
+TEST(ForecastServiceTest, ModelsThatDoNotFitAreRefusedAndTheOldOneStays) {
+  SeriesStore store(SeriesOptions{kStep, 64, 2, 32});
+  ForecastService svc(store, Options());
+  ASSERT_TRUE(svc.SetModel(std::make_shared<TrendForecaster>(16, 4, "good")).ok());
+  TimeMixerConfig cfg;  // 7 channels, hourly
+  auto ett = TimeMixerModel::Create(cfg, 1);
+  ASSERT_TRUE(ett.ok());
+  Status st = svc.SetModel(std::shared_ptr<const Forecaster>(std::move(*ett)));
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("single-channel"), std::string::npos) << st.message();
+  auto long_input = std::make_shared<TrendForecaster>(128, 4);
+  st = svc.SetModel(long_input);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("needs 128 steps"), std::string::npos) << st.message();
+  EXPECT_EQ(svc.model_identity(), "good");
+  st = svc.LoadModel("/nonexistent/model");
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(svc.model_identity(), "good");
+}
+
+}  // namespace
+}  // namespace brickcast
