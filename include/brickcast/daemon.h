@@ -37,6 +37,8 @@ class Daemon {
   SeriesStore& store();
   Ingestor& ingestor();
   ForecastService* forecast();  // null when forecast.enabled is false
+  // Re-reads the configured forecast model file and swaps it in; on error the running one stays.
+  Status ReloadForecastModel();
 
  private:
   struct Impl;

@@ -15,7 +15,9 @@
 // errors of earlier forecasts, divided by the spread of their input window, are kept per point and
 // horizon step; the interval half-width is their (1-alpha) quantile times the current window's
 // spread. Until a point has enough of its own residuals, residuals pooled over all points are used.
-// The same residuals feed rolling accuracy (MAE, interval coverage) per point and per model.
+// The same residuals feed rolling accuracy (MAE, interval coverage) per point and per model, next
+// to the MAE that persistence (repeating the last value) would have had, so an operator sees both
+// drift and whether the model beats the trivial forecast on this site.
 //
 // Without a model, or when a forward fails, a seasonal-naive forecaster (same time yesterday, or
 // the last value when the window is shorter than a day) answers and the result is flagged as
@@ -63,6 +65,9 @@ struct PointAccuracy {
   uint64_t residuals = 0;        // scored (forecast, actual) pairs
   double mae = NAN;              // rolling (exponentially weighted, ~200 residuals), SI unit
   double interval_coverage = NAN;  // rolling share of actuals inside their interval
+  // The same rolling MAE for repeating the last input value: the model is worth its cost where
+  // mae < persistence_mae.
+  double persistence_mae = NAN;
 };
 
 struct PointForecast {
@@ -84,6 +89,7 @@ struct ModelAccuracy {
   std::string model;
   uint64_t residuals = 0;
   double mae = NAN, interval_coverage = NAN;  // rolling over all points
+  double persistence_mae = NAN;               // repeating the last value, same steps
 };
 
 // Cumulative counters and the latency / batch-size histograms, for /metrics and benchmarks.

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "brickcast/status.h"
+#include "brickcast/time.h"
 #include "brickcast/timemixer.h"
 
 namespace brickcast {
@@ -22,6 +23,8 @@ struct SeriesTable {
   std::vector<std::string> channels;
   std::vector<std::string> units;     // SI unit per channel when known (mapped data)
   std::vector<int64_t> times;  // unix seconds, one per row
+  // Time features are computed on this zone's wall clock, as `serve` computes them on the site's.
+  TimeZone zone = TimeZone::Utc();
   std::vector<float> values;   // rows x channels, row-major
   size_t rows() const { return times.size(); }
 };
@@ -77,6 +80,7 @@ struct ChannelMetrics {
   size_t windows = 0;
   double mse = 0, mae = 0;  // scaled
   double mae_units = 0;     // in the channel's own unit
+  double persistence_mae_units = 0;
 };
 
 struct EvalResult {
@@ -85,6 +89,8 @@ struct EvalResult {
   double mse_units = 0, mae_units = 0;  // in the data's units; NaN when channels differ in unit
   std::vector<double> mse_by_horizon;   // four equal horizon buckets, scaled
   std::vector<ChannelMetrics> channels;  // per channel name (per point for per-series models)
+  // Persistence (the last input value repeated) on the same windows: the bar a model must beat.
+  double persistence_mse = 0, persistence_mae = 0;  // scaled
 };
 
 using ProgressFn = std::function<void(const std::string& line)>;

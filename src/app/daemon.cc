@@ -114,10 +114,7 @@ Status Daemon::Start() {
   services.store = &d.store;
   services.ingestor = d.ingestor.get();
   services.forecast = d.forecast.get();
-  services.reload_model = [this]() -> Status {
-    if (impl_->config.forecast.model.empty()) return Status::FailedPrecondition("forecast.model is \"none\"");
-    return impl_->forecast->LoadModel(impl_->config.forecast.model);
-  };
+  services.reload_model = [this]() { return ReloadForecastModel(); };
   services.started_at = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
@@ -239,5 +236,11 @@ PointRegistry& Daemon::registry() { return *impl_->registry; }
 SeriesStore& Daemon::store() { return impl_->store; }
 Ingestor& Daemon::ingestor() { return *impl_->ingestor; }
 ForecastService* Daemon::forecast() { return impl_->forecast.get(); }
+
+Status Daemon::ReloadForecastModel() {
+  if (!impl_->forecast) return Status::FailedPrecondition("forecasting is disabled (forecast.enabled is false)");
+  if (impl_->config.forecast.model.empty()) return Status::FailedPrecondition("forecast.model is \"none\"");
+  return impl_->forecast->LoadModel(impl_->config.forecast.model);
+}
 
 }  // namespace brickcast

@@ -21,6 +21,7 @@
 #include "brickcast/config.h"
 #include "brickcast/csv_converter.h"
 #include "brickcast/daemon.h"
+#include "brickcast/forecast_service.h"
 #include "brickcast/logging.h"
 #include "brickcast/point_registry.h"
 #include "brickcast/stream_parser.h"
@@ -82,7 +83,11 @@ int Serve(const std::string& config_path, const std::vector<std::string>& replay
       continue;
     }
     if (sig == SIGHUP) {
-      spdlog::warn("SIGHUP received; configuration reload is not available in this version, keeping the running one");
+      // The forecast model file is re-read (a retrained model goes live without a restart); the
+      // rest of the configuration is not reloaded in this version.
+      Status st = daemon.ReloadForecastModel();
+      if (st.ok()) spdlog::info("SIGHUP: forecast model reloaded; the rest of the configuration is unchanged");
+      else spdlog::warn("SIGHUP: forecast model not reloaded, the running one stays: {}", st.message());
       continue;
     }
     spdlog::info("signal {} received, stopping", sig);
@@ -113,9 +118,18 @@ int CheckConfig(const std::string& config_path, bool reference) {
   for (const auto& f : config->brick.models) {
     if (Status st = model.LoadFile(f); !st.ok()) return Fail(st);
   }
+  // So is the forecast model: it must load and fit the store (the same checks as at start).
+  std::string forecaster = "none";
+  if (config->forecast.enabled && !config->forecast.model.empty()) {
+    spdlog::set_level(spdlog::level::warn);  // stdout carries the effective config only
+    SeriesStore store(SeriesOptionsFromConfig(config->store));
+    ForecastService probe(store, ForecastServiceOptions{});
+    if (Status st = probe.LoadModel(config->forecast.model); !st.ok()) return Fail(st.WithContext("forecast.model"));
+    forecaster = probe.model_identity();
+  }
   std::cout << config->effective_json << '\n';
   std::cerr << config_path << ": ok (" << config->brick.models.size() << " model files, " << model.size()
-            << " entities)\n";
+            << " entities; forecast model " << forecaster << ")\n";
   return 0;
 }
 
@@ -392,17 +406,19 @@ int Evaluate(const EvaluateArgs& args) {
   if (args.json) {
     nlohmann::json j{{"model", args.model}, {"data", DataName(args.data)}, {"split", eo.split}, {"windows", r->windows},
                      {"mse", r->mse}, {"mae", r->mae}, {"mse_units", number(r->mse_units)},
-                     {"mae_units", number(r->mae_units)}, {"mse_by_horizon_quarter", r->mse_by_horizon}};
+                     {"mae_units", number(r->mae_units)}, {"mse_by_horizon_quarter", r->mse_by_horizon},
+                     {"persistence", {{"mse", r->persistence_mse}, {"mae", r->persistence_mae}}}};
     j["channels"] = nlohmann::json::object();
     for (const auto& c : r->channels)
       j["channels"][c.name] = {{"windows", c.windows}, {"mse", c.mse}, {"mae", c.mae}, {"mae_units", c.mae_units},
-                               {"unit", c.unit}};
+                               {"persistence_mae_units", c.persistence_mae_units}, {"unit", c.unit}};
     std::cout << j.dump(2) << '\n';
     return 0;
   }
   std::printf("model %s, %s split, %zu test windows\n", args.model.c_str(), eo.split.c_str(), r->windows);
-  std::printf("%-40s %10s %10s %12s\n", "", "MSE", "MAE", "MAE (units)");
+  std::printf("%-40s %10s %10s %12s %14s\n", "", "MSE", "MAE", "MAE (units)", "persistence");
   std::printf("%-40s %10.4f %10.4f\n", "all (scaled, as the paper)", r->mse, r->mae);
+  std::printf("%-40s %10.4f %10.4f\n", "persistence (last value), same windows", r->persistence_mse, r->persistence_mae);
   if (std::isfinite(r->mse_units)) std::printf("%-40s %10.4f %10.4f\n", "all (data units)", r->mse_units, r->mae_units);
   const int h = (*model)->config().pred_len;
   for (size_t q = 0; q < r->mse_by_horizon.size(); ++q) {
@@ -412,7 +428,8 @@ int Evaluate(const EvaluateArgs& args) {
   }
   for (const auto& c : r->channels) {
     std::string name = c.name.size() > 40 ? "..." + c.name.substr(c.name.size() - 37) : c.name;
-    std::printf("%-40s %10.4f %10.4f %12.4f %s\n", name.c_str(), c.mse, c.mae, c.mae_units, c.unit.c_str());
+    std::printf("%-40s %10.4f %10.4f %12.4f %14.4f %s\n", name.c_str(), c.mse, c.mae, c.mae_units,
+                c.persistence_mae_units, c.unit.c_str());
   }
   return 0;
 }

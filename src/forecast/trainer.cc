@@ -114,7 +114,7 @@ Prepared Prepare(const SeriesTable& d, const std::vector<double>& mean, const st
   Tensor m = torch::tensor(mean, torch::kFloat64), s = torch::tensor(sd, torch::kFloat64);
   std::vector<float> marks;
   marks.reserve(static_cast<size_t>(rows) * 4);
-  for (int64_t t : d.times) AppendTimeFeatures(t, &marks);
+  for (int64_t t : d.times) AppendTimeFeatures(t + d.zone.OffsetAtUtc(t), &marks);
   return {((v - m) / s).to(torch::kFloat32), torch::tensor(marks).reshape({rows, 4}), mean, sd};
 }
 
@@ -571,21 +571,27 @@ StatusOr<EvalResult> EvaluateTimeMixer(const TimeMixerModel& model, const std::v
     auto& net = TimeMixerTrainer::Net(model);
     const int64_t n = cfg.channels, h = cfg.pred_len;
     // Sums per table so that per-series models can report each point in its own unit.
-    std::vector<Tensor> se(data.size()), ae(data.size());
+    std::vector<Tensor> se(data.size()), ae(data.size()), pae(data.size());
+    double persistence_se = 0, persistence_ae = 0;
     std::vector<size_t> count(data.size(), 0);
     for (size_t i = 0; i < windows.size(); i += 256) {
       const size_t to = std::min(windows.size(), i + 256);
       BatchTensors b = Gather(ds, windows, i, to, cfg.seq_len, cfg.pred_len);
       Tensor err = (net->forward(b.x, cfg.time_features > 0 ? b.marks : Tensor()) - b.y).to(torch::kFloat64);
+      Tensor persistence = (b.x.slice(1, cfg.seq_len - 1, cfg.seq_len) - b.y).to(torch::kFloat64);  // [B, H, N]
+      persistence_se += (persistence * persistence).sum().item<double>();
+      persistence_ae += persistence.abs().sum().item<double>();
       for (size_t k = i; k < to; ++k) {
         const size_t t = windows[k].table;
         Tensor e = err[static_cast<int64_t>(k - i)];
         if (!se[t].defined()) {
           se[t] = torch::zeros({h, n}, torch::kFloat64);
           ae[t] = torch::zeros({h, n}, torch::kFloat64);
+          pae[t] = torch::zeros({n}, torch::kFloat64);
         }
         se[t] += e * e;
         ae[t] += e.abs();
+        pae[t] += persistence[static_cast<int64_t>(k - i)].abs().sum(0);
         ++count[t];
       }
     }
@@ -610,15 +616,19 @@ StatusOr<EvalResult> EvaluateTimeMixer(const TimeMixerModel& model, const std::v
         m.mse += se[t].select(1, c).sum().item<double>() / h;
         m.mae += ae[t].select(1, c).sum().item<double>() / h;
         m.mae_units += ae[t].select(1, c).sum().item<double>() * ds.tables[t].sd[c] / h;
+        m.persistence_mae_units += pae[t][c].item<double>() * ds.tables[t].sd[c] / h;
       }
     }
     for (auto& m : res.channels) {
       m.mse /= static_cast<double>(m.windows);
       m.mae /= static_cast<double>(m.windows);
       m.mae_units /= static_cast<double>(m.windows);
+      m.persistence_mae_units /= static_cast<double>(m.windows);
     }
     const double cells = static_cast<double>(windows.size()) * h * n;
     res.mse = se_all.sum().item<double>() / cells;
+    res.persistence_mse = persistence_se / cells;
+    res.persistence_mae = persistence_ae / cells;
     res.mae = ae_all.sum().item<double>() / cells;
     res.mse_units = scaler == "per_series" ? NAN : se_units.sum().item<double>() / cells;
     res.mae_units = scaler == "per_series" ? NAN : ae_units.sum().item<double>() / cells;

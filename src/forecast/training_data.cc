@@ -119,6 +119,7 @@ StatusOr<std::vector<SeriesTable>> LoadMappedSeries(const std::string& csv_path,
     if (p.steps.size() < 2) continue;
     SeriesTable t;
     t.name = iri;
+    t.zone = mapping->zone;
     t.channels = {iri};
     t.units = {p.unit};
     for (const auto& [time, cell] : p.steps) {

@@ -216,6 +216,7 @@ Json ForecastJson(const PointForecast& f) {
          {"accuracy",
           {{"residuals", f.accuracy.residuals},
            {"mae", NumberOrNull(f.accuracy.mae)},
+           {"persistence_mae", NumberOrNull(f.accuracy.persistence_mae)},
            {"interval_coverage", NumberOrNull(f.accuracy.interval_coverage)}}}};
   if (f.fallback) j["fallback_reason"] = f.fallback_reason;
   return j;
@@ -246,6 +247,7 @@ HttpResponse ForecastStatus(const ApiServices& s) {
                            {"accuracy",
                             {{"residuals", a.residuals},
                              {"mae", NumberOrNull(a.mae)},
+                             {"persistence_mae", NumberOrNull(a.persistence_mae)},
                              {"interval_coverage", NumberOrNull(a.interval_coverage)},
                              {"target_coverage", s.config->forecast.interval_coverage}}},
                            {"forecasts", c.forecasts},

@@ -8,6 +8,7 @@
 #include <array>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -48,6 +49,7 @@ struct Request {
 struct PastForecast {
   UnixMillis first_step = 0;
   float scale = 1;                // spread of the input window
+  float last_value = 0;           // the persistence forecast for every step, for the skill comparison
   std::vector<float> values;      // per horizon step
   std::vector<float> half_width;  // NaN when it had no interval
 };
@@ -60,7 +62,7 @@ struct PointState {
   std::optional<PointForecast> latest;
   std::deque<PastForecast> past;
   serving::ScoreRings scores;
-  serving::RollingMean mae, coverage;
+  serving::RollingMean mae, coverage, persistence_mae;
 };
 
 struct Shard {
@@ -112,7 +114,7 @@ struct ForecastService::Impl {
   mutable std::mutex pooled_mu;
   serving::ScoreRings pooled;
   std::vector<double> pooled_quantile;  // per horizon step, refreshed after scoring
-  serving::RollingMean model_mae, model_coverage;
+  serving::RollingMean model_mae, model_coverage, model_persistence_mae;
 
   mutable std::mutex stats_mu;
   ForecastCounters counters;                   // guarded by stats_mu (latency/batch histograms too)
@@ -255,7 +257,10 @@ struct ForecastService::Impl {
   bool ScoreActuals(const std::string& point, const SeriesWindow& w, UnixMillis closed_end) {
     Shard& shard = ShardFor(point);
     std::vector<std::pair<size_t, double>> pooled_scores;
-    std::vector<std::pair<double, double>> model_updates;  // (abs error, covered or NaN)
+    struct Update {
+      double err, covered, persistence_err;  // covered: 1, 0 or NaN without an interval
+    };
+    std::vector<Update> model_updates;
     {
       std::lock_guard<std::mutex> lock(shard.mu);
       PointState& st = shard.points[point];
@@ -277,9 +282,11 @@ struct ForecastService::Impl {
           st.scores.Add(h, err / p.scale);
           pooled_scores.emplace_back(h, err / p.scale);
           const double covered = std::isnan(p.half_width[h]) ? NAN : (err <= p.half_width[h] ? 1.0 : 0.0);
+          const double persistence_err = std::abs(actual - p.last_value);
           st.mae.Add(err);
+          st.persistence_mae.Add(persistence_err);
           if (!std::isnan(covered)) st.coverage.Add(covered);
-          model_updates.emplace_back(err, covered);
+          model_updates.push_back({err, covered, persistence_err});
         }
       }
       st.scored_until = closed_end;
@@ -293,9 +300,10 @@ struct ForecastService::Impl {
       if (pooled.horizons() <= h) continue;
       pooled.Add(h, s);
     }
-    for (auto [err, covered] : model_updates) {
-      model_mae.Add(err, 2000);
-      if (!std::isnan(covered)) model_coverage.Add(covered, 2000);
+    for (const Update& u : model_updates) {
+      model_mae.Add(u.err, 2000);
+      model_persistence_mae.Add(u.persistence_err, 2000);
+      if (!std::isnan(u.covered)) model_coverage.Add(u.covered, 2000);
     }
     return true;
   }
@@ -407,6 +415,7 @@ struct ForecastService::Impl {
       PastForecast past;
       past.first_step = r.window_end;
       past.scale = scale;
+      past.last_value = r.last_value;
       past.values = values;
       past.half_width.assign(horizon, NAN);
       Shard& shard = ShardFor(r.point);
@@ -539,6 +548,7 @@ Status ForecastService::SetModel(std::shared_ptr<const Forecaster> model) {
     std::lock_guard<std::mutex> lock(impl_->pooled_mu);
     impl_->model_mae = {};
     impl_->model_coverage = {};
+    impl_->model_persistence_mae = {};
   }
   impl_->Count([](ForecastCounters& c) { ++c.model_swaps; });
   spdlog::info("forecast model: {} -> {}", before, after);
@@ -570,6 +580,7 @@ std::optional<PointForecast> ForecastService::Get(const std::string& point) cons
   pf.accuracy.residuals = it->second.mae.n;
   pf.accuracy.mae = it->second.mae.value;
   pf.accuracy.interval_coverage = it->second.coverage.value;
+  pf.accuracy.persistence_mae = it->second.persistence_mae.value;
   return pf;
 }
 
@@ -580,6 +591,7 @@ ModelAccuracy ForecastService::Accuracy() const {
   a.residuals = impl_->model_mae.n;
   a.mae = impl_->model_mae.value;
   a.interval_coverage = impl_->model_coverage.value;
+  a.persistence_mae = impl_->model_persistence_mae.value;
   return a;
 }
 
@@ -634,13 +646,17 @@ std::string ForecastMetricsText(const ForecastService& service) {
   const ModelAccuracy a = service.Accuracy();
   std::string out;
   auto line = [&](const std::string& name, const std::string& type, const std::string& help, double v) {
-    out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " + std::to_string(v) + "\n";
+    char value[32];
+    std::snprintf(value, sizeof value, "%.17g", v);
+    out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " + value + "\n";
   };
   line("brickcast_forecast_scheduled_total", "counter", "Due windows queued for a forecast.", c.scheduled);
   line("brickcast_forecasts_total", "counter", "Forecasts produced (model or fallback).", c.forecasts);
   line("brickcast_forecast_fallback_total", "counter", "Forecasts answered by the seasonal-naive fallback.", c.fallback_forecasts);
   line("brickcast_forecast_insufficient_data_total", "counter", "Due windows below the coverage threshold.", c.insufficient_data);
-  line("brickcast_forecast_deferred_total", "counter", "Due points left for a later scan because the queue was full.", c.deferred);
+  line("brickcast_forecast_deferred_total", "counter",
+       "Due points left for a later scan because the queue was full (nothing is dropped: the newest window is taken then).",
+       c.deferred);
   line("brickcast_forecast_late_total", "counter", "Forecasts finished after a newer step had closed.", c.late);
   line("brickcast_forecast_forward_failures_total", "counter", "Model forwards that failed.", c.forward_failures);
   line("brickcast_forecast_model_swaps_total", "counter", "Model loads and swaps.", c.model_swaps);
@@ -665,6 +681,9 @@ std::string ForecastMetricsText(const ForecastService& service) {
   out += "# HELP brickcast_forecast_model_mae Rolling mean absolute error of the current model (SI units, all points).\n"
          "# TYPE brickcast_forecast_model_mae gauge\nbrickcast_forecast_model_mae" + label + " " +
          (std::isnan(a.mae) ? std::string("NaN") : std::to_string(a.mae)) + "\n";
+  out += "# HELP brickcast_forecast_model_persistence_mae Rolling MAE that repeating the last value would have had on the same steps.\n"
+         "# TYPE brickcast_forecast_model_persistence_mae gauge\nbrickcast_forecast_model_persistence_mae" + label + " " +
+         (std::isnan(a.persistence_mae) ? std::string("NaN") : std::to_string(a.persistence_mae)) + "\n";
   out += "# HELP brickcast_forecast_model_interval_coverage Rolling share of actuals inside their prediction interval.\n"
          "# TYPE brickcast_forecast_model_interval_coverage gauge\nbrickcast_forecast_model_interval_coverage" + label +
          " " + (std::isnan(a.interval_coverage) ? std::string("NaN") : std::to_string(a.interval_coverage)) + "\n";

@@ -4,6 +4,7 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -31,10 +32,12 @@ b:ZAT a brick:Zone_Air_Temperature_Sensor ; brick:hasUnit unit:DEG_C .
 
 class ApiTest : public testing::DaemonFixture {
  protected:
-  void StartDaemon(const std::string& extra_http = "", const std::string& replay = "") {
+  void StartDaemon(const std::string& extra_http = "", const std::string& replay = "",
+                   const std::string& store_and_forecast = R"("store": {"step_seconds": 60, "window_steps": 60},
+                       "forecast": {"model": "none", "workers": 1})") {
     dir_.File("model.ttl", kModel);
     const std::string cfg = R"({"brick": {"models": ["model.ttl"]},
-      "store": {"step_seconds": 60, "window_steps": 60},
+      )" + store_and_forecast + R"(,
       "ingest": {"dead_letter_file": "dead.jsonl"},
       "replay": {"files": [)" + replay + R"(]},
       "http": {"listen": "127.0.0.1:0")" + extra_http + "}, \"log\": {\"level\": \"warn\"}}";
@@ -173,6 +176,56 @@ TEST_F(ApiTest, ReplaysAFileOfMessages) {
   std::string line;
   ASSERT_TRUE(std::getline(dead, line));
   EXPECT_EQ(Json::parse(line)["source"], path + ":91");
+}
+
+// The shipped model serves live forecasts: post 9 h of 5-minute supply-air temperatures in degF
+// and read a 2-hour forecast in degC, with its model, intervals and accuracy, over the API.
+TEST_F(ApiTest, ServesForecastsFromTheShippedModel) {
+  StartDaemon("", "", R"("store": {"step_seconds": 300, "window_steps": 288}, "forecast": {"workers": 1})");
+  Json obs = Json::array();
+  const UnixMillis t0 = 1795341600000;  // 2026-11-22T10:00:00Z
+  for (int s = 0; s < 110; ++s)
+    obs.push_back({{"point", "SAT"}, {"time", t0 + s * 300000}, {"value", 55 + 3 * std::sin(s * 0.1)}});
+  auto post = client_->Post("/api/v1/observations", Json{{"observations", obs}}.dump(), "application/json");
+  ASSERT_TRUE(post);
+  ASSERT_EQ(post->status, 200) << post->body;
+
+  Json f;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    auto r = client_->Get("/api/v1/points/SAT/forecast");
+    if (!r || r->status != 200) return false;
+    f = Json::parse(r->body);
+    return f["status"] == "ok";
+  }, std::chrono::seconds(20))) << f.dump();
+  EXPECT_EQ(f["point"], "urn:b#SAT");
+  EXPECT_EQ(f["unit"], "degC");
+  EXPECT_FALSE(f["fallback"].get<bool>());
+  EXPECT_EQ(f["model"].get<std::string>().rfind("timemixer sha256:", 0), 0u) << f["model"];
+  EXPECT_EQ(f["step_seconds"], 300);
+  EXPECT_EQ(f["window_end"], "2026-11-22T19:05:00Z");  // the step holding the newest value is still open
+  ASSERT_EQ(f["steps"].size(), 24u);
+  EXPECT_EQ(f["steps"][0]["time"], "2026-11-22T19:05:00Z");
+  for (const auto& st : f["steps"]) {
+    const double c = st["value"].get<double>();
+    EXPECT_GT(c, 8.0);  // 52..58 degF is 11..14.5 degC; a forecast in degF or scaled units would fail
+    EXPECT_LT(c, 18.0);
+  }
+
+  auto status = client_->Get("/api/v1/forecast");
+  ASSERT_TRUE(status);
+  EXPECT_EQ(Json::parse(status->body)["model"], f["model"]);
+  auto metrics = client_->Get("/metrics");
+  EXPECT_NE(metrics->body.find("brickcast_forecasts_total"), std::string::npos);
+  EXPECT_NE(metrics->body.find("brickcast_forecast_latency_seconds_bucket"), std::string::npos);
+  auto reload = client_->Post("/api/v1/forecast/model/reload", "", "application/json");
+  ASSERT_TRUE(reload);
+  EXPECT_EQ(reload->status, 200) << reload->body;
+  EXPECT_EQ(Json::parse(reload->body)["model"], f["model"]);
+
+  auto unknown = client_->Get("/api/v1/points/nope/forecast");
+  EXPECT_EQ(unknown->status, 404);
+  auto pending = client_->Get("/api/v1/points/OAT/forecast");
+  EXPECT_EQ(Json::parse(pending->body)["status"], "pending");
 }
 
 TEST(DaemonTest, StartFailsCleanlyOnABadModel) {

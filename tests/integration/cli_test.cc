@@ -131,6 +131,7 @@ TEST(CliTest, TrainsOnMappedHvacDataAndEvaluatesPerPoint) {
   auto j = nlohmann::json::parse(eval.out);
   EXPECT_GT(j["windows"].get<int>(), 100);
   EXPECT_TRUE(j["mse_units"].is_null()) << "points in different units have no common unit";
+  EXPECT_GT(j["persistence"]["mae"].get<double>(), 0) << "the persistence baseline is reported beside the model";
   const auto& sat = j["channels"]["urn:brickcast:lbnl-flexlab#SAT"];
   EXPECT_EQ(sat["unit"], "degC");
   EXPECT_GT(sat["mae_units"].get<double>(), 0);

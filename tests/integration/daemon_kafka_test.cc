@@ -32,6 +32,7 @@ class DaemonKafkaTest : public testing::DaemonFixture {
                 "group_id": "daemon-test", "embedded": {"partitions": 4, "address_file": "bootstrap.txt"}},
       "replay": {"files": [)" + (replay_file.empty() ? "" : "\"" + replay_file + "\"") + R"(], "target": "kafka"},
       "store": {"step_seconds": 60, "window_steps": 600},
+      "forecast": {"model": "none", "workers": 1},
       "http": {"listen": "127.0.0.1:0"}, "log": {"level": "warn"}})";
     StartDaemonWithConfig(cfg);
   }

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 
 #include "test_support.h"
 
@@ -67,6 +68,18 @@ TEST(ServeProcessTest, NotifiesReadinessPingsWatchdogAndStopsOnSigterm) {
   EXPECT_EQ(health->status, 200);
 
   EXPECT_EQ(notify.Receive(), "WATCHDOG=1") << "watchdog pinged at half of WATCHDOG_USEC";
+
+  // The default config serves the shipped model; SIGHUP re-reads it without stopping the daemon.
+  auto forecast = client.Get("/api/v1/forecast");
+  ASSERT_TRUE(forecast);
+  EXPECT_NE(forecast->body.find("timemixer sha256:"), std::string::npos) << forecast->body;
+  ASSERT_EQ(kill(pid, SIGHUP), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto after = client.Get("/healthz");
+  ASSERT_TRUE(after) << "still serving after SIGHUP";
+  EXPECT_EQ(after->status, 200);
+  const uint64_t swaps_line = client.Get("/metrics")->body.find("brickcast_forecast_model_swaps_total 2");
+  EXPECT_NE(swaps_line, std::string::npos) << "loaded at start, reloaded on SIGHUP";
 
   ASSERT_EQ(kill(pid, SIGTERM), 0);
   std::string msg;

@@ -113,10 +113,13 @@ TEST(ForecastServiceTest, ForecastsEveryPointWithCalibratedIntervals) {
     EXPECT_GT(f->accuracy.residuals, 300u);
     EXPECT_GT(f->accuracy.mae, 0.05);
     EXPECT_LT(f->accuracy.mae, 1.5);
+    EXPECT_GT(f->accuracy.persistence_mae, 0);
   }
   // Split-conformal at 90 %: the realised coverage over all points lands near the target.
   const ModelAccuracy a = svc.Accuracy();
   EXPECT_EQ(a.model, "trend");
+  // The trend model follows the sine better than repeating the last value does.
+  EXPECT_LT(a.mae, a.persistence_mae);
   EXPECT_GT(a.interval_coverage, 0.78);
   EXPECT_LT(a.interval_coverage, 0.98);
   const ForecastCounters c = svc.Counters();

@@ -181,6 +181,8 @@ TEST(TrainingTest, MappedHvacDataBecomesOneSeriesPerPointInSiUnits) {
     if (s.name == "urn:brickcast:lbnl-flexlab#SAT") sat = &s;
   ASSERT_NE(sat, nullptr);
   EXPECT_EQ(sat->units, std::vector<std::string>{"degC"});
+  // Time features follow the site's wall clock, as in serve.
+  EXPECT_EQ(sat->zone.name(), "America/Los_Angeles");
   // 11 days of 1-minute rows -> at most 11 x 288 five-minute steps, all at step boundaries.
   EXPECT_LE(sat->rows(), 11u * 288);
   EXPECT_GT(sat->rows(), 10u * 288);
