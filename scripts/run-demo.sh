@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds brickcast and runs the demo: the daemon replaying the real
 # LBNL FLEXLAB AHU data (SZVAV.csv, converted to Brick Turtle) and serving its API on
-# http://127.0.0.1:8080 (try /api/v1/points, /metrics). Stop with Ctrl-C.
+# http://127.0.0.1:8080 (try /api/v1/points, /api/v1/points/SAT/forecast, /metrics). Stop with Ctrl-C.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -21,5 +21,5 @@ if [ ! -s build/demo/szvav.ttl ] || [ "$data" -nt build/demo/szvav.ttl ] || \
    [ config/mappings/lbnl-szvav.json -nt build/demo/szvav.ttl ]; then
   ./build/brickcast convert --mapping config/mappings/lbnl-szvav.json "$data" -o build/demo/szvav.ttl
 fi
-echo "run-demo: API on http://127.0.0.1:8080/api/v1/points  (Ctrl-C to stop)"
+echo "run-demo: API on http://127.0.0.1:8080/api/v1/points, forecasts at /api/v1/points/SAT/forecast  (Ctrl-C to stop)"
 exec ./build/brickcast serve --config config/demo.json "$@"

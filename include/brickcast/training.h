@@ -66,6 +66,7 @@ struct TrainOptions {
   // insensitive to that scaling, so the saved model takes raw SI values.
   std::string scaler = "standard";
   int64_t step_seconds = 0;  // mapped HVAC data: resampling step (required there)
+  double clip_grad_norm = 0;  // 0: no clipping (the official recipe)
   // After every epoch the whole training state (weights, optimiser, schedule position, random
   // generators, best epoch) is written here; `resume` continues from it bit for bit.
   std::string checkpoint;

@@ -157,6 +157,10 @@ StatusOr<Dataset> BuildDataset(const std::vector<SeriesTable>& data, const std::
     if (scaler == "per_series") {
       std::vector<double> mean, sd;
       FitScaler({&data[i]}, {splits[i].train}, n, &mean, &sd);
+      // A series that barely moves in its training rows (a fan status, a closed valve) would
+      // otherwise be divided by a tiny spread, and its first real move later becomes a value of
+      // thousands that blows the loss up. Floor the spread at 1e-3 of the series' magnitude.
+      for (int c = 0; c < n; ++c) sd[c] = std::max(sd[c], 1e-3 * std::max(1.0, std::abs(mean[c])));
       ds.tables.push_back(Prepare(data[i], mean, sd));
     } else {
       ds.tables.push_back(Prepare(data[i], ds.mean, ds.sd));
@@ -247,6 +251,7 @@ std::string Fingerprint(const TrainOptions& o, const TimeMixerConfig& cfg, const
   j["scaler"] = o.scaler;
   j["select_by"] = o.select_by;
   j["max_steps"] = o.max_steps_per_epoch;
+  j["clip"] = o.clip_grad_norm;
   j["windows"] = {ds.train.size(), ds.val.size(), ds.test.size()};
   j["mean"] = ds.mean;
   j["sd"] = ds.sd;
@@ -358,6 +363,8 @@ StatusOr<TrainOptions> LoadTrainOptions(const std::string& path) {
       {"scaler", FieldType::kString, "standard",
        "standard (one z-score per channel) or per_series (each series its own; single-channel models)."},
       {"step_seconds", FieldType::kInteger, 0, "Resampling step for mapped HVAC data (--mapping)."},
+      {"clip_grad_norm", FieldType::kNumber, 0,
+       "Clip the gradient norm to this (0: off, as the official recipe). Steadies training on data with rare jumps."},
   }};
   std::ifstream in(path);
   if (!in) return Status::NotFound("cannot open " + path);
@@ -385,6 +392,7 @@ StatusOr<TrainOptions> LoadTrainOptions(const std::string& path) {
   o.select_by = eff["select_by"];
   o.scaler = eff["scaler"];
   o.step_seconds = eff["step_seconds"];
+  o.clip_grad_norm = eff["clip_grad_norm"];
   if (o.select_by != "val" && o.select_by != "test")
     return Status::InvalidArgument(path + ": /select_by must be val or test");
   if (o.scaler != "standard" && o.scaler != "per_series")
@@ -459,6 +467,7 @@ StatusOr<std::unique_ptr<TimeMixerModel>> TrainTimeMixer(const std::vector<Serie
         opt.zero_grad();
         Tensor loss = torch::mse_loss(net->forward(b.x, cfg.time_features > 0 ? b.marks : Tensor()), b.y);
         loss.backward();
+        if (options.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(net->parameters(), options.clip_grad_norm);
         opt.step();
         loss_sum += loss.item<double>();
       }

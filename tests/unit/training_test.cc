@@ -150,10 +150,23 @@ TEST(TrainingTest, PerSeriesTrainingTakesManyPointsInTheirOwnUnits) {
     points[c].times = both.times;
     for (size_t r = 0; r < both.rows(); ++r) points[c].values.push_back(both.values[r * 2 + c] * (c == 0 ? 1 : 100));
   }
+  // A status point: flat at 1 through training, then it moves (a fan trips). Its tiny training
+  // spread must not turn that move into a loss of thousands.
+  SeriesTable status;
+  status.name = status.channels.emplace_back("fan_status");
+  status.units = {"1"};
+  status.times = both.times;
+  for (size_t r = 0; r < both.rows(); ++r) status.values.push_back(r < 700 ? 1.0f + 1e-7f * (r % 2) : 0.0f);
+  points.push_back(status);
   TrainOptions o = SmallOptions();
   o.scaler = "per_series";
   auto model = TrainTimeMixer(points, "points", o, nullptr);
   ASSERT_TRUE(model.ok()) << model.status().message();
+  for (const auto& epoch : nlohmann::json::parse((*model)->metadata().training)["history"]) {
+    EXPECT_LT(epoch["train_loss"].get<double>(), 10) << epoch.dump();
+    EXPECT_LT(epoch["test_loss"].get<double>(), 1e4) << epoch.dump();
+  }
+  points.pop_back();
   EXPECT_EQ((*model)->metadata().channels, std::vector<std::string>{"value"});
   EXPECT_EQ((*model)->metadata().scaler_std, std::vector<double>{1.0});
   auto eval = EvaluateTimeMixer(**model, points, EvalOptions{});
