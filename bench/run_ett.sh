@@ -18,7 +18,7 @@ for set in ETTh1 ETTh2; do
     config="$root/bench/configs/etth1_96.json" drop=0
     [ "$protocol" = paper ] && config="$root/bench/configs/etth1_96_paper.json" drop=128
     model="$out/${set}_96_${protocol}.model"
-    "$build/brickcast" train --data "$data/$set.csv" --config "$config" --out "$model" 2> "$out/${set}_96_${protocol}.log"
+    "$build/brickcast" train --data "$data/$set.csv" --train-config "$config" --out "$model" 2> "$out/${set}_96_${protocol}.log"
     "$build/brickcast" evaluate --model "$model" --data "$data/$set.csv" --drop-last "$drop" --json \
       > "$out/${set}_96_${protocol}.json"
   done

@@ -120,4 +120,8 @@ StatusOr<Config> LoadConfigText(const std::string& json_text, const std::string&
 // Markdown table of every key (type, default, description).
 std::string ConfigReference();
 
+// Path of the shipped forecast model (`forecast.model: "default"`): $BRICKCAST_HOME/models, else
+// found beside the running binary (../share/brickcast/models, ../models), else the source tree.
+std::string DefaultModelPath();
+
 }  // namespace brickcast

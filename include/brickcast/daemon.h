@@ -48,5 +48,6 @@ class Daemon {
 // Builds the parser options the config asks for (shared by serve, parse and replay).
 StreamParserOptions ParserOptionsFromConfig(const Config& config);
 SeriesOptions SeriesOptionsFromConfig(const StoreConfig& config);
+ForecastServiceOptions ForecastOptionsFromConfig(const Config& config);
 
 }  // namespace brickcast

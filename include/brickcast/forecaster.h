@@ -38,8 +38,18 @@ class Forecaster {
 StatusOr<std::unique_ptr<Forecaster>> LoadTorchScriptForecaster(const std::string& path);
 
 // LibTorch intra-op threads for every forward in this process (process-global in LibTorch; set
-// once at start).
+// once at start). Also makes the system BLAS single-threaded (SingleThreadBlas).
 void SetForecastThreads(int threads);
+
+// Makes OpenBLAS single-threaded and stops its idle worker threads, whatever the environment says
+// (they otherwise spin in sched_yield after every call). Idempotent; call it first thing in main().
+// LibTorch's own pool (SetForecastThreads) does the parallel work instead.
+struct BlasThreadsReport {
+  bool openblas = false;         // the process's BLAS is OpenBLAS
+  int threads_at_load = 0;       // OpenBLAS threads before the call
+  bool workers_stopped = false;  // its worker threads were joined
+};
+BlasThreadsReport SingleThreadBlas();
 
 // A brickcast TimeMixer model file or a TorchScript module, told apart by the file's first bytes.
 StatusOr<std::unique_ptr<Forecaster>> LoadForecasterFile(const std::string& path);

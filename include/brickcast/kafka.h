@@ -93,6 +93,12 @@ struct KafkaSourceStats {
   uint64_t rebalances = 0;
   uint64_t pauses = 0;
   uint64_t dropped_points = 0;  // state dropped on revoke
+  uint64_t bytes = 0;           // payload bytes handed to the ingestor (first deliveries only)
+  // Holes in the offsets a partition delivered: the consumer's position fell behind the log start
+  // (retention, the embedded broker's 5 MiB cap) and was reset, or the log was compacted. Each
+  // hole is one reset; the offsets in it were never seen by this instance.
+  uint64_t offset_resets = 0;
+  std::map<std::string, uint64_t> offsets_skipped;  // "topic/partition" -> offsets skipped
   size_t queue_depth = 0;
   bool paused = false;
   std::vector<std::string> assigned;  // "topic/partition"
@@ -116,6 +122,24 @@ class KafkaSource {
 
  private:
   struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// How far a consumer group is behind a topic: per partition, the high watermark minus the group's
+// committed offset (or the log start when it has none). Keeps one client for repeated queries;
+// `replay --group` uses it to publish no faster than the group consumes.
+class GroupLagProbe {
+ public:
+  static StatusOr<std::unique_ptr<GroupLagProbe>> Create(const KafkaClientOptions& options, const std::string& group,
+                                                         const std::string& topic);
+  ~GroupLagProbe();
+  GroupLagProbe(const GroupLagProbe&) = delete;
+  GroupLagProbe& operator=(const GroupLagProbe&) = delete;
+  StatusOr<std::map<int32_t, int64_t>> Lag();
+
+ private:
+  struct Impl;
+  explicit GroupLagProbe(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -35,8 +35,10 @@ class PointRegistry {
   // Registers every point of the model (entities whose class is a Brick Point, or that have
   // a unit or a timeseries reference).
   void LoadModel(const BrickModel& model);
-  // Applies stream metadata; stated fields overwrite, empty fields keep what was known.
-  void Apply(const PointMetadata& meta);
+  // Applies stream metadata; stated fields overwrite, empty fields keep what was known. Metadata of
+  // an entity whose class is a known non-Point class (equipment, a location) is not a point's:
+  // returns false and registers nothing.
+  bool Apply(const PointMetadata& meta);
   // Registers a point seen in the stream without metadata.
   void Touch(const std::string& iri);
 

@@ -14,6 +14,10 @@
 #include "server/http_server.h"
 
 namespace brickcast {
+namespace {
+// In-daemon replay into Kafka: the most payload published ahead of what the consumer fetched.
+constexpr uint64_t kReplayBacklogBytes = 1 << 20;
+}  // namespace
 
 StreamParserOptions ParserOptionsFromConfig(const Config& config) {
   StreamParserOptions o;
@@ -27,6 +31,21 @@ StreamParserOptions ParserOptionsFromConfig(const Config& config) {
 
 SeriesOptions SeriesOptionsFromConfig(const StoreConfig& c) {
   return SeriesOptions{c.step_seconds * 1000, c.window_steps, c.ffill_limit_steps, c.dedup_depth};
+}
+
+ForecastServiceOptions ForecastOptionsFromConfig(const Config& config) {
+  const ForecastConfig& fc = config.forecast;
+  ForecastServiceOptions o;
+  o.workers = fc.workers;
+  o.intra_op_threads = fc.intra_op_threads;
+  o.max_batch = fc.max_batch;
+  o.max_wait = std::chrono::microseconds(fc.max_wait_us);
+  o.queue_capacity = fc.queue_capacity;
+  o.min_coverage = fc.min_coverage;
+  o.interval_coverage = fc.interval_coverage;
+  o.calibration_size = fc.calibration_size;
+  o.site_zone = config.site.zone;
+  return o;
 }
 
 struct Daemon::Impl {
@@ -146,17 +165,7 @@ Status Daemon::Start() {
 Status Daemon::Impl::StartForecast() {
   const ForecastConfig& fc = config.forecast;
   if (!fc.enabled) return Status::Ok();
-  ForecastServiceOptions o;
-  o.workers = fc.workers;
-  o.intra_op_threads = fc.intra_op_threads;
-  o.max_batch = fc.max_batch;
-  o.max_wait = std::chrono::microseconds(fc.max_wait_us);
-  o.queue_capacity = fc.queue_capacity;
-  o.min_coverage = fc.min_coverage;
-  o.interval_coverage = fc.interval_coverage;
-  o.calibration_size = fc.calibration_size;
-  o.site_zone = config.site.zone;
-  forecast = std::make_unique<ForecastService>(store, o);
+  forecast = std::make_unique<ForecastService>(store, ForecastOptionsFromConfig(config));
   if (!fc.model.empty()) {
     // A model that does not load is a configuration error: refuse to start rather than forecast
     // silently with the fallback.
@@ -190,25 +199,43 @@ Status Daemon::Impl::StartKafka() {
 
 Status Daemon::Impl::StartReplay() {
   if (config.replay.files.empty()) return Status::Ok();
+  // The replay thread reads each message's time (and Kafka key) with a parser of its own.
+  auto keyer_parser = std::make_shared<StreamParser>(ParserOptionsFromConfig(config));
+  auto keyer = std::make_shared<MessageKeyer>(*keyer_parser);
   ReplaySink sink;
+  ReplayGate gate;
   if (config.replay.to_kafka) {
     auto producer = KafkaProducer::Create(Client());
     if (!producer.ok()) return producer.status().WithContext("replay");
     replay_producer = std::move(*producer);
     const std::string topic = config.kafka.topics.front();
-    auto keyer = std::make_shared<MessageKeyer>(parser);  // used by the replay thread only
-    sink = [this, topic, keyer](std::string&& message, const std::string& source) -> UnixMillis {
-      const MessageSummary m = keyer->Summarize(message);
+    auto published = std::make_shared<std::atomic<uint64_t>>(0);  // payload bytes
+    sink.summarize = [keyer, keyer_parser](std::string_view message) { return keyer->Summarize(message); };
+    sink.send = [this, topic, published](std::string&& message, const MessageSummary& m, const std::string& source) {
       Status st = replay_producer->Produce(topic, m.key, message);
-      if (!st.ok()) spdlog::warn("replay: {} not published: {}", source, st.message());
-      return m.time;
+      if (st.ok()) published->fetch_add(message.size());
+      else spdlog::warn("replay: {} not published: {}", source, st.message());
     };
+    // Publish once our consumer holds its partitions (so the replay the user watches follows data
+    // time from its first message), and keep what is published but not yet fetched under
+    // kReplayBacklogBytes, well below the embedded broker's 5 MiB per partition even when every
+    // message has one key: the demo then loses nothing at any replay speed.
+    if (kafka) {
+      KafkaSource* consumer = kafka.get();
+      gate = [consumer, published]() {
+        const KafkaSourceStats s = consumer->Stats();
+        return !s.assigned.empty() && published->load() < s.bytes + kReplayBacklogBytes;
+      };
+    }
   } else {
-    sink = [this](std::string&& message, const std::string& source) -> UnixMillis {
-      return ingestor->IngestMessage(message, source).latest_time;
+    if (config.replay.speed > 0) {
+      sink.summarize = [keyer, keyer_parser](std::string_view message) { return keyer->Summarize(message); };
+    }
+    sink.send = [this](std::string&& message, const MessageSummary&, const std::string& source) {
+      ingestor->IngestMessage(message, source);
     };
   }
-  replay = std::make_unique<FileReplaySource>(config.replay, std::move(sink));
+  replay = std::make_unique<FileReplaySource>(config.replay, std::move(sink), std::move(gate));
   return replay->Start();
 }
 

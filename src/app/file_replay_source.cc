@@ -7,8 +7,8 @@
 
 namespace brickcast {
 
-FileReplaySource::FileReplaySource(ReplayConfig config, ReplaySink sink)
-    : config_(std::move(config)), sink_(std::move(sink)), pacer_(config_.speed) {}
+FileReplaySource::FileReplaySource(ReplayConfig config, ReplaySink sink, ReplayGate gate)
+    : config_(std::move(config)), sink_(std::move(sink)), gate_(std::move(gate)), pacer_(config_.speed) {}
 
 FileReplaySource::~FileReplaySource() { Stop(); }
 
@@ -82,9 +82,27 @@ void FileReplaySource::ReplayStream(std::istream& in, const std::string& name) {
 }
 
 void FileReplaySource::Deliver(std::string&& message, const std::string& source) {
-  const UnixMillis t = sink_(std::move(message), source);
+  // Flow control first, so time spent waiting for the sink is not taken for data time.
+  if (gate_) {
+    while (!gate_()) {
+      if (!SleepUntil(std::chrono::steady_clock::now() + std::chrono::milliseconds(5))) return;
+    }
+  }
+  const MessageSummary summary = sink_.summarize ? sink_.summarize(message) : MessageSummary{};
+  // Pace first, then send: a message goes out when its data time is due, not before.
+  const Pacer::Decision d = pacer_.Due(summary.time, std::chrono::steady_clock::now());
+  if (d.jumped) {
+    spdlog::warn("replay: data time jumps {:.1f} days at {}; sent at once, pacing restarts there",
+                 static_cast<double>(d.gap) / 86400000.0, source);
+  } else if (d.due && *d.due - std::chrono::steady_clock::now() > std::chrono::seconds(10)) {
+    spdlog::info("replay: {:.1f} h without data before {} ({}); next message in {} s at {}x",
+                 static_cast<double>(d.gap) / 3600000.0, FormatIsoUtc(summary.time), source,
+                 std::chrono::duration_cast<std::chrono::seconds>(*d.due - std::chrono::steady_clock::now()).count(),
+                 config_.speed);
+  }
+  if (d.due && !SleepUntil(*d.due)) return;
+  sink_.send(std::move(message), summary, source);
   messages_.fetch_add(1, std::memory_order_relaxed);
-  if (auto due = pacer_.Due(t)) SleepUntil(*due);
 }
 
 }  // namespace brickcast

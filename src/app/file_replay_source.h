@@ -18,12 +18,21 @@
 
 namespace brickcast {
 
-// Takes one message; returns its newest observation time (0 if unknown) for pacing.
-using ReplaySink = std::function<UnixMillis(std::string&& message, const std::string& source)>;
+// Where replayed messages go. `summarize` reads a message's time (for pacing) and key before it is
+// due; `send` delivers it when it is due. Both run on the replay thread only.
+struct ReplaySink {
+  std::function<MessageSummary(std::string_view message)> summarize;
+  std::function<void(std::string&& message, const MessageSummary& summary, const std::string& source)> send;
+};
+
+// Flow control: true when the sink may take the next message now. While it says false the replay
+// waits (the embedded broker keeps only 5 MiB per partition, so a producer far ahead of its
+// consumer would have its oldest messages dropped before they are read).
+using ReplayGate = std::function<bool()>;
 
 class FileReplaySource {
  public:
-  FileReplaySource(ReplayConfig config, ReplaySink sink);
+  FileReplaySource(ReplayConfig config, ReplaySink sink, ReplayGate gate = nullptr);
   ~FileReplaySource();
   FileReplaySource(const FileReplaySource&) = delete;
   FileReplaySource& operator=(const FileReplaySource&) = delete;
@@ -31,7 +40,7 @@ class FileReplaySource {
   Status Start();
   void Stop();  // interrupts pacing sleeps; returns after the thread has exited
   bool finished() const { return finished_.load(); }
-  uint64_t messages() const { return messages_.load(); }
+  uint64_t messages() const { return messages_.load(); }  // sent so far
 
  private:
   void Run();
@@ -41,6 +50,7 @@ class FileReplaySource {
 
   ReplayConfig config_;
   ReplaySink sink_;
+  ReplayGate gate_;
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -4,18 +4,27 @@
 
 namespace brickcast {
 
-std::optional<std::chrono::steady_clock::time_point> Pacer::Due(UnixMillis t) {
-  if (speed_ <= 0 || t == 0) return std::nullopt;
-  const auto now = std::chrono::steady_clock::now();
-  if (first_time_ == 0 || t < first_time_) {
+Pacer::Decision Pacer::Due(UnixMillis t, std::chrono::steady_clock::time_point now) {
+  Decision d;
+  if (speed_ <= 0 || t == 0) return d;
+  if (first_time_ == 0) {
+    first_time_ = newest_ = t;
+    first_wall_ = now;
+    return d;
+  }
+  if (t <= newest_) return d;  // late or equal: at once, the mapping stays
+  d.gap = t - newest_;
+  newest_ = t;
+  if (d.gap > max_gap_) {
+    d.jumped = true;
     first_time_ = t;
     first_wall_ = now;
-    return std::nullopt;
+    return d;
   }
   const double wall_us = static_cast<double>(t - first_time_) * 1000.0 / speed_;
   const auto due = first_wall_ + std::chrono::microseconds(static_cast<int64_t>(wall_us));
-  if (due <= now) return std::nullopt;
-  return due;
+  if (due > now) d.due = due;
+  return d;
 }
 
 MessageSummary MessageKeyer::Summarize(std::string_view message) {

@@ -13,17 +13,33 @@
 
 namespace brickcast {
 
-// Maps message times onto the steady clock at `speed` x real time (speed <= 0: no pacing).
+// Maps message times onto the steady clock at `speed` x real time (speed <= 0: no pacing), so
+// the replay follows data time, gaps included (a day without data at 600x is a 144 s pause).
+// Data time only moves forward: a message older than the newest one so far (late data, another
+// point's backlog) is due at once and never moves the mapping back. A jump forward of more than
+// `max_gap` of data time (a bad timestamp, or files months apart) is not waited for: the mapping
+// restarts at that message, and Due reports it so the caller can say so.
 class Pacer {
  public:
-  explicit Pacer(double speed) : speed_(speed) {}
-  // When the message with this time is due; nullopt when it is due now.
-  std::optional<std::chrono::steady_clock::time_point> Due(UnixMillis message_time);
-  void Reset() { first_time_ = 0; }
+  static constexpr UnixMillis kDefaultMaxGap = 7LL * 24 * 3600 * 1000;
+  explicit Pacer(double speed, UnixMillis max_gap = kDefaultMaxGap) : speed_(speed), max_gap_(max_gap) {}
+  struct Decision {
+    std::optional<std::chrono::steady_clock::time_point> due;  // nullopt: send now
+    UnixMillis gap = 0;  // data time since the newest message before this one
+    bool jumped = false;  // gap exceeded max_gap: sent at once, the mapping restarts here
+  };
+  // When the message with this time is due (`now` is injected for tests).
+  Decision Due(UnixMillis message_time, std::chrono::steady_clock::time_point now);
+  std::optional<std::chrono::steady_clock::time_point> Due(UnixMillis message_time) {
+    return Due(message_time, std::chrono::steady_clock::now()).due;
+  }
+  void Reset() { first_time_ = 0, newest_ = 0; }
 
  private:
   double speed_;
-  UnixMillis first_time_ = 0;
+  UnixMillis max_gap_;
+  UnixMillis first_time_ = 0;  // data time mapped to first_wall_
+  UnixMillis newest_ = 0;      // newest data time so far
   std::chrono::steady_clock::time_point first_wall_;
 };
 
@@ -32,7 +48,7 @@ struct MessageSummary {
   UnixMillis time = 0;  // newest observation time; 0 if none
 };
 
-// Finds the Kafka key of each message. Remembers the equipment of every point that any message's
+// Finds the Kafka key and the time of each message. Remembers the equipment of every point that any message's
 // metadata named, so messages without metadata (MetadataMode::kFirst) get the same key, and hence
 // the same partition, as the first one. Not thread-safe.
 class MessageKeyer {

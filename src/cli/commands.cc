@@ -17,12 +17,14 @@
 #include "app/replay_support.h"
 #include "app/systemd_notify.h"
 #include "brick/turtle_reader.h"
+#include "serving/forecast_json.h"
 #include "brickcast/kafka.h"
 #include "brickcast/config.h"
 #include "brickcast/csv_converter.h"
 #include "brickcast/daemon.h"
 #include "brickcast/forecast_service.h"
 #include "brickcast/logging.h"
+#include "brickcast/offline_forecast.h"
 #include "brickcast/point_registry.h"
 #include "brickcast/stream_parser.h"
 #include "brickcast/training.h"
@@ -243,10 +245,42 @@ int Replay(const ReplayArgs& args) {
   StreamParser parser(ParserOptionsFromConfig(config));
   MessageKeyer keyer(parser);
   Pacer pacer(args.speed);
+  std::unique_ptr<GroupLagProbe> lag_probe;
+  if (!args.group.empty()) {
+    auto probe = GroupLagProbe::Create(KafkaClientOptions{args.brokers, config.kafka.properties}, args.group, args.topic);
+    if (!probe.ok()) return Fail(probe.status());
+    lag_probe = std::move(*probe);
+  }
   size_t sent = 0;
   Status failure;
+  // With --group: before every batch of max_lag/4 messages, wait until no partition of the group
+  // is more than max_lag messages behind, so a capped log never drops what the group has not read.
+  const size_t check_every = static_cast<size_t>(std::max<int64_t>(1, args.max_lag / 4));
+  auto wait_for_group = [&]() {
+    if (!lag_probe || sent % check_every != 0) return;
+    (void)(*producer)->Flush(std::chrono::seconds(10));
+    auto last_report = std::chrono::steady_clock::now();
+    while (true) {
+      auto lag = lag_probe->Lag();
+      if (!lag.ok()) {
+        if (failure.ok()) failure = lag.status();
+        return;
+      }
+      int64_t worst = 0;
+      for (const auto& [p, n] : *lag) worst = std::max(worst, n);
+      if (worst + static_cast<int64_t>(check_every) <= args.max_lag) return;
+      if (std::chrono::steady_clock::now() - last_report > std::chrono::seconds(10)) {
+        std::cerr << "replay: waiting for group " << args.group << " (" << worst << " messages behind)\n";
+        last_report = std::chrono::steady_clock::now();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  };
   auto publish = [&](const std::string& key, UnixMillis time, std::string_view ttl) {
-    if (auto due = pacer.Due(time)) std::this_thread::sleep_until(*due);
+    const Pacer::Decision d = pacer.Due(time, std::chrono::steady_clock::now());
+    if (d.jumped) std::cerr << "replay: data time jumps " << d.gap / 86400000 << " days; not waited for\n";
+    if (d.due) std::this_thread::sleep_until(*d.due);
+    wait_for_group();
     Status st = (*producer)->Produce(args.topic, key, ttl);
     if (!st.ok() && failure.ok()) failure = st;
     ++sent;
@@ -432,6 +466,69 @@ int Evaluate(const EvaluateArgs& args) {
                 c.persistence_mae_units, c.unit.c_str());
   }
   return 0;
+}
+
+int Forecast(const ForecastArgs& args) {
+  if (args.format != "csv" && args.format != "json") return Fail(Status::InvalidArgument("--format must be csv or json"));
+  OfflineForecastOptions o;
+  if (!args.config.empty()) {
+    auto c = LoadConfigFile(args.config);
+    if (!c.ok()) return Fail(c.status());
+    o.config = std::move(*c);
+  } else {
+    o.config.forecast.model = DefaultModelPath();
+  }
+  if (!args.model.empty()) {
+    o.config.forecast.model = args.model == "none" ? "" : args.model == "default" ? DefaultModelPath() : args.model;
+  }
+  if (Status st = SetupLogging(o.config.log.level == "info" ? "warn" : o.config.log.level); !st.ok()) return Fail(st);
+  o.mapping = args.mapping;
+  o.files = args.files;
+  o.backtest_steps = args.backtest_steps;
+  auto r = RunOfflineForecast(o);
+  if (!r.ok()) return Fail(r.status());
+
+  std::ofstream file;
+  if (args.out != "-") {
+    file.open(args.out, std::ios::trunc);
+    if (!file) return Fail(Status::Unavailable("cannot write " + args.out));
+  }
+  std::ostream& out = args.out == "-" ? std::cout : file;
+  if (args.format == "json") {
+    nlohmann::json points = nlohmann::json::array();
+    for (const OfflineForecast& p : r->points) {
+      nlohmann::json j = ForecastToJson(p.forecast);
+      j["unit"] = p.si_unit;
+      points.push_back(std::move(j));
+    }
+    out << nlohmann::json{{"data_end", FormatIsoUtc(r->data_end)}, {"messages", r->messages},
+                          {"forecasts", points}}.dump(2)
+        << '\n';
+  } else {
+    auto num = [](double v) { return std::isfinite(v) ? std::to_string(v) : std::string(); };
+    out << "point,unit,step,time,value,lower,upper,status,model,fallback,interval_source\n";
+    for (const OfflineForecast& p : r->points) {
+      const PointForecast& f = p.forecast;
+      for (size_t i = 0; i < f.steps.size(); ++i) {
+        const ForecastStep& st = f.steps[i];
+        out << f.point << ',' << p.si_unit << ',' << i + 1 << ',' << FormatIsoUtc(st.time) << ',' << num(st.value)
+            << ',' << num(st.lower) << ',' << num(st.upper) << ',' << f.status << ',' << f.model << ','
+            << (f.fallback ? "true" : "false") << ',' << f.interval_source << '\n';
+      }
+      if (f.steps.empty()) out << f.point << ',' << p.si_unit << ",,,,,," << f.status << ',' << f.model << ",,\n";
+    }
+  }
+  out.flush();
+  // A summary for the person at the terminal, on stderr: how the model did on this history.
+  for (const OfflineForecast& p : r->points) {
+    const PointAccuracy& a = p.forecast.accuracy;
+    std::fprintf(stderr, "%-60s %-18s residuals %5llu  mae %9.4f  persistence %9.4f  coverage %5.3f\n",
+                 p.forecast.point.c_str(), p.forecast.status.c_str(), static_cast<unsigned long long>(a.residuals),
+                 a.mae, a.persistence_mae, a.interval_coverage);
+  }
+  std::cerr << "forecast: " << r->points.size() << " points from " << r->messages << " messages, data until "
+            << FormatIsoUtc(r->data_end) << " (" << r->ingest.rejected << " observations rejected)\n";
+  return r->points.empty() ? 1 : 0;
 }
 
 int Version() {

@@ -1,6 +1,7 @@
 // The `brickcast` subcommands. Each returns the process exit status.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -15,9 +16,11 @@ int Convert(const std::string& mapping_path, const std::string& csv_path, const 
 struct ReplayArgs {
   std::string brokers;
   std::string topic;
-  double speed = 1;  // 0 = as fast as possible
+  double speed = 0;  // 0 = as fast as possible, N = N x real time
   std::string mapping;  // CSV input when set
   std::string config;   // prefixes / time zone for TTL input
+  std::string group;    // when set, stay at most max_lag messages per partition ahead of this group
+  int64_t max_lag = 1000;
   std::vector<std::string> files;
 };
 int Replay(const ReplayArgs& args);
@@ -41,6 +44,14 @@ struct EvaluateArgs {
   bool json = false;
 };
 int Evaluate(const EvaluateArgs& args);
+struct ForecastArgs {
+  std::vector<std::string> files;
+  std::string mapping, config, model;
+  std::string format = "csv";
+  size_t backtest_steps = 576;
+  std::string out = "-";
+};
+int Forecast(const ForecastArgs& args);
 int Version();
 
 }  // namespace brickcast::cli

@@ -6,12 +6,14 @@
 #include <exception>
 #include <iostream>
 
+#include "brickcast/forecaster.h"
 #include "cli/commands.h"
 
 int main(int argc, char** argv) {
-  // LibTorch calls the system BLAS: keep OpenBLAS single-threaded and size LibTorch's own pool
-  // instead (before any BLAS call; an explicit setting in the environment wins).
-  setenv("OPENBLAS_NUM_THREADS", "1", 0);
+  // LibTorch calls the system BLAS: OpenBLAS started its worker threads while it was loaded, so
+  // make it single-threaded through its API now (the environment is read too late to matter) and
+  // let LibTorch's own pool, sized by the config, do the parallel work.
+  brickcast::SingleThreadBlas();
   CLI::App app{"brickcast: HVAC fault prediction from Brick Turtle streams"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("brickcast ") + BRICKCAST_VERSION);
@@ -26,7 +28,8 @@ int main(int argc, char** argv) {
 
   bool reference = false;
   auto* check = app.add_subcommand("check-config", "Validate a config file and print the effective config.");
-  check->add_option("config", config_path, "Config file (JSON)");
+  // -c/--config as for every other subcommand; the positional form is kept for existing units.
+  check->add_option("-c,--config,config", config_path, "Config file (JSON)")->capture_default_str();
   check->add_flag("--reference", reference, "Print the reference of every config key instead");
 
   std::vector<std::string> parse_files;
@@ -53,8 +56,15 @@ int main(int argc, char** argv) {
   auto* replay = app.add_subcommand("replay", "Publish Brick Turtle messages (TTL files, or CSV via a mapping) to Kafka.");
   replay->add_option("--brokers", replay_args.brokers, "Bootstrap servers (host:port,...)")->required();
   replay->add_option("--topic", replay_args.topic, "Topic")->required();
-  replay->add_option("--speed", replay_args.speed, "N x real time, by message timestamps")->capture_default_str();
-  replay->add_flag("--max", max_speed, "As fast as possible");
+  replay->add_option("--speed", replay_args.speed,
+                     "0 = as fast as possible (as replay.speed in the config), N = N x real time by message timestamps")
+      ->capture_default_str();
+  replay->add_flag("--max", max_speed, "As fast as possible (same as --speed 0)");
+  replay->add_option("--group", replay_args.group,
+                     "Consumer group to wait for: publish at most --max-lag messages ahead of its committed offsets, "
+                     "so a size-capped log (the embedded broker keeps 5 MiB per partition) drops nothing unread");
+  replay->add_option("--max-lag", replay_args.max_lag, "Messages per partition the group may lag (with --group)")
+      ->capture_default_str();
   replay->add_option("--mapping", replay_args.mapping, "Mapping file: the inputs are CSV files");
   replay->add_option("-c,--config", replay_args.config, "Config for default prefixes and the site time zone");
   replay->add_option("files", replay_args.files, "TTL message files or CSV files ('-' for stdin)")->required();
@@ -63,7 +73,8 @@ int main(int argc, char** argv) {
   auto* train = app.add_subcommand("train", "Train a TimeMixer model (ETT-style CSVs, or HVAC CSVs through mappings).");
   train->add_option("--data", train_args.data.paths, "CSV file or directory of CSVs (repeatable)")->required();
   train->add_option("--mapping", train_args.data.mappings, "convert mapping: the data are HVAC CSVs (one, or one per --data)");
-  train->add_option("--config", train_args.config, "Training configuration (JSON)")->required();
+  train->add_option("-t,--train-config", train_args.config, "Training configuration (JSON; --config is the daemon's)")
+      ->required();
   train->add_option("--out", train_args.out, "Model file to write (the checkpoint is OUT.ckpt)")->required();
   train->add_option("--threads", train_args.threads, "LibTorch threads (default: the config's)");
   train->add_flag("--resume", train_args.resume, "Continue from OUT.ckpt (written after every epoch)");
@@ -77,6 +88,22 @@ int main(int argc, char** argv) {
   evaluate->add_option("--drop-last", eval_args.drop_last,
                        "Only whole batches of N windows, as the official test loader (drop_last) does");
   evaluate->add_flag("--json", eval_args.json, "Print JSON instead of a table");
+
+  brickcast::cli::ForecastArgs forecast_args;
+  auto* forecast = app.add_subcommand(
+      "forecast", "Forecast every point from a site's history (CSV through a mapping, or Turtle message files).");
+  forecast->add_option("files", forecast_args.files, "CSV files (with --mapping) or Turtle message files ('-' for stdin)")
+      ->required();
+  forecast->add_option("--mapping", forecast_args.mapping, "convert mapping: the inputs are CSV files");
+  forecast->add_option("-c,--config", forecast_args.config,
+                       "Daemon config: site time zone, prefixes, Brick models, store step and forecast settings");
+  forecast->add_option("--model", forecast_args.model,
+                       "Model file, 'default' (the shipped model) or 'none' (seasonal naive); default: the config's");
+  forecast->add_option("--format", forecast_args.format, "csv or json")->capture_default_str();
+  forecast->add_option("--backtest-steps", forecast_args.backtest_steps,
+                       "Closed steps before the end that are forecast and scored to calibrate the intervals")
+      ->capture_default_str();
+  forecast->add_option("-o,--out", forecast_args.out, "Output file ('-' for stdout)")->capture_default_str();
 
   app.add_subcommand("version", "Print the version.");
 
@@ -92,6 +119,7 @@ int main(int argc, char** argv) {
     if (*convert) return brickcast::cli::Convert(mapping, csv, out, convert_format);
     if (*train) return brickcast::cli::Train(train_args);
     if (*evaluate) return brickcast::cli::Evaluate(eval_args);
+    if (*forecast) return brickcast::cli::Forecast(forecast_args);
     if (*replay) {
       if (max_speed) replay_args.speed = 0;
       return brickcast::cli::Replay(replay_args);

@@ -187,13 +187,35 @@ const Schema& RootSchema() {
   return *kRoot;
 }
 
-// The shipped model: beside the binary's data directory (the source tree in a build, or
-// /usr/share/brickcast in the Docker image and packages); BRICKCAST_HOME overrides.
+}  // namespace
+
+// The shipped model, found without help from the environment wherever the binary was put:
+// $BRICKCAST_HOME/models when set; else beside the running binary: <bin>/../share/brickcast/models
+// (packages, `cmake --install`, the Docker image), <bin>/../models (a build directory inside the
+// source tree), <bin>/models; else the source tree the binary was built from. The first one that
+// holds the file wins; when none does, the error names the installed location.
 std::string DefaultModelPath() {
+  namespace fs = std::filesystem;
+  const std::string file = "hvac-5min.model";
   const char* home = std::getenv("BRICKCAST_HOME");
-  const std::string dir = home && *home ? home : BRICKCAST_DATA_DIR;
-  return (std::filesystem::path(dir) / "models" / "hvac-5min.model").string();
+  if (home != nullptr && *home != '\0') return (fs::path(home) / "models" / file).string();
+  std::vector<fs::path> candidates;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path bin = exe.parent_path();
+    candidates.push_back(bin / ".." / "share" / "brickcast" / "models" / file);
+    candidates.push_back(bin / ".." / "models" / file);
+    candidates.push_back(bin / "models" / file);
+  }
+  candidates.push_back(fs::path(BRICKCAST_DATA_DIR) / "models" / file);
+  for (const fs::path& c : candidates) {
+    if (fs::is_regular_file(c, ec)) return c.lexically_normal().string();
+  }
+  return candidates.front().lexically_normal().string();
 }
+
+namespace {
 
 std::string Resolve(const std::string& base_dir, const std::string& path) {
   if (path.empty() || path == "-" || base_dir.empty() || std::filesystem::path(path).is_absolute()) return path;

@@ -47,7 +47,10 @@ Status TimeMixerConfig::Validate() const {
   return Status::InvalidArgument(msg);
 }
 
-void SetForecastThreads(int threads) { at::set_num_threads(std::max(1, threads)); }
+void SetForecastThreads(int threads) {
+  SingleThreadBlas();
+  at::set_num_threads(std::max(1, threads));
+}
 
 double ForwardFlops(const TimeMixerConfig& c) {
   std::vector<double> t;  // steps per scale

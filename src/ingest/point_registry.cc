@@ -37,7 +37,13 @@ void PointRegistry::LoadModel(const BrickModel& model) {
   }
 }
 
-void PointRegistry::Apply(const PointMetadata& m) {
+bool PointRegistry::Apply(const PointMetadata& m) {
+  // Messages describe equipment too ("AHU1 a brick:Air_Handling_Unit"): those are not points.
+  // A class the hierarchy does not know is taken as a point's (streams may use their own).
+  if (!m.brick_class.empty() && classes_->Knows(m.brick_class) &&
+      !classes_->IsA(m.brick_class, BrickClassIri("Point"))) {
+    return false;
+  }
   std::unique_lock lock(mu_);
   PointInfo& p = points_[m.point];
   const bool fresh = p.iri.empty();
@@ -52,6 +58,7 @@ void PointRegistry::Apply(const PointMetadata& m) {
     const std::string name(LocalName(p.iri));
     p.short_name = short_names_[name] == p.iri ? name : "";
   }
+  return true;
 }
 
 void PointRegistry::Touch(const std::string& iri) {

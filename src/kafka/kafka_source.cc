@@ -60,6 +60,7 @@ struct KafkaSource::Impl {
   std::map<TopicPartition, std::set<std::string>> partition_points;  // guarded by mu
   std::map<TopicPartition, std::vector<std::string>> last_points;    // guarded by mu
   std::vector<TopicPartition> assigned;                           // guarded by mu
+  std::map<TopicPartition, int64_t> next_offset;                  // expected next offset; guarded by mu
   bool brokers_down = false;                                      // guarded by mu
   std::string down_reason;                                        // guarded by mu
   bool paused = false;                                            // poll thread only, mirrored in stats
@@ -106,6 +107,8 @@ struct KafkaSource::Impl {
         p.offset = start;
         const TopicPartition tp{p.topic, p.partition};
         rebuild_until[tp] = c >= 0 ? c : -1;
+        if (start >= 0) next_offset[tp] = start;  // else the first message fetched sets it
+        else next_offset.erase(tp);
         assigned.push_back(tp);
         names.push_back(kafka::PartitionName(p.topic, p.partition) + "@" + std::to_string(start) +
                         (c >= 0 && start < c ? " (rebuild to " + std::to_string(c) + ")" : ""));
@@ -142,6 +145,7 @@ struct KafkaSource::Impl {
         partition_points.erase(tp);
         last_points.erase(tp);
         rebuild_until.erase(tp);
+        next_offset.erase(tp);
         assigned.erase(std::remove(assigned.begin(), assigned.end(), tp), assigned.end());
       }
       stats.dropped_points += dropped;
@@ -217,13 +221,34 @@ struct KafkaSource::Impl {
     if (m->key != nullptr) item.key.assign(static_cast<const char*>(m->key), m->key_len);
     rd_kafka_message_destroy(m);
     std::lock_guard<std::mutex> lock(mu);
-    auto it = rebuild_until.find({item.topic, item.partition});
+    const TopicPartition tp{item.topic, item.partition};
+    auto it = rebuild_until.find(tp);
     item.redelivery = it != rebuild_until.end() && item.offset < it->second;
+    if (!item.redelivery) stats.bytes += item.payload.size();
+    NoteOffsetLocked(tp, item.offset);
     if (brokers_down) {
       brokers_down = false;  // a fetch succeeded
       down_reason.clear();
     }
     return true;
+  }
+
+  // Kafka offsets of a partition are consecutive (no compaction here, no transactions), so a
+  // message past the expected offset means librdkafka reset the position (auto.offset.reset)
+  // because the broker no longer had it: those messages are lost to this instance. Say so.
+  void NoteOffsetLocked(const TopicPartition& tp, int64_t offset) {
+    auto [it, fresh] = next_offset.try_emplace(tp, offset);
+    if (!fresh && offset > it->second) {
+      const int64_t skipped = offset - it->second;
+      const std::string name = kafka::PartitionName(tp.first, tp.second);
+      stats.offsets_skipped[name] += static_cast<uint64_t>(skipped);
+      ++stats.offset_resets;
+      spdlog::warn("kafka {}: offsets {}..{} skipped ({} messages never consumed): the position fell behind the "
+                   "log start and was reset; the broker had dropped them (retention, or the embedded broker's "
+                   "5 MiB per-partition cap: slow the producer or add partitions)",
+                   name, it->second, offset - 1, skipped);
+    }
+    it->second = std::max(it->second, offset + 1);
   }
 
   void PollLoop() {
@@ -476,6 +501,53 @@ StatusOr<std::map<int32_t, int64_t>> HighWatermarks(const KafkaClientOptions& op
   rd_kafka_destroy(*rk);
   if (!status.ok()) return status;
   return out;
+}
+
+struct GroupLagProbe::Impl {
+  rd_kafka_t* rk = nullptr;
+  std::string topic;
+  int partitions = 0;
+  ~Impl() {
+    if (rk != nullptr) rd_kafka_destroy(rk);
+  }
+};
+
+GroupLagProbe::GroupLagProbe(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+GroupLagProbe::~GroupLagProbe() = default;
+
+StatusOr<std::unique_ptr<GroupLagProbe>> GroupLagProbe::Create(const KafkaClientOptions& options,
+                                                               const std::string& group, const std::string& topic) {
+  auto rk = NewClient(options, RD_KAFKA_CONSUMER, {{"group.id", group}});
+  if (!rk.ok()) return rk.status();
+  auto impl = std::make_unique<Impl>();
+  impl->rk = *rk;
+  impl->topic = topic;
+  auto n = PartitionCount(impl->rk, topic);
+  if (!n.ok()) return n.status();
+  impl->partitions = *n;
+  return std::unique_ptr<GroupLagProbe>(new GroupLagProbe(std::move(impl)));
+}
+
+StatusOr<std::map<int32_t, int64_t>> GroupLagProbe::Lag() {
+  Impl& d = *impl_;
+  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(d.partitions);
+  for (int p = 0; p < d.partitions; ++p) rd_kafka_topic_partition_list_add(parts, d.topic.c_str(), p);
+  rd_kafka_resp_err_t e = rd_kafka_committed(d.rk, parts, 10000);
+  std::map<int32_t, int64_t> lag;
+  Status status;
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) status = Status::Unavailable(std::string("kafka committed: ") + rd_kafka_err2str(e));
+  for (int i = 0; i < parts->cnt && status.ok(); ++i) {
+    int64_t lo = 0, hi = 0;
+    e = rd_kafka_query_watermark_offsets(d.rk, d.topic.c_str(), parts->elems[i].partition, &lo, &hi, 5000);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      status = Status::Unavailable(std::string("kafka watermarks: ") + rd_kafka_err2str(e));
+      break;
+    }
+    lag[parts->elems[i].partition] = hi - std::max(lo, parts->elems[i].offset);
+  }
+  rd_kafka_topic_partition_list_destroy(parts);
+  if (!status.ok()) return status;
+  return lag;
 }
 
 }  // namespace brickcast

@@ -1,10 +1,12 @@
 #include "server/api_handlers.h"
 
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "brickcast/units.h"
+#include "serving/forecast_json.h"
 
 namespace brickcast {
 namespace {
@@ -194,34 +196,6 @@ HttpResponse PostObservations(const ApiServices& s, const HttpRequest& req) {
   return JsonResponse(ReportJson(report), status);
 }
 
-Json NumberOrNull(double v) { return std::isfinite(v) ? Json(v) : Json(); }
-
-Json ForecastJson(const PointForecast& f) {
-  Json steps = Json::array();
-  for (const ForecastStep& st : f.steps)
-    steps.push_back({{"time", FormatIsoUtc(st.time)}, {"value", st.value}, {"lower", NumberOrNull(st.lower)},
-                     {"upper", NumberOrNull(st.upper)}});
-  Json j{{"point", f.point},
-         {"status", f.status},
-         {"model", f.model},
-         {"fallback", f.fallback},
-         {"window_end", FormatIsoUtc(f.window_end)},
-         {"step_seconds", f.step_ms / 1000},
-         {"input_coverage", f.input_coverage},
-         {"interval_source", f.interval_source},
-         {"produced_at", FormatIsoUtc(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                          f.produced_at.time_since_epoch())
-                                          .count())},
-         {"steps", steps},
-         {"accuracy",
-          {{"residuals", f.accuracy.residuals},
-           {"mae", NumberOrNull(f.accuracy.mae)},
-           {"persistence_mae", NumberOrNull(f.accuracy.persistence_mae)},
-           {"interval_coverage", NumberOrNull(f.accuracy.interval_coverage)}}}};
-  if (f.fallback) j["fallback_reason"] = f.fallback_reason;
-  return j;
-}
-
 HttpResponse GetForecast(const ApiServices& s, const HttpRequest& req) {
   if (!s.forecast) return JsonError(404, "forecasting_disabled", "forecast.enabled is false in the configuration");
   const std::string id = ResolvePoint(s, req.matches.at(0));
@@ -232,7 +206,7 @@ HttpResponse GetForecast(const ApiServices& s, const HttpRequest& req) {
                              {"status", "pending"},
                              {"message", "no step of this point has closed since start; a forecast follows the next one"}});
   }
-  Json j = ForecastJson(*f);
+  Json j = ForecastToJson(*f);
   auto info = s.registry->Get(id);
   if (const UnitInfo* u = info ? FindUnit(info->unit) : nullptr) j["unit"] = std::string(u->si_symbol);
   return JsonResponse(j);
@@ -299,6 +273,17 @@ std::string Metrics(const ApiServices& s) {
     m << "brickcast_kafka_queue_depth " << k->queue_depth << '\n';
     metric("brickcast_kafka_paused", "gauge", "1 while partitions are paused.");
     m << "brickcast_kafka_paused " << (k->paused ? 1 : 0) << '\n';
+    metric("brickcast_kafka_bytes_total", "counter", "Payload bytes handed to ingest (first deliveries).");
+    m << "brickcast_kafka_bytes_total " << k->bytes << '\n';
+    metric("brickcast_kafka_offset_resets_total", "counter",
+           "Holes in a partition's offsets: the position fell behind the log start and was reset (data lost).");
+    m << "brickcast_kafka_offset_resets_total " << k->offset_resets << '\n';
+    metric("brickcast_kafka_offsets_skipped_total", "counter",
+           "Offsets skipped per partition by those resets (messages this instance never consumed).");
+    std::map<std::string, uint64_t> skipped = k->offsets_skipped;  // every assigned partition, 0 or more
+    for (const std::string& partition : k->assigned) skipped.try_emplace(partition, 0);
+    for (const auto& [partition, n] : skipped)
+      m << "brickcast_kafka_offsets_skipped_total{partition=\"" << partition << "\"} " << n << '\n';
     metric("brickcast_kafka_assigned_partitions", "gauge", "Partitions assigned to this instance.");
     m << "brickcast_kafka_assigned_partitions " << k->assigned.size() << '\n';
   }

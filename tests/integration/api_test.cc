@@ -203,10 +203,14 @@ TEST_F(ApiTest, ServesForecastsFromTheShippedModel) {
   EXPECT_EQ(f["model"].get<std::string>().rfind("timemixer sha256:", 0), 0u) << f["model"];
   EXPECT_EQ(f["step_seconds"], 300);
   EXPECT_EQ(f["window_end"], "2026-11-22T19:05:00Z");  // the step holding the newest value is still open
-  ASSERT_EQ(f["steps"].size(), 24u);
-  EXPECT_EQ(f["steps"][0]["time"], "2026-11-22T19:05:00Z");
-  for (const auto& st : f["steps"]) {
-    const double c = st["value"].get<double>();
+  // Columns, as in /series: times, values and the interval bounds.
+  ASSERT_EQ(f["times"].size(), 24u);
+  ASSERT_EQ(f["values"].size(), 24u);
+  ASSERT_EQ(f["lower"].size(), 24u);
+  ASSERT_EQ(f["upper"].size(), 24u);
+  EXPECT_EQ(f["times"][0], "2026-11-22T19:05:00Z");
+  for (const auto& v : f["values"]) {
+    const double c = v.get<double>();
     EXPECT_GT(c, 8.0);  // 52..58 degF is 11..14.5 degC; a forecast in degF or scaled units would fail
     EXPECT_LT(c, 18.0);
   }

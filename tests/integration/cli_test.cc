@@ -102,7 +102,7 @@ TEST(CliTest, ConvertThenParseOnRealData) {
 }
 
 TEST(CliTest, HelpOnEverySubcommand) {
-  for (const char* sub : {"serve", "check-config", "parse", "convert", "replay", "version"}) {
+  for (const char* sub : {"serve", "check-config", "parse", "convert", "replay", "train", "evaluate", "forecast", "version"}) {
     CliRun r = Brickcast(std::string(sub) + " --help");
     EXPECT_EQ(r.status, 0) << sub;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << sub;
@@ -121,7 +121,7 @@ TEST(CliTest, TrainsOnMappedHvacDataAndEvaluatesPerPoint) {
   const std::string data = testing::SharedData("hvac-faults/SZVAV.csv");
   const std::string mapping = SourcePath("config/mappings/lbnl-szvav.json");
   const std::string model = dir.path() + "/hvac.model", log = dir.path() + "/train.log";
-  CliRun train = Brickcast("train --data " + data + " --mapping " + mapping + " --config " + config + " --out " + model, log);
+  CliRun train = Brickcast("train --data " + data + " --mapping " + mapping + " --train-config " + config + " --out " + model, log);
   ASSERT_EQ(train.status, 0) << Slurp(log);
   EXPECT_NE(Slurp(log).find("14 points"), std::string::npos) << Slurp(log);
   EXPECT_FALSE(std::filesystem::exists(model + ".ckpt")) << "the checkpoint is removed once the model is written";

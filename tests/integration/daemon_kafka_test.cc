@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "brickcast/daemon.h"
@@ -26,11 +27,12 @@ std::string Lkv(const std::string& point, int minute, double value) {
 
 class DaemonKafkaTest : public testing::DaemonFixture {
  protected:
-  void Start(const std::string& replay_file) {
+  void Start(const std::string& replay_file, double speed = 0) {
     const std::string cfg = R"({
       "kafka": {"brokers": "embedded", "topics": ["obs"], "dead_letter_topic": "dead",
                 "group_id": "daemon-test", "embedded": {"partitions": 4, "address_file": "bootstrap.txt"}},
-      "replay": {"files": [)" + (replay_file.empty() ? "" : "\"" + replay_file + "\"") + R"(], "target": "kafka"},
+      "replay": {"files": [)" + (replay_file.empty() ? "" : "\"" + replay_file + "\"") + R"(], "target": "kafka", "speed": )" +
+                            std::to_string(speed) + R"(},
       "store": {"step_seconds": 60, "window_steps": 600},
       "forecast": {"model": "none", "workers": 1},
       "http": {"listen": "127.0.0.1:0"}, "log": {"level": "warn"}})";
@@ -100,6 +102,76 @@ TEST_F(DaemonKafkaTest, ExternalProducersReachTheEmbeddedBroker) {
   ASSERT_TRUE(WaitFor([&] { return Count("urn:d#AHU2_SAT") == 50; })) << Count("urn:d#AHU2_SAT");
   auto sat = daemon_->store().Stats("urn:d#AHU2_SAT");
   EXPECT_NEAR(sat->last_value, (59 - 32) * 5.0 / 9.0, 1e-9);
+}
+
+// One message per 10 minutes of data time for `point`, from `from` to `to` (epoch ms), with a padded
+// comment so messages have the size of a real AHU row.
+std::string Days(const std::string& point, UnixMillis from, UnixMillis to, size_t pad, size_t* count) {
+  std::string file;
+  for (UnixMillis t = from; t < to; t += 600000) {
+    if (!file.empty() || *count > 0) file += "# brickcast:message\n";
+    file += "@prefix d: <urn:d#> .\nd:AHU1 brick:hasPoint <" + point + "> .\n<" + point +
+            "> brick:lastKnownValue [ brick:value " + std::to_string(*count % 50) + " ; brick:timestamp \"" +
+            FormatIsoUtc(t) + "\" ] .\n# " + std::string(pad, '.') + "\n";
+    ++*count;
+  }
+  return file;
+}
+
+// The daemon's own replay of a multi-day file with a day missing, at 172,800x: every message
+// arrives, and the pacing follows data time (the missing day is a pause of 0.5 s).
+TEST_F(DaemonKafkaTest, MultiDayReplayWithGapsArrivesWholeAndFollowsDataTime) {
+  const UnixMillis day = 86400000, t0 = 1505088000000;  // 2017-09-11T00:00Z
+  size_t n = 0;
+  std::string file = Days("urn:d#SAT", t0, t0 + 2 * day, 64, &n);  // days 1-2
+  const size_t before_gap = n;
+  file += Days("urn:d#SAT", t0 + 3 * day, t0 + 5 * day, 64, &n);  // day 3 missing, days 4-5
+  const double speed = 172800;  // a day of data in 0.5 s
+  const auto begin = std::chrono::steady_clock::now();
+  Start(dir_.File("days.ttl", file), speed);
+  std::chrono::steady_clock::time_point last_before_gap, first_after_gap;
+  ASSERT_TRUE(WaitFor([&] {
+    const uint64_t c = Count("urn:d#SAT");
+    if (c >= before_gap && last_before_gap == std::chrono::steady_clock::time_point{})
+      last_before_gap = std::chrono::steady_clock::now();
+    if (c > before_gap && first_after_gap == std::chrono::steady_clock::time_point{})
+      first_after_gap = std::chrono::steady_clock::now();
+    return c == n;
+  })) << Count("urn:d#SAT") << " of " << n;
+  const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  const double gap_s = std::chrono::duration<double>(first_after_gap - last_before_gap).count();
+  // Data span: 5 days minus one step = ~2.5 s at this speed; the missing day alone is 0.5 s.
+  EXPECT_GE(total_s, 2.3) << "replay ran ahead of data time";
+  EXPECT_LT(total_s, 10.0) << "replay stalled";
+  EXPECT_GE(gap_s, 0.4) << "the missing day was not waited for";
+  EXPECT_LT(gap_s, 3.0);
+  EXPECT_TRUE(WaitFor([&] { return daemon_->replay_finished(); }));
+  const std::string metrics = client_->Get("/metrics")->body;
+  EXPECT_NE(metrics.find("brickcast_kafka_offset_resets_total 0"), std::string::npos) << metrics;
+}
+
+// As fast as possible, one key (one partition), 8 MiB of messages: more than the embedded broker
+// keeps per partition. The replay waits for its consumer, so nothing is dropped or skipped.
+TEST_F(DaemonKafkaTest, MaxSpeedReplayLargerThanTheBrokerCapLosesNothing) {
+  size_t n = 0;
+  const UnixMillis t0 = 1505088000000;
+  const std::string file = Days("urn:d#SAT", t0, t0 + 4000 * UnixMillis{600000}, 2000, &n);
+  ASSERT_GT(file.size(), size_t{8} << 20);
+  Start(dir_.File("big.ttl", file), 0);
+  ASSERT_TRUE(WaitFor([&] { return Count("urn:d#SAT") == n; }, std::chrono::seconds(120)))
+      << Count("urn:d#SAT") << " of " << n;
+  const std::string metrics = client_->Get("/metrics")->body;
+  EXPECT_NE(metrics.find("brickcast_kafka_offset_resets_total 0"), std::string::npos) << metrics;
+  // One skipped-offsets series per assigned partition, all zero.
+  std::istringstream lines(metrics);
+  std::string line;
+  int partitions = 0;
+  while (std::getline(lines, line)) {
+    if (line.rfind("brickcast_kafka_offsets_skipped_total{partition=\"obs/", 0) != 0) continue;
+    ++partitions;
+    EXPECT_EQ(line.substr(line.size() - 2), " 0") << line;
+  }
+  EXPECT_EQ(partitions, 4) << metrics;
 }
 
 }  // namespace

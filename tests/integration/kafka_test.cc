@@ -278,5 +278,41 @@ TEST_F(KafkaTest, FullIngestQueuePausesPartitionsAndMemoryStaysBounded) {
   a.source->Stop();
 }
 
+// The embedded broker keeps 5 MiB per partition and drops older messages silently. A consumer
+// whose committed position falls below the log start is reset by librdkafka: the skipped offsets
+// must be counted per partition, not vanish without a trace.
+TEST_F(KafkaTest, OffsetsSkippedBehindTheLogStartAreCountedPerPartition) {
+  const std::string group = UniqueGroup();
+  const std::string pad(3000, ' ');  // ~3 KB messages: the 5 MiB cap holds about 1,700 of them
+  auto big = [&](int i) { return Message(i, 1) + "# " + pad + "\n"; };
+  {
+    Instance a(broker_->bootstrap(), group);
+    ASSERT_TRUE(a.source->Start().ok());
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(producer_->Produce("obs", Equipment(0), big(i)).ok());
+    ASSERT_TRUE(producer_->Flush(std::chrono::seconds(10)).ok());
+    ASSERT_TRUE(WaitFor([&] { return a.Observations() == 10; }));
+    a.source->Stop();  // commits offset 10 of the partition
+    EXPECT_EQ(a.source->Stats().offset_resets, 0u);
+  }
+  // While nobody consumes, 4,000 more messages push the log start far past offset 10.
+  for (int i = 10; i < 4010; ++i) ASSERT_TRUE(producer_->Produce("obs", Equipment(0), big(i)).ok());
+  ASSERT_TRUE(producer_->Flush(std::chrono::seconds(30)).ok());
+
+  Instance b(broker_->bootstrap(), group);
+  ASSERT_TRUE(b.source->Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return b.source->Stats().offset_resets >= 1; }, std::chrono::seconds(30)));
+  ASSERT_TRUE(WaitFor([&] { return b.store.Stats(Point(0)) && b.store.Stats(Point(0))->last_value == 4009; }));
+  const KafkaSourceStats s = b.source->Stats();
+  EXPECT_EQ(s.offset_resets, 1u);
+  ASSERT_EQ(s.offsets_skipped.size(), 1u);
+  const uint64_t skipped = s.offsets_skipped.begin()->second;
+  // Everything between the committed offset and what the broker still had was skipped; the rest
+  // was consumed: together they are the 4,000 new messages.
+  const uint64_t consumed = b.Observations();
+  EXPECT_GT(skipped, 1000u);
+  EXPECT_EQ(skipped + consumed, 4000u) << "skipped " << skipped << " consumed " << consumed;
+  b.source->Stop();
+}
+
 }  // namespace
 }  // namespace brickcast
