@@ -8,9 +8,15 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <thread>
 
+#include "brickcast/time.h"
 #include "test_support.h"
 
 namespace brickcast {
@@ -91,6 +97,110 @@ TEST(ServeProcessTest, NotifiesReadinessPingsWatchdogAndStopsOnSigterm) {
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << "graceful stop exits 0";
+}
+
+// CPU time of a process or one of its threads, in seconds, from /proc.
+double CpuSeconds(const std::string& stat_path) {
+  std::ifstream in(stat_path);
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string f;
+  double utime = 0, stime = 0;
+  for (int i = 3; fields >> f; ++i) {  // field 3 is the state; utime is 14, stime 15
+    if (i == 14) utime = std::stod(f);
+    if (i == 15) {
+      stime = std::stod(f);
+      break;
+    }
+  }
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+std::vector<std::string> Threads(pid_t pid) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task"))
+    out.push_back(e.path().filename().string());
+  return out;
+}
+
+// OpenBLAS starts a worker per core while it is loaded, before main(); they spin in sched_yield
+// after every BLAS call unless the process makes OpenBLAS single-threaded itself. Started the way
+// systemd, Docker or a shell start it: without OPENBLAS_NUM_THREADS in the environment.
+TEST(ServeProcessTest, NoBlasThreadSpinsIdleOrForecasting) {
+  testing::TempDir dir;
+  const std::string config = dir.File("c.json", R"({"http": {"listen": "127.0.0.1:0"}, "log": {"level": "warn"}})");
+  const std::string socket_path = dir.path() + "/notify.sock";
+  NotifySocket notify(socket_path);
+  ASSERT_TRUE(notify.bound());
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    unsetenv("OPENBLAS_NUM_THREADS");
+    unsetenv("OMP_NUM_THREADS");
+    setenv("NOTIFY_SOCKET", socket_path.c_str(), 1);
+    execl(BRICKCAST_BINARY, BRICKCAST_BINARY, "serve", "--config", config.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const std::string ready = notify.Receive();
+  ASSERT_EQ(ready.rfind("READY=1", 0), 0u) << ready;
+  const int port = std::stoi(ready.substr(ready.find("port ") + 5));
+  httplib::Client client("127.0.0.1", port);
+  ASSERT_NE(client.Get("/api/v1/forecast")->body.find("timemixer sha256:"), std::string::npos) << "model loaded";
+
+  // Forecasting faster than the demo (10 messages/s, each closing a 5-minute step of 32 points):
+  // sample every thread's current system call; none may sit in sched_yield (x86_64: 24).
+  std::map<std::string, double> before;
+  for (const auto& t : Threads(pid)) before[t] = CpuSeconds("/proc/" + std::to_string(pid) + "/task/" + t + "/stat");
+  int yield_samples = 0;
+  constexpr int kPoints = 32;  // batches of 32 windows: matrix products large enough for BLAS threads
+  const UnixMillis t0 = 1795341600000;
+  auto observation = [](int p, UnixMillis t, int i) {
+    return R"({"point": "urn:x#P)" + std::to_string(p) + R"(", "time": )" + std::to_string(t) + R"(, "value": )" +
+           std::to_string(20 + (i + p) % 7) + "}";
+  };
+  // Ten hours of history first, so every point has a full input window.
+  std::string history = "[";
+  for (int i = 0; i < 120; ++i)
+    for (int p = 0; p < kPoints; ++p) history += std::string(history.size() > 1 ? "," : "") + observation(p, t0 - (120 - i) * 300000, i);
+  ASSERT_EQ(client.Post("/api/v1/observations", history + "]", "application/json")->status, 200);
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 80; ++i) {
+    std::string body = "[";
+    for (int p = 0; p < kPoints; ++p) body += std::string(p ? "," : "") + observation(p, t0 + int64_t{i} * 300000, i);
+    body += "]";
+    auto r = client.Post("/api/v1/observations", body, "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    for (int k = 0; k < 10; ++k) {  // 100 ms per message, sampling meanwhile
+      for (const auto& t : Threads(pid)) {
+        std::ifstream sc("/proc/" + std::to_string(pid) + "/task/" + t + "/syscall");
+        std::string nr;
+        if (sc >> nr && nr == "24") ++yield_samples;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  auto forecast = nlohmann::json::parse(client.Get("/api/v1/forecast")->body);
+  EXPECT_GT(forecast["forecasts"].get<uint64_t>(), 20u) << forecast.dump();
+  EXPECT_EQ(yield_samples, 0) << "a thread was seen in sched_yield";
+  for (const auto& t : Threads(pid)) {
+    const double used = CpuSeconds("/proc/" + std::to_string(pid) + "/task/" + t + "/stat") - before[t];
+    EXPECT_LT(used / wall, 0.3) << "thread " << t << " used " << 100 * used / wall << " % of a core";
+  }
+
+  // Then idle, model loaded and forecasts made: under 2 % of a core over 10 s.
+  const std::string stat = "/proc/" + std::to_string(pid) + "/stat";
+  const double idle0 = CpuSeconds(stat);
+  std::this_thread::sleep_for(std::chrono::seconds(10));
+  const double idle_cpu = CpuSeconds(stat) - idle0;
+  EXPECT_LT(idle_cpu, 0.2) << "idle daemon used " << idle_cpu * 10 << " % of a core";
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 }  // namespace
