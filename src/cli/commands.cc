@@ -127,7 +127,7 @@ int CheckConfig(const std::string& config_path, bool reference) {
     SeriesStore store(SeriesOptionsFromConfig(config->store));
     ForecastService probe(store, ForecastServiceOptions{});
     if (Status st = probe.LoadModel(config->forecast.model); !st.ok()) return Fail(st.WithContext("forecast.model"));
-    forecaster = probe.model_identity();
+    forecaster = probe.model_identity() + " from " + config->forecast.model;
   }
   std::cout << config->effective_json << '\n';
   std::cerr << config_path << ": ok (" << config->brick.models.size() << " model files, " << model.size()

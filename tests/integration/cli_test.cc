@@ -4,10 +4,15 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "brickcast/time.h"
 #include "test_support.h"
 
 namespace brickcast {
@@ -99,6 +104,96 @@ TEST(CliTest, ConvertThenParseOnRealData) {
   CliRun parsed = Brickcast("parse " + out);
   EXPECT_EQ(parsed.status, 0);
   EXPECT_EQ(std::count(parsed.out.begin(), parsed.out.end(), '\n'), 220565);
+}
+
+TEST(CliTest, CheckConfigTakesTheConfigAsAnOptionLikeEveryOtherSubcommand) {
+  TempDir dir;
+  const std::string good = dir.File("good.json", "{}");
+  EXPECT_EQ(Brickcast("check-config -c " + good).status, 0);
+  EXPECT_EQ(Brickcast("check-config --config " + good).status, 0);
+  EXPECT_EQ(Brickcast("check-config " + good).status, 0);  // the positional form still works
+}
+
+// A copied or installed binary finds the shipped model beside it (../share/brickcast/models),
+// without BRICKCAST_HOME and whatever directory it was built in.
+TEST(CliTest, DefaultModelIsFoundBesideAnInstalledBinary) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() + "/bin");
+  std::filesystem::create_directories(dir.path() + "/share/brickcast/models");
+  std::filesystem::copy_file(BRICKCAST_BINARY, dir.path() + "/bin/brickcast");
+  std::filesystem::copy_file(SourcePath("models/hvac-5min.model"), dir.path() + "/share/brickcast/models/hvac-5min.model");
+  const std::string config = dir.File("c.json", "{}");
+  const std::string err = dir.path() + "/err.txt";
+  const std::string cmd = "env -u BRICKCAST_HOME " + dir.path() + "/bin/brickcast check-config -c " + config + " 2>" + err;
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << Slurp(err);
+  EXPECT_NE(Slurp(err).find("from " + dir.path() + "/share/brickcast/models/hvac-5min.model"), std::string::npos)
+      << Slurp(err);
+}
+
+// Two days of a 1-minute AHU log with a daily cycle, through a mapping (one point in degF).
+std::string DailyCsv(int days) {
+  std::string csv = "time,sat,oat\n";
+  for (int m = 0; m < days * 1440; ++m) {
+    const double phase = 2 * M_PI * (m % 1440) / 1440.0;
+    char row[128];
+    std::snprintf(row, sizeof row, "%s,%.2f,%.2f\n", FormatIsoUtc(1795305600000 + int64_t{m} * 60000).c_str(),
+                  55 + 3 * std::sin(phase), 12 + 6 * std::sin(phase - 1));
+    csv += row;
+  }
+  return csv;
+}
+
+constexpr const char* kDailyMapping = R"({"time_column": "time", "equipment": "urn:d#AHU1",
+    "columns": {"sat": {"point": "urn:d#SAT", "class": "Supply_Air_Temperature_Sensor", "unit": "DEG_F"},
+                "oat": {"point": "urn:d#OAT", "class": "Outside_Air_Temperature_Sensor", "unit": "DEG_C"}}})";
+
+TEST(CliTest, ForecastPrintsEveryPointsStepsWithCalibratedIntervals) {
+  TempDir dir;
+  const std::string csv = dir.File("ahu.csv", DailyCsv(2));
+  const std::string mapping = dir.File("m.json", kDailyMapping);
+  const std::string err = dir.path() + "/err.txt";
+  CliRun json = Brickcast("forecast --mapping " + mapping + " --backtest-steps 120 --format json " + csv, err);
+  ASSERT_EQ(json.status, 0) << Slurp(err);
+  auto j = nlohmann::json::parse(json.out);
+  EXPECT_EQ(j["data_end"], "2026-11-23T23:59:00Z");
+  ASSERT_EQ(j["forecasts"].size(), 2u) << json.out;
+  for (const auto& f : j["forecasts"]) {
+    EXPECT_EQ(f["status"], "ok") << f.dump();
+    EXPECT_EQ(f["unit"], "degC");
+    EXPECT_EQ(f["model"].get<std::string>().rfind("timemixer sha256:", 0), 0u);
+    EXPECT_EQ(f["interval_source"], "point") << "calibrated on the backtest";
+    ASSERT_EQ(f["times"].size(), 24u);
+    EXPECT_EQ(f["times"][0], "2026-11-23T23:55:00Z");  // the open step, as serve forecasts it
+    for (size_t i = 0; i < 24; ++i) {
+      const double v = f["values"][i], lo = f["lower"][i], hi = f["upper"][i];
+      EXPECT_LE(lo, v);
+      EXPECT_GE(hi, v);
+      if (f["point"] == "urn:d#SAT") {
+        EXPECT_NEAR(v, (55 - 32) / 1.8, 3.0) << "degF converted to degC";
+      }
+    }
+    EXPECT_GT(f["accuracy"]["residuals"].get<int>(), 1000);
+  }
+  // CSV: a header and one row per point and step; the same numbers as the JSON.
+  CliRun table = Brickcast("forecast --mapping " + mapping + " --backtest-steps 120 " + csv);
+  ASSERT_EQ(table.status, 0);
+  EXPECT_EQ(std::count(table.out.begin(), table.out.end(), '\n'), 1 + 2 * 24);
+  EXPECT_EQ(table.out.rfind("point,unit,step,time,value,lower,upper,status,model,fallback,interval_source\n", 0), 0u);
+
+  // The same history as Turtle messages gives the same forecast.
+  ASSERT_EQ(Brickcast("convert --mapping " + mapping + " " + csv + " -o " + dir.path() + "/ahu.ttl").status, 0);
+  CliRun ttl = Brickcast("forecast --backtest-steps 120 --format json " + dir.path() + "/ahu.ttl");
+  ASSERT_EQ(ttl.status, 0);
+  auto t = nlohmann::json::parse(ttl.out);
+  ASSERT_EQ(t["forecasts"].size(), 2u);
+  for (size_t p = 0; p < 2; ++p) {
+    for (size_t i = 0; i < 24; ++i)
+      EXPECT_NEAR(t["forecasts"][p]["values"][i].get<double>(), j["forecasts"][p]["values"][i].get<double>(), 1e-4);
+  }
+  // Bad input: a clear error, exit 1.
+  CliRun missing = Brickcast("forecast --mapping " + mapping + " " + dir.path() + "/nope.csv", err);
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(Slurp(err).find("nope.csv"), std::string::npos);
 }
 
 TEST(CliTest, HelpOnEverySubcommand) {

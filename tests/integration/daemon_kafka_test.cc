@@ -174,5 +174,20 @@ TEST_F(DaemonKafkaTest, MaxSpeedReplayLargerThanTheBrokerCapLosesNothing) {
   EXPECT_EQ(partitions, 4) << metrics;
 }
 
+// `brickcast replay --group` into the embedded broker from another process: it publishes no faster
+// than the daemon's group commits, so 8 MiB under one key (past the 5 MiB cap) all arrive.
+TEST_F(DaemonKafkaTest, ReplayToolWaitsForTheGroupAndLosesNothing) {
+  Start("");
+  size_t n = 0;
+  const UnixMillis t0 = 1505088000000;
+  const std::string file = dir_.File("big.ttl", Days("urn:d#RAT", t0, t0 + 4000 * UnixMillis{600000}, 2000, &n));
+  const std::string out = Run(std::string(BRICKCAST_BINARY) + " replay --brokers " + daemon_->kafka_bootstrap() +
+                              " --topic obs --group daemon-test --max-lag 500 " + file + " 2>&1");
+  ASSERT_EQ(last_status_, 0) << out;
+  EXPECT_NE(out.find("published 4000 of 4000"), std::string::npos) << out;
+  ASSERT_TRUE(WaitFor([&] { return Count("urn:d#RAT") == n; }, std::chrono::seconds(60))) << Count("urn:d#RAT");
+  EXPECT_NE(client_->Get("/metrics")->body.find("brickcast_kafka_offset_resets_total 0"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace brickcast

@@ -76,6 +76,24 @@ TEST(IngestorTest, UnknownPointsFollowPolicy) {
   EXPECT_EQ(reject.ingestor->Counters().errors_by_reason.at("unknown_point"), 1u);
 }
 
+TEST(IngestorTest, EquipmentInStreamMetadataIsNotAPoint) {
+  Fixture f;
+  // What `convert` writes first: the AHU, its parts and its points, then values.
+  const std::string meta =
+      "b:AHU2 a brick:Air_Handling_Unit .\nb:Fan2 a brick:Supply_Fan ; brick:isPartOf b:AHU2 .\n"
+      "b:Room a brick:Room .\nb:SAT2 a brick:Supply_Air_Temperature_Sensor ; brick:isPointOf b:AHU2 .\n";
+  EXPECT_EQ(f.ingestor->IngestMessage(Lkv("b:SAT2", "13", meta), "t").accepted, 1u);
+  EXPECT_TRUE(f.registry.Get("urn:b#SAT2"));
+  EXPECT_EQ(f.registry.Get("urn:b#SAT2")->equipment, "urn:b#AHU2");
+  EXPECT_FALSE(f.registry.Get("urn:b#AHU2")) << "equipment is listed under /equipment, not /points";
+  EXPECT_FALSE(f.registry.Get("urn:b#Fan2"));
+  EXPECT_FALSE(f.registry.Get("urn:b#Room"));
+  EXPECT_FALSE(f.registry.Get("urn:b#AHU")) << "the static model's AHU is not a point either";
+  // A class the hierarchy does not know may be a site's own point class: kept.
+  EXPECT_EQ(f.ingestor->IngestMessage(Lkv("b:Z", "1", "b:Z a <urn:site#Custom_Sensor> .\n"), "t").accepted, 1u);
+  EXPECT_TRUE(f.registry.Get("urn:b#Z"));
+}
+
 TEST(IngestorTest, BadMessagesAreCountedAndDeadLettered) {
   testing::TempDir dir;
   const std::string path = dir.path() + "/dead.jsonl";
