@@ -109,7 +109,9 @@ const Schema& RootSchema() {
       {"fetch_wait_max_ms", FieldType::kInteger, 50, "Broker wait for an empty fetch (latency vs. requests).",
        nullptr, false, false, Between(1, 10000)},
       {"session_timeout_ms", FieldType::kInteger, -1,
-       "Group session timeout; -1: 45000, or 6000 with the embedded broker (its rebalances wait for it).", nullptr,
+       "Group session timeout; -1: 45000, or 10000 with the embedded broker (a joining member waits this long; "
+       "shorter risks a spurious rebalance on a busy 2-core machine).",
+       nullptr,
        false, false, [](const Json& v) -> std::string {
          const int64_t ms = v.get<int64_t>();
          return ms == -1 || (ms >= 1000 && ms <= 3600000) ? "" : "must be -1 or between 1000 and 3600000";
@@ -282,7 +284,7 @@ StatusOr<Config> LoadConfigText(const std::string& json_text, const std::string&
     c.kafka.queue_messages = k["queue_messages"];
     c.kafka.fetch_wait_max_ms = k["fetch_wait_max_ms"];
     const int session = k["session_timeout_ms"];
-    c.kafka.session_timeout_ms = session >= 0 ? session : c.kafka.brokers == "embedded" ? 6000 : 45000;
+    c.kafka.session_timeout_ms = session >= 0 ? session : c.kafka.brokers == "embedded" ? 10000 : 45000;
     for (const auto& [key, v] : k["properties"].items()) c.kafka.properties[key] = v.get<std::string>();
     c.kafka.embedded_partitions = k["embedded"]["partitions"];
     c.kafka.embedded_brokers = k["embedded"]["brokers"];

@@ -148,6 +148,7 @@ TEST_F(DaemonKafkaTest, MultiDayReplayWithGapsArrivesWholeAndFollowsDataTime) {
   EXPECT_TRUE(WaitFor([&] { return daemon_->replay_finished(); }));
   const std::string metrics = client_->Get("/metrics")->body;
   EXPECT_NE(metrics.find("brickcast_kafka_offset_resets_total 0"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("brickcast_kafka_rebalances_total 1\n"), std::string::npos) << "one assignment, no rebalance";
 }
 
 // As fast as possible, one key (one partition), 8 MiB of messages: more than the embedded broker

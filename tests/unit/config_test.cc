@@ -88,7 +88,7 @@ TEST(ConfigTest, KafkaPropertiesPassThroughWithPasswordsRedacted) {
   EXPECT_NE(c->effective_json.find("SASL_SSL"), std::string::npos) << "non-secret properties stay readable";
   auto embedded = LoadConfigText(R"({"kafka": {"brokers": "embedded"}})", "");
   ASSERT_TRUE(embedded.ok());
-  EXPECT_EQ(embedded->kafka.session_timeout_ms, 6000) << "the embedded broker's group timing";
+  EXPECT_EQ(embedded->kafka.session_timeout_ms, 10000) << "the embedded broker's group timing";
   auto bad = LoadConfigText(R"({"replay": {"target": "kafka"}, "kafka": {"topics": []}})", "");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("/kafka/topics: at least one topic"), std::string::npos);
