@@ -173,6 +173,13 @@ TEST_F(DaemonKafkaTest, MaxSpeedReplayLargerThanTheBrokerCapLosesNothing) {
     EXPECT_EQ(line.substr(line.size() - 2), " 0") << line;
   }
   EXPECT_EQ(partitions, 4) << metrics;
+
+  // Then idle for longer than the group session timeout (10 s with the embedded broker): a single
+  // instance beside its own broker keeps its partitions, with no spurious rebalance.
+  std::this_thread::sleep_for(std::chrono::seconds(12));
+  const std::string later = client_->Get("/metrics")->body;
+  EXPECT_NE(later.find("brickcast_kafka_rebalances_total 1\n"), std::string::npos) << later;
+  EXPECT_NE(later.find("brickcast_kafka_assigned_partitions 4\n"), std::string::npos) << later;
 }
 
 // `brickcast replay --group` into the embedded broker from another process: it publishes no faster
