@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -48,27 +49,44 @@ class NotifySocket {
   bool bound_ = false;
 };
 
-TEST(ServeProcessTest, NotifiesReadinessPingsWatchdogAndStopsOnSigterm) {
-  testing::TempDir dir;
-  const std::string config = dir.File("c.json", R"({"http": {"listen": "127.0.0.1:0"}, "log": {"level": "warn"}})");
-  const std::string socket_path = dir.path() + "/notify.sock";
-  NotifySocket notify(socket_path);
-  ASSERT_TRUE(notify.bound());
-
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    setenv("NOTIFY_SOCKET", socket_path.c_str(), 1);
-    setenv("WATCHDOG_USEC", "400000", 1);
-    execl(BRICKCAST_BINARY, BRICKCAST_BINARY, "serve", "--config", config.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
+// `brickcast serve` in a child process with a default config (port 0) and a fake systemd notify
+// socket; `child_env` runs in the child before exec (to set or clear variables). Waits for
+// READY=1 and returns the child's pid and API port.
+class ServeChild {
+ public:
+  explicit ServeChild(const std::function<void()>& child_env = [] {}) : notify_(dir_.path() + "/notify.sock") {
+    const std::string config = dir_.File("c.json", R"({"http": {"listen": "127.0.0.1:0"}, "log": {"level": "warn"}})");
+    if (!notify_.bound()) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      setenv("NOTIFY_SOCKET", (dir_.path() + "/notify.sock").c_str(), 1);
+      child_env();
+      execl(BRICKCAST_BINARY, BRICKCAST_BINARY, "serve", "--config", config.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    ready_ = notify_.Receive();
+    const size_t at = ready_.find("port ");
+    if (ready_.rfind("READY=1", 0) == 0 && at != std::string::npos) port_ = std::stoi(ready_.substr(at + 5));
   }
-  const std::string ready = notify.Receive();
-  ASSERT_EQ(ready.rfind("READY=1", 0), 0u) << ready;
-  const size_t at = ready.find("port ");
-  ASSERT_NE(at, std::string::npos) << ready;
-  const int port = std::stoi(ready.substr(at + 5));
-  httplib::Client client("127.0.0.1", port);
+  pid_t pid() const { return pid_; }
+  int port() const { return port_; }  // 0 when it did not become ready
+  const std::string& ready_message() const { return ready_; }
+  NotifySocket& notify() { return notify_; }
+
+ private:
+  testing::TempDir dir_;
+  NotifySocket notify_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+  std::string ready_;
+};
+
+TEST(ServeProcessTest, NotifiesReadinessPingsWatchdogAndStopsOnSigterm) {
+  ServeChild child([] { setenv("WATCHDOG_USEC", "400000", 1); });
+  ASSERT_NE(child.port(), 0) << child.ready_message();
+  const pid_t pid = child.pid();
+  NotifySocket& notify = child.notify();
+  httplib::Client client("127.0.0.1", child.port());
   auto health = client.Get("/healthz");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
@@ -129,24 +147,13 @@ std::vector<std::string> Threads(pid_t pid) {
 // after every BLAS call unless the process makes OpenBLAS single-threaded itself. Started the way
 // systemd, Docker or a shell start it: without OPENBLAS_NUM_THREADS in the environment.
 TEST(ServeProcessTest, NoBlasThreadSpinsIdleOrForecasting) {
-  testing::TempDir dir;
-  const std::string config = dir.File("c.json", R"({"http": {"listen": "127.0.0.1:0"}, "log": {"level": "warn"}})");
-  const std::string socket_path = dir.path() + "/notify.sock";
-  NotifySocket notify(socket_path);
-  ASSERT_TRUE(notify.bound());
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
+  ServeChild child([] {
     unsetenv("OPENBLAS_NUM_THREADS");
     unsetenv("OMP_NUM_THREADS");
-    setenv("NOTIFY_SOCKET", socket_path.c_str(), 1);
-    execl(BRICKCAST_BINARY, BRICKCAST_BINARY, "serve", "--config", config.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  const std::string ready = notify.Receive();
-  ASSERT_EQ(ready.rfind("READY=1", 0), 0u) << ready;
-  const int port = std::stoi(ready.substr(ready.find("port ") + 5));
-  httplib::Client client("127.0.0.1", port);
+  });
+  ASSERT_NE(child.port(), 0) << child.ready_message();
+  const pid_t pid = child.pid();
+  httplib::Client client("127.0.0.1", child.port());
   ASSERT_NE(client.Get("/api/v1/forecast")->body.find("timemixer sha256:"), std::string::npos) << "model loaded";
 
   // Forecasting faster than the demo (10 messages/s, each closing a 5-minute step of 32 points):
