@@ -34,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "brickcast/events.h"
 #include "brickcast/forecaster.h"
 #include "brickcast/series_store.h"
 #include "brickcast/status.h"
@@ -53,6 +54,7 @@ struct ForecastServiceOptions {
   size_t min_calibration = 8;       // own residuals needed before a point's intervals are its own
   std::chrono::milliseconds scan_interval{100};
   TimeZone site_zone = TimeZone::Utc();  // time features use the site's wall clock, as in training
+  EventBus* events = nullptr;  // where ForecastProduced and ModelSwapped are published (may be null)
 };
 
 struct ForecastStep {
@@ -127,6 +129,9 @@ class ForecastService {
 
   // New data arrived for these points (called by the ingest path).
   void NotifyData(const std::vector<std::string>& points);
+  // Forgets these points (their partition moved to another instance): forecasts, residuals and
+  // pending work. A forecast in flight for one of them is discarded when it returns.
+  void Drop(const std::vector<std::string>& points);
 
   std::optional<PointForecast> Get(const std::string& point) const;
   ModelAccuracy Accuracy() const;

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "brickcast/events.h"
 #include "brickcast/observation.h"
 #include "brickcast/point_registry.h"
 #include "brickcast/series_store.h"
@@ -79,10 +80,9 @@ class Ingestor {
 
   IngestCounters Counters() const;
 
-  // Called after each message or batch with the points that received values (the forecast
-  // scheduler listens here). Set it before any ingest starts; it must be thread-safe.
-  using DataListener = std::function<void(const std::vector<std::string>& points)>;
-  void SetDataListener(DataListener listener) { listener_ = std::move(listener); }
+  // Where ObservationsApplied is published after each message or batch that stored values (the
+  // forecast scheduler subscribes). Set it before any ingest starts; null publishes nothing.
+  void PublishTo(EventBus* events) { events_ = events; }
 
  private:
   void Store(std::vector<Observation>&& observations, IngestReport* report);
@@ -93,7 +93,7 @@ class Ingestor {
   SeriesStore& store_;
   const bool accept_unknown_points_;
   DeadLetterSink* dead_letters_;
-  DataListener listener_;
+  EventBus* events_ = nullptr;
 
   mutable std::mutex mu_;
   IngestCounters counters_;  // guarded by mu_

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "brickcast/events.h"
 #include "brickcast/ingestor.h"
 #include "brickcast/series_store.h"
 #include "brickcast/status.h"
@@ -106,7 +107,10 @@ struct KafkaSourceStats {
 
 class KafkaSource {
  public:
-  KafkaSource(KafkaSourceOptions options, Ingestor& ingestor, SeriesStore& store);
+  // Publishes PartitionsAssigned / PartitionsRevoked to `events` (may be null); on revoke the
+  // store's points of those partitions are dropped here, before the event, and subscribers drop
+  // their own state.
+  KafkaSource(KafkaSourceOptions options, Ingestor& ingestor, SeriesStore& store, EventBus* events = nullptr);
   ~KafkaSource();
   KafkaSource(const KafkaSource&) = delete;
   KafkaSource& operator=(const KafkaSource&) = delete;

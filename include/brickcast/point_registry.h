@@ -41,6 +41,9 @@ class PointRegistry {
   bool Apply(const PointMetadata& meta);
   // Registers a point seen in the stream without metadata.
   void Touch(const std::string& iri);
+  // Forgets points learnt from the stream (their partition moved to another instance); points of
+  // the static model stay, as configuration. Returns how many were forgotten.
+  size_t DropStreamPoints(const std::vector<std::string>& iris);
 
   std::optional<PointInfo> Get(std::string_view iri) const;
   // IRI for an IRI, short name or timeseries id; empty when unknown.

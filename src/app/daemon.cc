@@ -56,6 +56,7 @@ struct Daemon::Impl {
         parser(ParserOptionsFromConfig(config)) {}
 
   Config config;
+  EventBus events;  // before every publisher and subscriber: destroyed after them
   std::shared_ptr<ClassHierarchy> classes;
   std::unique_ptr<BrickModel> model;
   std::unique_ptr<PointRegistry> registry;
@@ -70,8 +71,11 @@ struct Daemon::Impl {
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<FileReplaySource> replay;
   std::unique_ptr<ForecastService> forecast;
+  // Who listens to what (docs/architecture.md); last, so they go before what they call.
+  std::vector<std::unique_ptr<EventBus::Subscription>> subscriptions;
 
   Status StartForecast();
+  void Subscribe();
 
   Status StartKafka();
   Status StartReplay();
@@ -121,8 +125,10 @@ Status Daemon::Start() {
   }
   d.ingestor = std::make_unique<Ingestor>(d.parser, *d.registry, d.store, d.config.ingest.accept_unknown_points,
                                           d.dead_letters.get());
+  d.ingestor->PublishTo(&d.events);
 
   BRICKCAST_RETURN_IF_ERROR(d.StartForecast());
+  d.Subscribe();
 
   d.http = std::make_unique<HttpServer>(HttpServerOptions{d.config.http.host, d.config.http.port,
                                                           d.config.http.threads, d.config.http.max_body_bytes});
@@ -165,7 +171,9 @@ Status Daemon::Start() {
 Status Daemon::Impl::StartForecast() {
   const ForecastConfig& fc = config.forecast;
   if (!fc.enabled) return Status::Ok();
-  forecast = std::make_unique<ForecastService>(store, ForecastOptionsFromConfig(config));
+  ForecastServiceOptions options = ForecastOptionsFromConfig(config);
+  options.events = &events;
+  forecast = std::make_unique<ForecastService>(store, options);
   if (!fc.model.empty()) {
     // A model that does not load is a configuration error: refuse to start rather than forecast
     // silently with the fallback.
@@ -174,10 +182,31 @@ Status Daemon::Impl::StartForecast() {
   } else {
     spdlog::warn("forecast.model is \"none\": every forecast is seasonal naive");
   }
-  BRICKCAST_RETURN_IF_ERROR(forecast->Start());
-  ForecastService* service = forecast.get();
-  ingestor->SetDataListener([service](const std::vector<std::string>& points) { service->NotifyData(points); });
-  return Status::Ok();
+  return forecast->Start();
+}
+
+void Daemon::Impl::Subscribe() {
+  // The forecast scheduler sees every applied observation (it must not miss a closed step).
+  if (forecast) {
+    ForecastService* service = forecast.get();
+    subscriptions.push_back(events.Subscribe(
+        "forecast", {EventKind<ObservationsApplied>(), EventKind<PartitionsRevoked>()},
+        [service](const Event& e) {
+          if (const auto* a = std::get_if<ObservationsApplied>(&e)) service->NotifyData(a->points);
+          if (const auto* r = std::get_if<PartitionsRevoked>(&e)) service->Drop(r->points);
+        },
+        4096, Overflow::kBlock));
+  }
+  // A revoked partition's points leave the registry too, unless the static model declares them.
+  PointRegistry* points = registry.get();
+  subscriptions.push_back(events.Subscribe(
+      "registry", {EventKind<PartitionsRevoked>()},
+      [points](const Event& e) {
+        const auto& r = std::get<PartitionsRevoked>(e);
+        const size_t n = points->DropStreamPoints(r.points);
+        if (n > 0) spdlog::info("registry: forgot {} points of revoked partitions", n);
+      },
+      64, Overflow::kBlock));
 }
 
 Status Daemon::Impl::StartKafka() {
@@ -193,7 +222,7 @@ Status Daemon::Impl::StartKafka() {
   o.queue_messages = config.kafka.queue_messages;
   o.fetch_wait_max_ms = config.kafka.fetch_wait_max_ms;
   o.session_timeout_ms = config.kafka.session_timeout_ms;
-  kafka = std::make_unique<KafkaSource>(o, *ingestor, store);
+  kafka = std::make_unique<KafkaSource>(o, *ingestor, store, &events);
   return kafka->Start();
 }
 
@@ -247,6 +276,7 @@ void Daemon::Stop() {
   if (d.replay_producer) (void)d.replay_producer->Flush(std::chrono::seconds(5));
   if (d.kafka) d.kafka->Stop();
   if (d.http) d.http->Stop();
+  d.subscriptions.clear();  // handles what was published, then stops their threads
   if (d.forecast) d.forecast->Stop();
   d.dead_letters.reset();  // flushes a dead-letter producer
   d.replay_producer.reset();

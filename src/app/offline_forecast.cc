@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -99,20 +100,25 @@ StatusOr<OfflineForecastResult> RunOfflineForecast(const OfflineForecastOptions&
   BRICKCAST_RETURN_IF_ERROR(service.Start());
   // Before the backtest span the data only fills the windows; inside it, every closed step gets
   // a forecast, scored when its actuals arrive, as live.
-  bool forecasting = false;
-  ingestor.SetDataListener([&](const std::vector<std::string>& points) {
-    if (forecasting) service.NotifyData(points);
+  EventBus events;
+  ingestor.PublishTo(&events);
+  std::atomic<bool> forecasting{false};
+  auto to_service = events.Subscribe("forecast", {EventKind<ObservationsApplied>()}, [&](const Event& e) {
+    if (forecasting) service.NotifyData(std::get<ObservationsApplied>(e).points);
   });
   for (const TimedMessage& m : *messages) {
     forecasting = m.time >= backtest_from;
     ingestor.IngestMessage(m.ttl, m.source);
     if (forecasting) {
+      to_service->Drain();  // the service has seen this message's points
       service.ScanNow();
       service.WaitIdle(std::chrono::seconds(60));
     }
   }
+  to_service->Drain();
   service.ScanNow();
   service.WaitIdle(std::chrono::seconds(60));
+  to_service.reset();
   service.Stop();
 
   for (const PointInfo& p : registry.List()) {

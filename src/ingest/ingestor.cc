@@ -129,7 +129,9 @@ void Ingestor::Store(std::vector<Observation>&& observations, IngestReport* repo
         break;
     }
   }
-  if (listener_ && !report->points.empty()) listener_(report->points);
+  // Published with no lock of ours held; the store's own locks are released too.
+  if (events_ != nullptr && !report->points.empty())
+    events_->Publish(ObservationsApplied{report->points, report->latest_time});
 }
 
 void Ingestor::Record(const IngestReport& report, const MessageOrigin& origin, std::string_view payload) {

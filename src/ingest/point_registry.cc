@@ -71,6 +71,21 @@ void PointRegistry::Touch(const std::string& iri) {
   Apply(m);
 }
 
+size_t PointRegistry::DropStreamPoints(const std::vector<std::string>& iris) {
+  std::unique_lock lock(mu_);
+  size_t dropped = 0;
+  for (const std::string& iri : iris) {
+    auto it = points_.find(iri);
+    if (it == points_.end() || it->second.in_model) continue;
+    const std::string name(LocalName(iri));
+    if (auto s = short_names_.find(name); s != short_names_.end() && s->second == iri) short_names_.erase(s);
+    if (!it->second.timeseries_id.empty()) timeseries_ids_.erase(it->second.timeseries_id);
+    points_.erase(it);
+    ++dropped;
+  }
+  return dropped;
+}
+
 std::optional<PointInfo> PointRegistry::Get(std::string_view iri) const {
   std::shared_lock lock(mu_);
   auto it = points_.find(std::string(iri));

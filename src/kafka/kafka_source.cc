@@ -36,13 +36,14 @@ int64_t NowMs() {
 }  // namespace
 
 struct KafkaSource::Impl {
-  Impl(KafkaSourceOptions o, Ingestor& i, SeriesStore& s)
-      : options(std::move(o)), ingestor(i), store(s),
+  Impl(KafkaSourceOptions o, Ingestor& i, SeriesStore& s, EventBus* e)
+      : options(std::move(o)), ingestor(i), store(s), events(e),
         queue(std::max<size_t>(2, (options.queue_messages + kMaxBatch - 1) / kMaxBatch)) {}
 
   KafkaSourceOptions options;
   Ingestor& ingestor;
   SeriesStore& store;
+  EventBus* events;  // may be null
   rd_kafka_t* rk = nullptr;
   BoundedQueue<Batch> queue;
   std::atomic<size_t> queued{0};  // messages in the queue (the backpressure measure)
@@ -96,6 +97,7 @@ struct KafkaSource::Impl {
       }
     }
     std::vector<std::string> names;
+    PartitionsAssigned event;
     {
       std::lock_guard<std::mutex> lock(mu);
       for (int i = 0; i < parts->cnt; ++i) {
@@ -110,6 +112,7 @@ struct KafkaSource::Impl {
         if (start >= 0) next_offset[tp] = start;  // else the first message fetched sets it
         else next_offset.erase(tp);
         assigned.push_back(tp);
+        event.partitions.push_back(kafka::PartitionName(p.topic, p.partition));
         names.push_back(kafka::PartitionName(p.topic, p.partition) + "@" + std::to_string(start) +
                         (c >= 0 && start < c ? " (rebuild to " + std::to_string(c) + ")" : ""));
       }
@@ -122,6 +125,7 @@ struct KafkaSource::Impl {
     spdlog::info("kafka assigned partitions: {}", list);
     e = rd_kafka_assign(rk, parts);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) spdlog::error("kafka assign: {}", rd_kafka_err2str(e));
+    if (events != nullptr) events->Publish(event);
   }
 
   void OnRevoke(rd_kafka_topic_partition_list_t* parts) {
@@ -134,12 +138,15 @@ struct KafkaSource::Impl {
         spdlog::warn("kafka commit on revoke: {}", rd_kafka_err2str(e));
     }
     size_t dropped = 0;
+    PartitionsRevoked event;
     {
       std::lock_guard<std::mutex> lock(mu);
       for (int i = 0; i < parts->cnt; ++i) {
         const TopicPartition tp{parts->elems[i].topic, parts->elems[i].partition};
+        event.partitions.push_back(kafka::PartitionName(tp.first, tp.second));
         for (const std::string& point : partition_points[tp]) {
           store.Drop(point);
+          event.points.push_back(point);
           ++dropped;
         }
         partition_points.erase(tp);
@@ -152,6 +159,7 @@ struct KafkaSource::Impl {
       ++stats.rebalances;
     }
     spdlog::info("kafka revoked {} partitions, dropped {} points", parts->cnt, dropped);
+    if (events != nullptr) events->Publish(event);  // the forecast service and registry drop them too
     rd_kafka_assign(rk, nullptr);
     paused = false;
   }
@@ -330,8 +338,8 @@ struct KafkaSource::Impl {
 
 };
 
-KafkaSource::KafkaSource(KafkaSourceOptions options, Ingestor& ingestor, SeriesStore& store)
-    : impl_(std::make_unique<Impl>(std::move(options), ingestor, store)) {}
+KafkaSource::KafkaSource(KafkaSourceOptions options, Ingestor& ingestor, SeriesStore& store, EventBus* events)
+    : impl_(std::make_unique<Impl>(std::move(options), ingestor, store, events)) {}
 
 KafkaSource::~KafkaSource() { Stop(); }
 

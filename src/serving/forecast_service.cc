@@ -422,7 +422,9 @@ struct ForecastService::Impl {
       bool redo = false;
       {
         std::lock_guard<std::mutex> lock(shard.mu);
-        PointState& st = shard.points[r.point];
+        auto found = shard.points.find(r.point);
+        if (found == shard.points.end()) continue;  // dropped while in flight (partition revoked)
+        PointState& st = found->second;
         bool own = st.scores.horizons() == static_cast<size_t>(horizon);
         for (int h = 0; h < horizon && own; ++h) own = st.scores.count(h) >= opt.min_calibration;
         bool pooled_ok = pooled_q.size() == static_cast<size_t>(horizon) &&
@@ -451,6 +453,7 @@ struct ForecastService::Impl {
         }
       }
       if (redo) MarkDirty(r.point);
+      if (opt.events != nullptr) opt.events->Publish(ForecastProduced{r.point, r.window_end, !usable});
       latencies.push_back(std::chrono::duration<double>(now - r.enqueued).count());
     }
     {
@@ -552,6 +555,7 @@ Status ForecastService::SetModel(std::shared_ptr<const Forecaster> model) {
   }
   impl_->Count([](ForecastCounters& c) { ++c.model_swaps; });
   spdlog::info("forecast model: {} -> {}", before, after);
+  if (impl_->opt.events != nullptr) impl_->opt.events->Publish(ModelSwapped{before, after});
   return Status::Ok();
 }
 
@@ -569,6 +573,18 @@ std::string ForecastService::model_identity() const {
 void ForecastService::NotifyData(const std::vector<std::string>& points) {
   std::lock_guard<std::mutex> lock(impl_->dirty_mu);
   for (const auto& p : points) impl_->dirty.insert(p);
+}
+
+void ForecastService::Drop(const std::vector<std::string>& points) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->dirty_mu);
+    for (const auto& p : points) impl_->dirty.erase(p);
+  }
+  for (const auto& p : points) {
+    Shard& shard = impl_->ShardFor(p);
+    std::lock_guard<std::mutex> lock(shard.mu);
+    shard.points.erase(p);
+  }
 }
 
 std::optional<PointForecast> ForecastService::Get(const std::string& point) const {

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "brickcast/daemon.h"
+#include "brickcast/kafka.h"
 #include "daemon_fixture.h"
 
 namespace brickcast {
@@ -195,6 +196,64 @@ TEST_F(DaemonKafkaTest, ReplayToolWaitsForTheGroupAndLosesNothing) {
   EXPECT_NE(out.find("published 4000 of 4000"), std::string::npos) << out;
   ASSERT_TRUE(WaitFor([&] { return Count("urn:d#RAT") == n; }, std::chrono::seconds(60))) << Count("urn:d#RAT");
   EXPECT_NE(client_->Get("/metrics")->body.find("brickcast_kafka_offset_resets_total 0"), std::string::npos);
+}
+
+// After a rebalance hands half the partitions to another instance, this daemon forgets those
+// partitions' points everywhere: store, forecast service and registry (the revoke event).
+TEST_F(DaemonKafkaTest, RevokedPartitionsPointsAreDroppedEverywhere) {
+  StartDaemonWithConfig(R"({
+      "kafka": {"brokers": "embedded", "topics": ["obs"], "group_id": "revoke-test", "session_timeout_ms": 4000,
+                "embedded": {"partitions": 4}},
+      "store": {"step_seconds": 60, "window_steps": 600},
+      "forecast": {"model": "none", "workers": 1},
+      "http": {"listen": "127.0.0.1:0"}, "log": {"level": "warn"}})");
+  auto producer = KafkaProducer::Create(KafkaClientOptions{daemon_->kafka_bootstrap(), {}});
+  ASSERT_TRUE(producer.ok());
+  // 16 AHUs, one point each, keyed by AHU: spread over the 4 partitions; two steps each so every
+  // point's first step closes and the forecast service holds state for it.
+  for (int minute = 0; minute < 2; ++minute) {
+    for (int e = 0; e < 16; ++e) {
+      const std::string ahu = "urn:d#AHU" + std::to_string(e);
+      const std::string msg = "@prefix d: <urn:d#> .\n<" + ahu + "> brick:hasPoint <" + ahu + ".SAT> .\n" +
+                              "<" + ahu + ".SAT> brick:lastKnownValue [ brick:value 12.5 ; brick:timestamp \"" +
+                              FormatIsoUtc(1795341600000 + minute * 60000) + "\" ] .\n";
+      ASSERT_TRUE((*producer)->Produce("obs", ahu, msg).ok());
+    }
+  }
+  ASSERT_TRUE((*producer)->Flush(std::chrono::seconds(10)).ok());
+  ASSERT_TRUE(WaitFor([&] { return daemon_->store().Points().size() == 16; }));
+  ASSERT_TRUE(WaitFor([&] { return daemon_->forecast()->Counters().points == 16; }))
+      << daemon_->forecast()->Counters().points;
+  EXPECT_EQ(daemon_->registry().size(), 16u);
+
+  // A second instance joins the group and takes half of the partitions.
+  auto classes = ClassHierarchy::BuiltIn();
+  PointRegistry registry(classes);
+  SeriesStore store(SeriesOptions{60000, 600, 0, 32});
+  StreamParser parser(StreamParserOptions{});
+  Ingestor ingestor(parser, registry, store, true, nullptr);
+  KafkaSourceOptions o;
+  o.client.brokers = daemon_->kafka_bootstrap();
+  o.topics = {"obs"};
+  o.group_id = "revoke-test";
+  o.session_timeout_ms = 4000;
+  o.rebuild_from = KafkaSourceOptions::RebuildFrom::kLogStart;
+  KafkaSource other(o, ingestor, store);
+  ASSERT_TRUE(other.Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return other.Stats().assigned.size() == 2 && store.Points().size() > 0; }))
+      << other.Stats().assigned.size();
+  ASSERT_TRUE(WaitFor([&] { return daemon_->store().Points().size() + store.Points().size() == 16; }));
+  const size_t kept = daemon_->store().Points().size();
+  EXPECT_GT(kept, 0u);
+  EXPECT_LT(kept, 16u);
+  EXPECT_TRUE(WaitFor([&] { return daemon_->forecast()->Counters().points == kept; }))
+      << daemon_->forecast()->Counters().points << " forecast states for " << kept << " points";
+  EXPECT_TRUE(WaitFor([&] { return daemon_->registry().size() == kept; })) << daemon_->registry().size();
+  for (const std::string& p : store.Points()) {
+    EXPECT_FALSE(daemon_->forecast()->Get(p)) << p << " belongs to the other instance now";
+    EXPECT_FALSE(daemon_->registry().Get(p)) << p;
+  }
+  other.Stop();
 }
 
 }  // namespace
