@@ -70,6 +70,11 @@ class BrickModel {
   std::string OwnerOf(std::string_view point_iri) const;
   // The outermost equipment reached by following isPartOf from `iri`.
   std::string RootEquipmentOf(std::string_view iri) const;
+  // The air-handling system `iri` (equipment or point) belongs to: the root of the nearest
+  // Air_Handling_Unit found upstream along isPartOf and isFedBy (a VAV box -> the AHU that feeds
+  // it; a fan -> its AHU); else the root equipment itself. The Kafka partition key: an AHU and
+  // everything it feeds land on one instance, which topology-aware rules need.
+  std::string SystemOf(std::string_view iri) const;
 
   // Points of class `point_class` reached from `equipment_iri` by walking hasPart through parts of
   // the classes in `part_path` (in order), then hasPoint. An empty path searches the equipment and

@@ -230,7 +230,7 @@ Status Daemon::Impl::StartReplay() {
   if (config.replay.files.empty()) return Status::Ok();
   // The replay thread reads each message's time (and Kafka key) with a parser of its own.
   auto keyer_parser = std::make_shared<StreamParser>(ParserOptionsFromConfig(config));
-  auto keyer = std::make_shared<MessageKeyer>(*keyer_parser);
+  auto keyer = std::make_shared<MessageKeyer>(*keyer_parser, model.get());  // key: the air-handling system
   ReplaySink sink;
   ReplayGate gate;
   if (config.replay.to_kafka) {

@@ -37,11 +37,17 @@ MessageSummary MessageKeyer::Summarize(std::string_view message) {
   if (!r.observations.empty()) {
     const std::string& first = r.observations.front().point;
     auto it = equipment_of_.find(first);
-    s.key = it != equipment_of_.end() ? it->second : first;
+    s.key = KeyOf(it != equipment_of_.end() ? it->second : model_ ? model_->OwnerOf(first) : "");
+    if (s.key.empty()) s.key = first;
   } else if (!r.metadata.empty()) {
-    s.key = r.metadata.front().equipment.empty() ? r.metadata.front().point : r.metadata.front().equipment;
+    s.key = r.metadata.front().equipment.empty() ? r.metadata.front().point : KeyOf(r.metadata.front().equipment);
   }
   return s;
+}
+
+std::string MessageKeyer::KeyOf(const std::string& equipment) const {
+  if (equipment.empty() || model_ == nullptr || model_->Find(equipment) == nullptr) return equipment;
+  return model_->SystemOf(equipment);
 }
 
 }  // namespace brickcast

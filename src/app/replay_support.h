@@ -8,6 +8,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "brickcast/brick_model.h"
 #include "brickcast/stream_parser.h"
 #include "brickcast/time.h"
 
@@ -44,20 +45,27 @@ class Pacer {
 };
 
 struct MessageSummary {
-  std::string key;      // equipment of the message's first point, else that point; "" if none
+  // The air-handling system of the message's first point (BrickModel::SystemOf) when a model knows
+  // it, else that point's equipment, else the point; "" if none.
+  std::string key;
   UnixMillis time = 0;  // newest observation time; 0 if none
 };
 
 // Finds the Kafka key and the time of each message. Remembers the equipment of every point that any message's
 // metadata named, so messages without metadata (MetadataMode::kFirst) get the same key, and hence
-// the same partition, as the first one. Not thread-safe.
+// the same partition, as the first one. With a Brick model, equipment maps to its air-handling
+// system (an AHU and all it feeds share a key). Not thread-safe.
 class MessageKeyer {
  public:
-  explicit MessageKeyer(const StreamParser& parser) : parser_(parser) {}
+  explicit MessageKeyer(const StreamParser& parser, const BrickModel* model = nullptr)
+      : parser_(parser), model_(model) {}
   MessageSummary Summarize(std::string_view message);
+  // The key for messages of `equipment` (its system when the model knows it).
+  std::string KeyOf(const std::string& equipment) const;
 
  private:
   const StreamParser& parser_;
+  const BrickModel* model_;
   std::unordered_map<std::string, std::string> equipment_of_;
 };
 

@@ -281,6 +281,30 @@ std::string BrickModel::RootEquipmentOf(std::string_view iri) const {
   return cur;
 }
 
+std::string BrickModel::SystemOf(std::string_view iri) const {
+  std::string start(iri);
+  if (const Entity* e = Find(start); e != nullptr && IsPoint(*e)) {
+    const std::string owner = OwnerOf(start);
+    if (!owner.empty()) start = owner;
+  }
+  const std::string root = RootEquipmentOf(start);
+  const std::string ahu = BrickClassIri("Air_Handling_Unit");
+  std::deque<std::string> pending{root};
+  std::unordered_set<std::string> seen{root};
+  while (!pending.empty() && seen.size() < 4096) {
+    const std::string cur = std::move(pending.front());
+    pending.pop_front();
+    const Entity* e = Find(cur);
+    if (e == nullptr) continue;
+    if (IsA(*e, ahu)) return RootEquipmentOf(cur);
+    for (const auto* next : {&e->part_of, &e->fed_by}) {
+      for (const std::string& n : *next)
+        if (seen.insert(n).second) pending.push_back(n);
+    }
+  }
+  return root;
+}
+
 namespace {
 
 // Breadth-first from `start`, each entity once; `visit` returns the entities to go on to.

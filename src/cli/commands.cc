@@ -243,7 +243,16 @@ int Replay(const ReplayArgs& args) {
   auto producer = KafkaProducer::Create(KafkaClientOptions{args.brokers, config.kafka.properties});
   if (!producer.ok()) return Fail(producer.status());
   StreamParser parser(ParserOptionsFromConfig(config));
-  MessageKeyer keyer(parser);
+  // The config's Brick models let the key be the air-handling system (an AHU and what it feeds).
+  auto classes = ClassHierarchy::BuiltIn();
+  if (!config.brick.ontology.empty()) {
+    if (Status st = classes->LoadOntology(config.brick.ontology); !st.ok()) return Fail(st);
+  }
+  BrickModel model(classes);
+  for (const auto& f : config.brick.models) {
+    if (Status st = model.LoadFile(f); !st.ok()) return Fail(st);
+  }
+  MessageKeyer keyer(parser, &model);
   Pacer pacer(args.speed);
   std::unique_ptr<GroupLagProbe> lag_probe;
   if (!args.group.empty()) {
@@ -300,7 +309,7 @@ int Replay(const ReplayArgs& args) {
       }
       std::istream& in = file == "-" ? std::cin : csv_file;
       ConvertStats stats;
-      Status st = ConvertCsv(*mapping, in, [&](ConvertedMessage&& m) { publish(m.key, m.time, m.ttl); }, &stats);
+      Status st = ConvertCsv(*mapping, in, [&](ConvertedMessage&& m) { publish(keyer.KeyOf(m.key), m.time, m.ttl); }, &stats);
       if (!st.ok()) return Fail(st);
       for (const auto& e : stats.errors) std::cerr << file << ": " << e << '\n';
     } else {
