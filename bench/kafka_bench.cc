@@ -36,8 +36,8 @@
 namespace brickcast {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double Seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+using Steady = std::chrono::steady_clock;
+double Seconds(Steady::time_point a, Steady::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
 // CPU seconds of this process (all its threads): what the consumer itself costs on its core.
 double CpuSeconds() {
@@ -59,18 +59,18 @@ SerdStatus Count(void* h, SerdStatementFlags, const SerdNode*, const SerdNode*, 
 
 double TimeSerd(const std::string& doc) {
   size_t n = 0;
-  const auto t0 = Clock::now();
+  const auto t0 = Steady::now();
   SerdReader* r = serd_reader_new(SERD_TURTLE, &n, nullptr, nullptr, nullptr, Count, nullptr);
   serd_reader_read_string(r, reinterpret_cast<const uint8_t*>(doc.c_str()));
   serd_reader_free(r);
-  return Seconds(t0, Clock::now());
+  return Seconds(t0, Steady::now());
 }
 
 double TimeFetch(const std::string& brokers, const std::string& topic, size_t expected, double* cpu) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), err, sizeof err);
-  rd_kafka_conf_set(conf, "group.id", ("fetch-" + std::to_string(Clock::now().time_since_epoch().count())).c_str(),
+  rd_kafka_conf_set(conf, "group.id", ("fetch-" + std::to_string(Steady::now().time_since_epoch().count())).c_str(),
                     err, sizeof err);
   rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", err, sizeof err);
   rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
@@ -83,9 +83,9 @@ double TimeFetch(const std::string& brokers, const std::string& topic, size_t ex
   rd_kafka_assign(rk, parts);
   rd_kafka_topic_partition_list_destroy(parts);
   size_t got = 0, bytes = 0;
-  const auto t0 = Clock::now();
+  const auto t0 = Steady::now();
   const double c0 = CpuSeconds();
-  while (got < expected && Seconds(t0, Clock::now()) < 120) {
+  while (got < expected && Seconds(t0, Steady::now()) < 120) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
     if (m == nullptr) continue;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -94,7 +94,7 @@ double TimeFetch(const std::string& brokers, const std::string& topic, size_t ex
     }
     rd_kafka_message_destroy(m);
   }
-  const double s = Seconds(t0, Clock::now());
+  const double s = Seconds(t0, Steady::now());
   *cpu = CpuSeconds() - c0;
   rd_kafka_consumer_close(rk);
   rd_kafka_destroy(rk);
@@ -154,18 +154,18 @@ int main(int argc, char** argv) {
   for (int run = 0; run < 3; ++run) {
     serd_s.push_back(TimeSerd(joined));
     StreamParser parser(StreamParserOptions{});
-    auto t0 = Clock::now();
+    auto t0 = Steady::now();
     size_t n = 0;
     for (const auto& m : messages) n += parser.Parse(m, "bench").observations.size();
-    parse_s.push_back(Seconds(t0, Clock::now()));
+    parse_s.push_back(Seconds(t0, Steady::now()));
     {
       auto classes = ClassHierarchy::BuiltIn();
       PointRegistry registry(classes);
       SeriesStore store(SeriesOptions{});
       Ingestor ingestor(parser, registry, store, true, nullptr);
-      t0 = Clock::now();
+      t0 = Steady::now();
       for (const auto& m : messages) ingestor.IngestMessage(m, "bench");
-      ingest_s.push_back(Seconds(t0, Clock::now()));
+      ingest_s.push_back(Seconds(t0, Steady::now()));
     }
 
     const std::string child = std::string("exec ") + argv[0] + " --broker-child";
@@ -196,19 +196,19 @@ int main(int argc, char** argv) {
     KafkaSource source(o, ingestor, store);
     if (!source.Start().ok()) return 3;
     // The clock starts at the first message (the group join takes ~3 s on the mock and is not ingest).
-    const auto started = Clock::now();
-    while (ingestor.Counters().messages == 0 && Seconds(started, Clock::now()) < 60)
+    const auto started = Steady::now();
+    while (ingestor.Counters().messages == 0 && Seconds(started, Steady::now()) < 60)
       std::this_thread::sleep_for(std::chrono::microseconds(200));
-    t0 = Clock::now();
+    t0 = Steady::now();
     const double c0 = CpuSeconds();
-    while (ingestor.Counters().accepted < observations && Seconds(t0, Clock::now()) < 120)
+    while (ingestor.Counters().accepted < observations && Seconds(t0, Steady::now()) < 120)
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     if (ingestor.Counters().accepted < observations) {
       std::cerr << "kafka_bench: only " << ingestor.Counters().accepted << " of " << observations
                 << " observations arrived\n";
       return 4;
     }
-    e2e_s.push_back(Seconds(t0, Clock::now()));
+    e2e_s.push_back(Seconds(t0, Steady::now()));
     e2e_cpu_s.push_back(CpuSeconds() - c0);
     source.Stop();
     std::system(("pkill -f -- '" + std::string(argv[0]) + " --broker-child'").c_str());

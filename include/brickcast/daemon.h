@@ -6,6 +6,8 @@
 #include <memory>
 
 #include "brickcast/brick_model.h"
+#include "brickcast/clock.h"
+#include "brickcast/events.h"
 #include "brickcast/config.h"
 #include "brickcast/forecast_service.h"
 #include "brickcast/ingestor.h"
@@ -17,7 +19,8 @@ namespace brickcast {
 
 class Daemon {
  public:
-  explicit Daemon(Config config);
+  // `clock` stamps what the daemon reports (tests pass a ManualClock); it must outlive the daemon.
+  explicit Daemon(Config config, const Clock& clock = Clock::Real());
   ~Daemon();
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
@@ -37,6 +40,10 @@ class Daemon {
   SeriesStore& store();
   Ingestor& ingestor();
   ForecastService* forecast();  // null when forecast.enabled is false
+  EventBus& events();
+  // Newest data time per air-handling system (BrickModel::SystemOf of each point's equipment):
+  // the time base of rules, identical live and in a replay at any speed.
+  const DataWatermark& watermark() const;
   // Re-reads the configured forecast model file and swaps it in; on error the running one stays.
   Status ReloadForecastModel();
 

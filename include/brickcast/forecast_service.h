@@ -34,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "brickcast/clock.h"
 #include "brickcast/events.h"
 #include "brickcast/forecaster.h"
 #include "brickcast/series_store.h"
@@ -55,6 +56,7 @@ struct ForecastServiceOptions {
   std::chrono::milliseconds scan_interval{100};
   TimeZone site_zone = TimeZone::Utc();  // time features use the site's wall clock, as in training
   EventBus* events = nullptr;  // where ForecastProduced and ModelSwapped are published (may be null)
+  const Clock* clock = &Clock::Real();  // stamps produced_at
 };
 
 struct ForecastStep {
@@ -141,6 +143,9 @@ class ForecastService {
 
   // Scans due points now (tests and benchmarks; the scheduler thread does this every scan_interval).
   void ScanNow();
+  // Scans now and waits until every due point is forecast: one synchronous step for tests that
+  // feed data and check the result, instead of sleeping. True when the service went idle.
+  bool Tick(std::chrono::milliseconds timeout = std::chrono::seconds(60));
   // Blocks until no point is queued or in flight, or the timeout passes. True when idle.
   bool WaitIdle(std::chrono::milliseconds timeout);
 

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "brickcast/clock.h"
 #include "brickcast/events.h"
 #include "brickcast/observation.h"
 #include "brickcast/point_registry.h"
@@ -69,7 +70,7 @@ class Ingestor {
  public:
   // `dead_letters` may be null. All references must outlive the Ingestor.
   Ingestor(const StreamParser& parser, PointRegistry& registry, SeriesStore& store, bool accept_unknown_points,
-           DeadLetterSink* dead_letters);
+           DeadLetterSink* dead_letters, const Clock& clock = Clock::Real());
 
   IngestReport IngestMessage(std::string_view payload, const MessageOrigin& origin);
   IngestReport IngestMessage(std::string_view payload, std::string_view source) {
@@ -94,6 +95,7 @@ class Ingestor {
   const bool accept_unknown_points_;
   DeadLetterSink* dead_letters_;
   EventBus* events_ = nullptr;
+  const Clock& clock_;  // paces the rate-limited error log
 
   mutable std::mutex mu_;
   IngestCounters counters_;  // guarded by mu_

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "brickcast/clock.h"
 #include "brickcast/events.h"
 #include "brickcast/ingestor.h"
 #include "brickcast/series_store.h"
@@ -86,6 +87,7 @@ struct KafkaSourceOptions {
   size_t queue_messages = 10000;
   int fetch_wait_max_ms = 50;
   int session_timeout_ms = 45000;
+  const Clock* clock = &Clock::Real();  // "now" for the rebuild's look-back by time
 };
 
 struct KafkaSourceStats {

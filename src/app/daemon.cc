@@ -49,13 +49,16 @@ ForecastServiceOptions ForecastOptionsFromConfig(const Config& config) {
 }
 
 struct Daemon::Impl {
-  explicit Impl(Config c)
-      : config(std::move(c)),
+  Impl(Config c, const Clock& k)
+      : clock(k),
+        config(std::move(c)),
         classes(ClassHierarchy::BuiltIn()),
         store(SeriesOptionsFromConfig(config.store)),
         parser(ParserOptionsFromConfig(config)) {}
 
+  const Clock& clock;
   Config config;
+  DataWatermark watermark;
   EventBus events;  // before every publisher and subscriber: destroyed after them
   std::shared_ptr<ClassHierarchy> classes;
   std::unique_ptr<BrickModel> model;
@@ -83,7 +86,7 @@ struct Daemon::Impl {
   std::atomic<bool> started{false};
 };
 
-Daemon::Daemon(Config config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+Daemon::Daemon(Config config, const Clock& clock) : impl_(std::make_unique<Impl>(std::move(config), clock)) {}
 Daemon::~Daemon() { Stop(); }
 
 Status Daemon::Start() {
@@ -124,7 +127,7 @@ Status Daemon::Start() {
     BRICKCAST_RETURN_IF_ERROR(st);
   }
   d.ingestor = std::make_unique<Ingestor>(d.parser, *d.registry, d.store, d.config.ingest.accept_unknown_points,
-                                          d.dead_letters.get());
+                                          d.dead_letters.get(), d.clock);
   d.ingestor->PublishTo(&d.events);
 
   BRICKCAST_RETURN_IF_ERROR(d.StartForecast());
@@ -140,9 +143,7 @@ Status Daemon::Start() {
   services.ingestor = d.ingestor.get();
   services.forecast = d.forecast.get();
   services.reload_model = [this]() { return ReloadForecastModel(); };
-  services.started_at = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
+  services.started_at = d.clock.Now();
   services.ready = [this](std::string* why) {
     if (!impl_->started) {
       *why = "starting";
@@ -173,6 +174,7 @@ Status Daemon::Impl::StartForecast() {
   if (!fc.enabled) return Status::Ok();
   ForecastServiceOptions options = ForecastOptionsFromConfig(config);
   options.events = &events;
+  options.clock = &clock;
   forecast = std::make_unique<ForecastService>(store, options);
   if (!fc.model.empty()) {
     // A model that does not load is a configuration error: refuse to start rather than forecast
@@ -197,6 +199,26 @@ void Daemon::Impl::Subscribe() {
         },
         4096, Overflow::kBlock));
   }
+  // Data time per air-handling system. A message carries one system's points (the partition key),
+  // so its newest time is that system's.
+  DataWatermark* marks = &watermark;
+  const BrickModel* brick = model.get();
+  PointRegistry* reg = registry.get();
+  subscriptions.push_back(events.Subscribe(
+      "watermark", {EventKind<ObservationsApplied>()},
+      [marks, brick, reg](const Event& e) {
+        const auto& a = std::get<ObservationsApplied>(e);
+        std::string system;
+        for (const std::string& p : a.points) {
+          auto info = reg->Get(p);
+          const std::string owner = info && !info->equipment.empty() ? info->equipment : p;
+          const std::string s = brick->Find(owner) != nullptr ? brick->SystemOf(owner) : owner;
+          if (s == system) continue;  // most messages hold one system
+          system = s;
+          marks->Advance(system, a.latest_time);
+        }
+      },
+      4096, Overflow::kBlock));
   // A revoked partition's points leave the registry too, unless the static model declares them.
   PointRegistry* points = registry.get();
   subscriptions.push_back(events.Subscribe(
@@ -222,6 +244,7 @@ Status Daemon::Impl::StartKafka() {
   o.queue_messages = config.kafka.queue_messages;
   o.fetch_wait_max_ms = config.kafka.fetch_wait_max_ms;
   o.session_timeout_ms = config.kafka.session_timeout_ms;
+  o.clock = &clock;
   kafka = std::make_unique<KafkaSource>(o, *ingestor, store, &events);
   return kafka->Start();
 }
@@ -293,6 +316,8 @@ PointRegistry& Daemon::registry() { return *impl_->registry; }
 SeriesStore& Daemon::store() { return impl_->store; }
 Ingestor& Daemon::ingestor() { return *impl_->ingestor; }
 ForecastService* Daemon::forecast() { return impl_->forecast.get(); }
+EventBus& Daemon::events() { return impl_->events; }
+const DataWatermark& Daemon::watermark() const { return impl_->watermark; }
 
 Status Daemon::ReloadForecastModel() {
   if (!impl_->forecast) return Status::FailedPrecondition("forecasting is disabled (forecast.enabled is false)");

@@ -12,6 +12,7 @@
 #include <random>
 #include <sstream>
 
+#include "brickcast/clock.h"
 #include "brickcast/time.h"
 #include "brickcast/training.h"
 #include "config/schema.h"
@@ -517,9 +518,7 @@ StatusOr<std::unique_ptr<TimeMixerModel>> TrainTimeMixer(const std::vector<Serie
     md.channels = options.scaler == "per_series" ? std::vector<std::string>{"value"} : data[0].channels;
     md.scaler_mean = ds.mean;
     md.scaler_std = ds.sd;
-    md.created = FormatIsoUtc(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count());
+    md.created = FormatIsoUtc(Clock::Real().Now());
     size_t rows = 0;
     int64_t first = data[0].times.front(), last = data[0].times.back();
     for (const auto& t : data) {

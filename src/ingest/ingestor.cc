@@ -34,9 +34,7 @@ class JsonlDeadLetterSink final : public DeadLetterSink {
 
 std::string DeadLetterJson(const IngestError& error, const MessageOrigin& origin, std::string_view payload) {
   nlohmann::json j;
-  j["time"] = FormatIsoUtc(std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count());
+  j["time"] = FormatIsoUtc(Clock::Real().Now());
   j["reason"] = error.reason;
   j["message"] = error.message;
   if (error.line > 0) {
@@ -68,12 +66,13 @@ std::unique_ptr<DeadLetterSink> NewJsonlDeadLetterSink(const std::string& path, 
 }
 
 Ingestor::Ingestor(const StreamParser& parser, PointRegistry& registry, SeriesStore& store,
-                   bool accept_unknown_points, DeadLetterSink* dead_letters)
+                   bool accept_unknown_points, DeadLetterSink* dead_letters, const Clock& clock)
     : parser_(parser),
       registry_(registry),
       store_(store),
       accept_unknown_points_(accept_unknown_points),
-      dead_letters_(dead_letters) {}
+      dead_letters_(dead_letters),
+      clock_(clock) {}
 
 IngestReport Ingestor::IngestMessage(std::string_view payload, const MessageOrigin& origin) {
   ParseResult parsed = parser_.Parse(payload, origin.source);
@@ -136,9 +135,7 @@ void Ingestor::Store(std::vector<Observation>&& observations, IngestReport* repo
 
 void Ingestor::Record(const IngestReport& report, const MessageOrigin& origin, std::string_view payload) {
   const std::string& source = origin.source;
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now().time_since_epoch())
-                          .count();
+  const int64_t now = clock_.Now();
   std::vector<std::string> to_log;
   {
     std::lock_guard<std::mutex> lock(mu_);

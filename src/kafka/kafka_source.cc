@@ -13,7 +13,7 @@
 namespace brickcast {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;
 using TopicPartition = std::pair<std::string, int32_t>;
 
 struct Item {
@@ -27,11 +27,6 @@ struct Item {
 // wake-up) per batch instead of per message keeps the consumer's overhead small on one core.
 using Batch = std::vector<Item>;
 constexpr size_t kMaxBatch = 64;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -66,12 +61,12 @@ struct KafkaSource::Impl {
   std::string down_reason;                                        // guarded by mu
   bool paused = false;                                            // poll thread only, mirrored in stats
   KafkaSourceStats stats;                                         // guarded by mu
-  Clock::time_point last_probe;
+  Steady::time_point last_probe;
 
   // --- rebalance ---------------------------------------------------------------------------
 
   void WaitIngestIdle() {
-    queue.WaitEmpty(Clock::now() + std::chrono::seconds(60));
+    queue.WaitEmpty(Steady::now() + std::chrono::seconds(60));
     std::unique_lock<std::mutex> lock(idle_mu);
     idle_cv.wait_for(lock, std::chrono::seconds(60), [&] { return !busy; });
   }
@@ -84,7 +79,7 @@ struct KafkaSource::Impl {
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) spdlog::warn("kafka committed offsets: {}", rd_kafka_err2str(e));
     rd_kafka_topic_partition_list_t* by_time = rd_kafka_topic_partition_list_copy(parts);
     if (options.rebuild_from == KafkaSourceOptions::RebuildFrom::kTime) {
-      const int64_t since = NowMs() - options.rebuild.count();
+      const int64_t since = options.clock->Now() - options.rebuild.count();
       for (int i = 0; i < by_time->cnt; ++i) by_time->elems[i].offset = since;
       e = rd_kafka_offsets_for_times(rk, by_time, 10000);
       if (e != RD_KAFKA_RESP_ERR_NO_ERROR) spdlog::warn("kafka offsets_for_times: {}", rd_kafka_err2str(e));
@@ -200,9 +195,9 @@ struct KafkaSource::Impl {
   void ProbeBrokers() {
     {
       std::lock_guard<std::mutex> lock(mu);
-      if (!brokers_down || Clock::now() - last_probe < std::chrono::seconds(1)) return;
+      if (!brokers_down || Steady::now() - last_probe < std::chrono::seconds(1)) return;
     }
-    last_probe = Clock::now();
+    last_probe = Steady::now();
     const rd_kafka_metadata_t* md = nullptr;
     if (rd_kafka_metadata(rk, 0, nullptr, &md, 500) == RD_KAFKA_RESP_ERR_NO_ERROR) {
       rd_kafka_metadata_destroy(md);
@@ -281,14 +276,14 @@ struct KafkaSource::Impl {
       const size_t n = batch.size();
       queued.fetch_add(n);
       bool pushed = false;
-      while (!stopping && !(pushed = queue.Push(std::move(batch), Clock::now() + std::chrono::milliseconds(200)))) {
+      while (!stopping && !(pushed = queue.Push(std::move(batch), Steady::now() + std::chrono::milliseconds(200)))) {
       }
       if (!pushed) queued.fetch_sub(n);
     }
   }
 
   void IngestLoop() {
-    while (auto batch = queue.Pop(Clock::now() + std::chrono::hours(24 * 365))) {
+    while (auto batch = queue.Pop(Steady::now() + std::chrono::hours(24 * 365))) {
       if (aborting) continue;  // killed: drop what is queued, as a crash would
       {
         std::lock_guard<std::mutex> lock(idle_mu);

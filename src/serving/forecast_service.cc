@@ -22,7 +22,7 @@
 
 namespace brickcast {
 
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;
 
 namespace {
 
@@ -42,7 +42,7 @@ struct Request {
   std::vector<float> input;     // the model's seq_len steps, gaps filled
   std::vector<float> seasonal;  // the values one day before the forecast steps (fallback), or empty
   float last_value = 0;
-  Clock::time_point enqueued;
+  Steady::time_point enqueued;
 };
 
 // A forecast waiting for its actuals.
@@ -219,7 +219,7 @@ struct ForecastService::Impl {
         pf.step_ms = step_ms;
         pf.input_coverage = req.coverage;
         pf.interval_source = "none";
-        pf.produced_at = std::chrono::system_clock::now();
+        pf.produced_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(opt.clock->Now()));
         std::lock_guard<std::mutex> lock(shard.mu);
         PointState& st = shard.points[point];
         st.requested_end = closed_end;
@@ -234,7 +234,7 @@ struct ForecastService::Impl {
       // left the ring; the gap filling then takes the next one, a step later.)
       if (n >= day_steps && day_steps >= static_cast<size_t>(horizon))
         req.seasonal.assign(values.end() - day_steps, values.end() - day_steps + horizon);
-      req.enqueued = Clock::now();
+      req.enqueued = Steady::now();
       {
         std::lock_guard<std::mutex> lock(shard.mu);
         PointState& st = shard.points[point];
@@ -244,7 +244,7 @@ struct ForecastService::Impl {
       }
       ++in_flight;
       Count([](ForecastCounters& c) { ++c.scheduled; });
-      if (!queue.Push(std::move(req), Clock::now())) {  // closed while stopping
+      if (!queue.Push(std::move(req), Steady::now())) {  // closed while stopping
         --in_flight;
         std::lock_guard<std::mutex> lock(shard.mu);
         shard.points[point].in_flight = false;
@@ -323,7 +323,7 @@ struct ForecastService::Impl {
     std::vector<Request> batch;
     while (true) {
       batch.clear();
-      auto first = queue.Pop(Clock::now() + std::chrono::hours(1));
+      auto first = queue.Pop(Steady::now() + std::chrono::hours(1));
       if (!first) {
         std::lock_guard<std::mutex> lock(run_mu);
         if (stopping) return;
@@ -331,7 +331,7 @@ struct ForecastService::Impl {
       }
       batch.push_back(std::move(*first));
       // Dynamic batching: take what is queued, waiting at most max_wait for the batch to fill.
-      const auto deadline = Clock::now() + opt.max_wait;
+      const auto deadline = Steady::now() + opt.max_wait;
       while (batch.size() < opt.max_batch) {
         auto next = queue.Pop(deadline);
         if (!next) break;
@@ -391,7 +391,7 @@ struct ForecastService::Impl {
       pooled_q = pooled_quantile;
     }
     std::vector<float> scratch;
-    const auto now = Clock::now();
+    const auto now = Steady::now();
     std::vector<double> latencies;
     uint64_t late = 0;
     for (int b = 0; b < n; ++b) {
@@ -411,7 +411,7 @@ struct ForecastService::Impl {
       pf.window_end = r.window_end;
       pf.step_ms = step_ms;
       pf.input_coverage = r.coverage;
-      pf.produced_at = std::chrono::system_clock::now();
+      pf.produced_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(opt.clock->Now()));
       PastForecast past;
       past.first_step = r.window_end;
       past.scale = scale;
@@ -643,9 +643,14 @@ size_t ForecastService::BytesPerPoint() const {
 
 void ForecastService::ScanNow() { impl_->Scan(); }
 
+bool ForecastService::Tick(std::chrono::milliseconds timeout) {
+  impl_->Scan();
+  return WaitIdle(timeout);
+}
+
 bool ForecastService::WaitIdle(std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
+  const auto deadline = Steady::now() + timeout;
+  while (Steady::now() < deadline) {
     bool dirty;
     {
       std::lock_guard<std::mutex> lock(impl_->dirty_mu);

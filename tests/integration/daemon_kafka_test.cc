@@ -150,6 +150,9 @@ TEST_F(DaemonKafkaTest, MultiDayReplayWithGapsArrivesWholeAndFollowsDataTime) {
   const std::string metrics = client_->Get("/metrics")->body;
   EXPECT_NE(metrics.find("brickcast_kafka_offset_resets_total 0"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("brickcast_kafka_rebalances_total 1\n"), std::string::npos) << "one assignment, no rebalance";
+  // Rules' time base: the newest data time of the AHU, whatever the replay speed.
+  EXPECT_TRUE(WaitFor([&] { return daemon_->watermark().Get("urn:d#AHU1") == t0 + 5 * day - 600000; }))
+      << FormatIsoUtc(daemon_->watermark().Get("urn:d#AHU1"));
 }
 
 // As fast as possible, one key (one partition), 8 MiB of messages: more than the embedded broker

@@ -19,7 +19,7 @@ namespace {
 
 using testing::WaitFor;
 
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;
 constexpr int kPartitions = 4;
 constexpr UnixMillis kT0 = 1795341600000;
 

@@ -9,6 +9,8 @@
 #include <mutex>
 #include <thread>
 
+#include "brickcast/clock.h"
+
 namespace brickcast {
 namespace {
 
@@ -109,6 +111,34 @@ TEST(EventBusTest, UnsubscribingHandlesWhatIsQueuedThenStops) {
   EXPECT_EQ(handled.load(), 20);
   bus.Publish(ModelSwapped{"b", "c"});  // nobody left: nothing happens
   EXPECT_TRUE(bus.Stats().empty());
+}
+
+}  // namespace
+}  // namespace brickcast
+
+namespace brickcast {
+namespace {
+
+TEST(DataWatermarkTest, MovesForwardOnlyPerEquipment) {
+  DataWatermark w;
+  EXPECT_EQ(w.Get("urn:AHU1"), 0);
+  EXPECT_TRUE(w.Advance("urn:AHU1", 1000));
+  EXPECT_FALSE(w.Advance("urn:AHU1", 500)) << "late data does not move time back";
+  EXPECT_TRUE(w.Advance("urn:AHU2", 200));
+  EXPECT_EQ(w.Get("urn:AHU1"), 1000);
+  EXPECT_EQ(w.Get("urn:AHU2"), 200);
+  w.Forget("urn:AHU1");
+  EXPECT_EQ(w.Get("urn:AHU1"), 0);
+}
+
+TEST(ManualClockTest, MovesOnlyWhenTold) {
+  ManualClock c(5000);
+  EXPECT_EQ(c.Now(), 5000);
+  c.Advance(250);
+  EXPECT_EQ(c.Now(), 5250);
+  c.Set(10);
+  EXPECT_EQ(c.Now(), 10);
+  EXPECT_GT(Clock::Real().Now(), 1700000000000);
 }
 
 }  // namespace

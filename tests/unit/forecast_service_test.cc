@@ -79,25 +79,32 @@ ForecastServiceOptions Options() {
   return o;
 }
 
-// Feeds steps [from, to) one at a time, letting the service catch up after each.
+// Feeds steps [from, to) one at a time; each Tick forecasts what the step made due.
 void FeedSteps(SeriesStore& store, ForecastService& svc, int n, int from, int to) {
   for (int s = from; s < to; ++s) {
     Feed(store, n, s);
     svc.NotifyData(Points(n));
-    ASSERT_TRUE(svc.WaitIdle(std::chrono::seconds(20)));
+    ASSERT_TRUE(svc.Tick(std::chrono::seconds(20)));
   }
 }
 
 TEST(ForecastServiceTest, ForecastsEveryPointWithCalibratedIntervals) {
   SeriesStore store(SeriesOptions{kStep, 64, 2, 32});
-  ForecastService svc(store, Options());
+  ManualClock clock(1800000000000);
+  ForecastServiceOptions o = Options();
+  o.clock = &clock;
+  ForecastService svc(store, o);
   ASSERT_TRUE(svc.SetModel(std::make_shared<TrendForecaster>(16, 4)).ok());
   ASSERT_TRUE(svc.Start().ok());
-  FeedSteps(store, svc, 20, 0, 120);
+  FeedSteps(store, svc, 20, 0, 119);
+  clock.Advance(60000);
+  FeedSteps(store, svc, 20, 119, 120);
   for (int i = 0; i < 20; ++i) {
     auto f = svc.Get(Point(i));
     ASSERT_TRUE(f.has_value());
     EXPECT_EQ(f->status, "ok");
+    EXPECT_EQ(f->produced_at, std::chrono::system_clock::time_point(std::chrono::milliseconds(1800000060000)))
+        << "stamped by the injected clock";
     EXPECT_FALSE(f->fallback);
     EXPECT_EQ(f->model, "trend");
     // The newest observation is in step 119, still open: the window ends at step 119's start.
