@@ -52,7 +52,7 @@ struct KafkaConfig {
   int64_t rebuild_seconds = -1;   // -1 = the store window (step x window_steps)
   size_t queue_messages = 10000;  // consumer -> ingest queue; pause at 90 %, resume below 50 %
   int fetch_wait_max_ms = 50;
-  int session_timeout_ms = 45000;
+  int session_timeout_ms = 45000;  // the loader resolves the schema's -1: 45000, or 10000 with the embedded broker
   std::map<std::string, std::string> properties;  // passed to librdkafka as is
   int embedded_partitions = 8;
   int embedded_brokers = 1;

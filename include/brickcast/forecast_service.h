@@ -74,16 +74,26 @@ struct PointAccuracy {
   double persistence_mae = NAN;
 };
 
+// Typed states; the strings are for JSON and CSV only.
+enum class ForecastStatus { kOk, kInsufficientData };
+enum class IntervalSource {
+  kPoint,   // the point's own residuals
+  kPooled,  // residuals pooled over all points (a point with too few of its own)
+  kNone,    // no residuals yet: no interval
+};
+const char* ForecastStatusName(ForecastStatus s);  // "ok", "insufficient_data"
+const char* IntervalSourceName(IntervalSource s);  // "point", "pooled", "none"
+
 struct PointForecast {
   std::string point;
-  std::string status;  // "ok" or "insufficient_data"
+  ForecastStatus status = ForecastStatus::kOk;
   std::string model;   // identity of the model that produced it, or "seasonal_naive"
   bool fallback = false;
   std::string fallback_reason;
   UnixMillis window_end = 0;  // end of the input window (data time): the first step forecast
   int64_t step_ms = 0;
   double input_coverage = 0;
-  std::string interval_source;  // "point", "pooled" or "none"
+  IntervalSource interval_source = IntervalSource::kNone;
   std::chrono::system_clock::time_point produced_at;
   std::vector<ForecastStep> steps;
   PointAccuracy accuracy;

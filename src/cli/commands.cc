@@ -521,10 +521,12 @@ int Forecast(const ForecastArgs& args) {
       for (size_t i = 0; i < f.steps.size(); ++i) {
         const ForecastStep& st = f.steps[i];
         out << f.point << ',' << p.si_unit << ',' << i + 1 << ',' << FormatIsoUtc(st.time) << ',' << num(st.value)
-            << ',' << num(st.lower) << ',' << num(st.upper) << ',' << f.status << ',' << f.model << ','
-            << (f.fallback ? "true" : "false") << ',' << f.interval_source << '\n';
+            << ',' << num(st.lower) << ',' << num(st.upper) << ',' << ForecastStatusName(f.status) << ','
+            << f.model << ',' << (f.fallback ? "true" : "false") << ',' << IntervalSourceName(f.interval_source)
+            << '\n';
       }
-      if (f.steps.empty()) out << f.point << ',' << p.si_unit << ",,,,,," << f.status << ',' << f.model << ",,\n";
+      if (f.steps.empty())
+        out << f.point << ',' << p.si_unit << ",,,,,," << ForecastStatusName(f.status) << ',' << f.model << ",,\n";
     }
   }
   out.flush();
@@ -532,7 +534,7 @@ int Forecast(const ForecastArgs& args) {
   for (const OfflineForecast& p : r->points) {
     const PointAccuracy& a = p.forecast.accuracy;
     std::fprintf(stderr, "%-60s %-18s residuals %5llu  mae %9.4f  persistence %9.4f  coverage %5.3f\n",
-                 p.forecast.point.c_str(), p.forecast.status.c_str(), static_cast<unsigned long long>(a.residuals),
+                 p.forecast.point.c_str(), ForecastStatusName(p.forecast.status), static_cast<unsigned long long>(a.residuals),
                  a.mae, a.persistence_mae, a.interval_coverage);
   }
   std::cerr << "forecast: " << r->points.size() << " points from " << r->messages << " messages, data until "

@@ -212,7 +212,7 @@ HttpResponse GetForecast(const ApiServices& s, const HttpRequest& req) {
   return JsonResponse(j);
 }
 
-HttpResponse ForecastStatus(const ApiServices& s) {
+HttpResponse ForecastOverview(const ApiServices& s) {
   if (!s.forecast) return JsonError(404, "forecasting_disabled", "forecast.enabled is false in the configuration");
   const ForecastCounters c = s.forecast->Counters();
   const ModelAccuracy a = s.forecast->Accuracy();
@@ -347,7 +347,7 @@ void RegisterApiRoutes(HttpServer& server, const ApiServices& s) {
   server.Route("GET", "/api/v1/points", [s](const HttpRequest& r) { return ListPoints(s, r); });
   server.Route("GET", R"(/api/v1/points/(.+)/series)", [s](const HttpRequest& r) { return GetSeries(s, r); });
   server.Route("GET", R"(/api/v1/points/(.+)/forecast)", [s](const HttpRequest& r) { return GetForecast(s, r); });
-  server.Route("GET", "/api/v1/forecast", [s](const HttpRequest&) { return ForecastStatus(s); });
+  server.Route("GET", "/api/v1/forecast", [s](const HttpRequest&) { return ForecastOverview(s); });
   server.Route("POST", "/api/v1/forecast/model/reload", [s](const HttpRequest&) {
     if (!s.forecast || !s.reload_model) return JsonError(404, "forecasting_disabled", "forecasting is disabled");
     Status st = s.reload_model();

@@ -16,13 +16,13 @@ nlohmann::json ForecastToJson(const PointForecast& f) {
     upper.push_back(NumberOrNull(st.upper));
   }
   Json j{{"point", f.point},
-         {"status", f.status},
+         {"status", ForecastStatusName(f.status)},
          {"model", f.model},
          {"fallback", f.fallback},
          {"window_end", FormatIsoUtc(f.window_end)},
          {"step_seconds", f.step_ms / 1000},
          {"input_coverage", f.input_coverage},
-         {"interval_source", f.interval_source},
+         {"interval_source", IntervalSourceName(f.interval_source)},
          {"produced_at", FormatIsoUtc(std::chrono::duration_cast<std::chrono::milliseconds>(
                                           f.produced_at.time_since_epoch())
                                           .count())},

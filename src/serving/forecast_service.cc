@@ -214,11 +214,11 @@ struct ForecastService::Impl {
       if (req.coverage < opt.min_coverage || !FillGaps(&values)) {
         PointForecast pf;
         pf.point = point;
-        pf.status = "insufficient_data";
+        pf.status = ForecastStatus::kInsufficientData;
         pf.window_end = closed_end;
         pf.step_ms = step_ms;
         pf.input_coverage = req.coverage;
-        pf.interval_source = "none";
+        pf.interval_source = IntervalSource::kNone;
         pf.produced_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(opt.clock->Now()));
         std::lock_guard<std::mutex> lock(shard.mu);
         PointState& st = shard.points[point];
@@ -404,7 +404,7 @@ struct ForecastService::Impl {
       const float scale = Spread(r.input);
       PointForecast pf;
       pf.point = r.point;
-      pf.status = "ok";
+      pf.status = ForecastStatus::kOk;
       pf.model = identity;
       pf.fallback = !usable;
       if (!usable) pf.fallback_reason = fallback_reason + (r.seasonal.empty() ? " (last value: under a day of data)" : "");
@@ -429,7 +429,7 @@ struct ForecastService::Impl {
         for (int h = 0; h < horizon && own; ++h) own = st.scores.count(h) >= opt.min_calibration;
         bool pooled_ok = pooled_q.size() == static_cast<size_t>(horizon) &&
                          std::none_of(pooled_q.begin(), pooled_q.end(), [](double q) { return std::isnan(q); });
-        pf.interval_source = own ? "point" : pooled_ok ? "pooled" : "none";
+        pf.interval_source = own ? IntervalSource::kPoint : pooled_ok ? IntervalSource::kPooled : IntervalSource::kNone;
         for (int h = 0; h < horizon; ++h) {
           ForecastStep step;
           step.time = r.window_end + static_cast<int64_t>(h) * step_ms;
@@ -639,6 +639,19 @@ size_t ForecastService::BytesPerPoint() const {
   // residual rings.
   return sizeof(PointState) + 64 + sizeof(PointForecast) + h * sizeof(ForecastStep) +
          h * (sizeof(PastForecast) + 2 * h * sizeof(float)) + serving::ScoreRings(h, impl_->opt.calibration_size).bytes();
+}
+
+const char* ForecastStatusName(ForecastStatus s) {
+  return s == ForecastStatus::kOk ? "ok" : "insufficient_data";
+}
+
+const char* IntervalSourceName(IntervalSource s) {
+  switch (s) {
+    case IntervalSource::kPoint: return "point";
+    case IntervalSource::kPooled: return "pooled";
+    case IntervalSource::kNone: return "none";
+  }
+  return "none";
 }
 
 void ForecastService::ScanNow() { impl_->Scan(); }

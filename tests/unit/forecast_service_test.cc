@@ -102,7 +102,7 @@ TEST(ForecastServiceTest, ForecastsEveryPointWithCalibratedIntervals) {
   for (int i = 0; i < 20; ++i) {
     auto f = svc.Get(Point(i));
     ASSERT_TRUE(f.has_value());
-    EXPECT_EQ(f->status, "ok");
+    EXPECT_EQ(f->status, ForecastStatus::kOk);
     EXPECT_EQ(f->produced_at, std::chrono::system_clock::time_point(std::chrono::milliseconds(1800000060000)))
         << "stamped by the injected clock";
     EXPECT_FALSE(f->fallback);
@@ -111,7 +111,7 @@ TEST(ForecastServiceTest, ForecastsEveryPointWithCalibratedIntervals) {
     EXPECT_EQ(f->window_end, kT0 + 119 * kStep);
     ASSERT_EQ(f->steps.size(), 4u);
     EXPECT_EQ(f->steps[0].time, kT0 + 119 * kStep);
-    EXPECT_EQ(f->interval_source, "point");
+    EXPECT_EQ(f->interval_source, IntervalSource::kPoint);
     for (const auto& st : f->steps) {
       EXPECT_LT(st.lower, st.value);
       EXPECT_GT(st.upper, st.value);
@@ -172,7 +172,7 @@ TEST(ForecastServiceTest, BatchingDoesNotChangeResults) {
     }
     for (int i = 0; i < 50; ++i) {
       auto f = svc.Get(Point(i));
-      ASSERT_TRUE(f && f->status == "ok");
+      ASSERT_TRUE(f && f->status == ForecastStatus::kOk);
       std::vector<float> v;
       for (const auto& st : f->steps) v.push_back(static_cast<float>(st.value));
       results[variant].push_back(v);
@@ -193,7 +193,7 @@ TEST(ForecastServiceTest, SparseWindowsAreMarkedInsufficient) {
   ASSERT_TRUE(svc.WaitIdle(std::chrono::seconds(5)));
   auto f = svc.Get(Point(0));
   ASSERT_TRUE(f.has_value());
-  EXPECT_EQ(f->status, "insufficient_data");
+  EXPECT_EQ(f->status, ForecastStatus::kInsufficientData);
   EXPECT_LT(f->input_coverage, 0.8);
   EXPECT_TRUE(f->steps.empty());
   EXPECT_EQ(svc.Counters().insufficient_data, 1u);
