@@ -1,4 +1,4 @@
-// ForecastService: live forecasts for every point inside `serve` (PRODUCT.md §1, §4).
+// ForecastService: live forecasts for every point inside `serve`.
 //
 //   ingest ──NotifyData──> scheduler thread ──bounded queue──> N workers ──> per-point results
 //

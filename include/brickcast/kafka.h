@@ -1,4 +1,4 @@
-// Kafka: the daemon's main source (PRODUCT.md §2, §8), behind plain interfaces; only src/kafka/
+// Kafka: the daemon's main source, behind plain interfaces; only src/kafka/
 // includes librdkafka.
 //  - EmbeddedBroker: librdkafka's in-process mock cluster on loopback (demo and tests).
 //  - KafkaProducer: publishes messages (replay tool, dead-letter topic).

@@ -1,4 +1,4 @@
-// StreamParser: one Brick Turtle message -> observations + point metadata (PRODUCT.md §2).
+// StreamParser: one Brick Turtle message -> observations + point metadata (formats in the README).
 // Accepts Brick lastKnownValue (A), SOSA observations (B) and wide rows (C), detected per subject
 // in auto mode. Const and stateless after construction: safe to share between threads.
 #pragma once

@@ -1,6 +1,6 @@
 // TimeMixer (Wang et al., ICLR 2024) as a native LibTorch model, behind an interface free of
 // torch types (only src/forecast/ includes LibTorch, whose headers cost ~18 s per file).
-// Architecture and defaults follow the official implementation (field-notes.md §b), with its
+// Architecture and defaults follow the official implementation (thuml/TimeMixer, run.py), with its
 // known bugs fixed: time features are tiled per sample (so forecasts do not depend on what else is
 // in the batch) and the DFT decomposition transforms the time axis.
 // A model is immutable after loading; Forecast() is safe from many threads (inference mode).

@@ -1,4 +1,4 @@
-// The REST API (PRODUCT.md §7): handlers are plain functions over HttpRequest/HttpResponse and
+// The REST API (the endpoints are listed in the README): handlers are plain functions over HttpRequest/HttpResponse and
 // the daemon's services, registered on an HttpServer. Handlers only read through thread-safe
 // interfaces, so cpp-httplib's worker threads may run them concurrently.
 #pragma once

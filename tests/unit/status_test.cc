@@ -1,6 +1,9 @@
 #include "brickcast/status.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
+
+#include "brickcast/logging.h"
 
 namespace brickcast {
 namespace {
@@ -29,6 +32,23 @@ TEST(StatusTest, StatusOrHoldsValueOrError) {
   EXPECT_EQ(e.status().code(), StatusCode::kNotFound);
   StatusOr<int> from_ok = Status::Ok();  // a bug in the caller: becomes an internal error
   EXPECT_EQ(from_ok.status().code(), StatusCode::kInternal);
+}
+
+}  // namespace
+}  // namespace brickcast
+
+namespace brickcast {
+namespace {
+
+// A reload may set the log level again: setting up logging twice is fine and takes the new level.
+TEST(LoggingTest, SetupCanRunAgainWithAnotherLevel) {
+  ASSERT_TRUE(SetupLogging("warn").ok());
+  EXPECT_EQ(spdlog::get_level(), spdlog::level::warn);
+  ASSERT_TRUE(SetupLogging("debug").ok());
+  EXPECT_EQ(spdlog::get_level(), spdlog::level::debug);
+  EXPECT_FALSE(SetupLogging("loud").ok());
+  EXPECT_EQ(spdlog::get_level(), spdlog::level::debug) << "a bad level keeps the running one";
+  ASSERT_TRUE(SetupLogging("info").ok());
 }
 
 }  // namespace

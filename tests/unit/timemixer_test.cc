@@ -48,7 +48,7 @@ TEST(TimeMixerTest, MatchesTheOfficialImplementationWithTimeMarks) { CheckParity
 TEST(TimeMixerTest, MatchesTheOfficialImplementationWithoutTimeMarks) { CheckParity("etth1_h96_nomarks", 4, false); }
 
 TEST(TimeMixerTest, ParameterCountMatchesTheReference) {
-  // The official model has 75,497 parameters with the ETTh1 settings (field-notes.md §b.2); ours
+  // The official model has 75,497 parameters with the ETTh1 settings (counted on thuml/TimeMixer); ours
   // leaves out the two PDM LayerNorms (weight and bias of d_model each) that its forward never uses.
   auto model = TimeMixerModel::Create(TimeMixerConfig{}, 1);
   ASSERT_TRUE(model.ok());
