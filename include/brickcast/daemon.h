@@ -48,6 +48,7 @@ class Daemon {
   Status ReloadForecastModel();
 
  private:
+  Status StartAll();
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

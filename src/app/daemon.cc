@@ -90,6 +90,13 @@ Daemon::Daemon(Config config, const Clock& clock) : impl_(std::make_unique<Impl>
 Daemon::~Daemon() { Stop(); }
 
 Status Daemon::Start() {
+  // All or nothing: a step that fails stops what the steps before it started.
+  Status st = StartAll();
+  if (!st.ok()) Stop();
+  return st;
+}
+
+Status Daemon::StartAll() {
   Impl& d = *impl_;
   const auto t0 = std::chrono::steady_clock::now();
   if (!d.config.brick.ontology.empty()) BRICKCAST_RETURN_IF_ERROR(d.classes->LoadOntology(d.config.brick.ontology));
@@ -158,12 +165,8 @@ Status Daemon::Start() {
   RegisterApiRoutes(*d.http, services);
   BRICKCAST_RETURN_IF_ERROR(d.http->Start());
 
-  Status st = d.StartKafka();
-  if (st.ok()) st = d.StartReplay();
-  if (!st.ok()) {
-    Stop();
-    return st;
-  }
+  BRICKCAST_RETURN_IF_ERROR(d.StartKafka());
+  BRICKCAST_RETURN_IF_ERROR(d.StartReplay());
   d.started = true;
   spdlog::info("brickcast serving site={} api=http://{}:{}/", d.config.site.name, d.config.http.host, d.http->port());
   return Status::Ok();

@@ -4,6 +4,7 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -257,6 +258,30 @@ TEST_F(DaemonKafkaTest, RevokedPartitionsPointsAreDroppedEverywhere) {
     EXPECT_FALSE(daemon_->registry().Get(p)) << p;
   }
   other.Stop();
+}
+
+size_t ThreadCount() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+// A start that fails late (the forecast model file is damaged, found after the embedded broker, its
+// dead-letter producer and the registry are up) stops what it had started: no thread is left.
+TEST_F(DaemonKafkaTest, AFailedStartStopsWhatItStarted) {
+  const std::string bad_model = dir_.File("bad.model", "not a model");
+  const size_t before = ThreadCount();
+  auto config = LoadConfigFile(dir_.File("c.json", R"({
+      "kafka": {"brokers": "embedded", "topics": ["obs"], "dead_letter_topic": "dead", "embedded": {"partitions": 2}},
+      "forecast": {"model": ")" + bad_model + R"(", "workers": 2},
+      "http": {"listen": "127.0.0.1:0"}, "log": {"level": "warn"}})"));
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  Daemon d(std::move(*config));
+  const Status st = d.Start();
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("forecast.model"), std::string::npos) << st.message();
+  EXPECT_TRUE(WaitFor([&] { return ThreadCount() <= before; }, std::chrono::seconds(10)))
+      << ThreadCount() << " threads, " << before << " before the start";
 }
 
 }  // namespace
