@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,6 +34,36 @@ inline bool WaitFor(const std::function<bool()>& done, std::chrono::seconds time
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return done();
+}
+
+// Checks a Prometheus text exposition: every sample belongs to a family declared once with HELP
+// and TYPE before its samples, and no family is declared twice. Returns "" or the problems.
+inline std::string PrometheusTextProblems(const std::string& text) {
+  std::string problems;
+  std::map<std::string, std::string> type_of;  // family -> type
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("# HELP ", 0) == 0) continue;
+    if (line.rfind("# TYPE ", 0) == 0) {
+      std::istringstream f(line.substr(7));
+      std::string name, type;
+      f >> name >> type;
+      if (!type_of.emplace(name, type).second) problems += "family declared twice: " + name + "\n";
+      continue;
+    }
+    if (line.empty()) continue;
+    std::string name = line.substr(0, line.find_first_of("{ "));
+    std::string family = name;
+    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+      const std::string sfx(suffix);
+      if (!type_of.count(family) && name.size() > sfx.size() && name.compare(name.size() - sfx.size(), sfx.size(), sfx) == 0)
+        family = name.substr(0, name.size() - sfx.size());
+    }
+    if (!type_of.count(family)) problems += "sample without HELP/TYPE: " + line + "\n";
+    if (line.find(' ') == std::string::npos) problems += "sample without a value: " + line + "\n";
+  }
+  return problems;
 }
 
 // A little-endian float32 file (the parity and TorchScript fixtures).

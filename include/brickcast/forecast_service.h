@@ -37,6 +37,7 @@
 #include "brickcast/clock.h"
 #include "brickcast/events.h"
 #include "brickcast/forecaster.h"
+#include "brickcast/metrics.h"
 #include "brickcast/series_store.h"
 #include "brickcast/status.h"
 #include "brickcast/time.h"
@@ -164,7 +165,7 @@ class ForecastService {
   std::unique_ptr<Impl> impl_;
 };
 
-// Prometheus text for the service's counters, histograms and model accuracy.
-std::string ForecastMetricsText(const ForecastService& service);
+// The service's counters, histograms and model accuracy, for the metrics registry.
+void CollectForecastMetrics(const ForecastService& service, MetricWriter& writer);
 
 }  // namespace brickcast

@@ -16,6 +16,7 @@
 
 #include "brickcast/clock.h"
 #include "brickcast/events.h"
+#include "brickcast/metrics.h"
 #include "brickcast/observation.h"
 #include "brickcast/point_registry.h"
 #include "brickcast/series_store.h"
@@ -102,5 +103,8 @@ class Ingestor {
   std::map<std::string, int64_t> last_log_ms_;  // reason -> last warn time; guarded by mu_
   std::map<std::string, uint64_t> suppressed_;  // guarded by mu_
 };
+
+// Messages, observations by outcome and rejections by reason, for the metrics registry.
+void CollectIngestMetrics(const Ingestor& ingestor, MetricWriter& writer);
 
 }  // namespace brickcast

@@ -17,6 +17,7 @@
 
 #include "brickcast/clock.h"
 #include "brickcast/events.h"
+#include "brickcast/metrics.h"
 #include "brickcast/ingestor.h"
 #include "brickcast/series_store.h"
 #include "brickcast/status.h"
@@ -148,6 +149,9 @@ class GroupLagProbe {
   explicit GroupLagProbe(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Consumer counters, offset holes per partition and the assignment, for the metrics registry.
+void CollectKafkaMetrics(const KafkaSource& source, MetricWriter& writer);
 
 // Offsets for operators and tests: committed offsets of a group and the high watermarks of a topic.
 StatusOr<std::map<int32_t, int64_t>> CommittedOffsets(const KafkaClientOptions& options, const std::string& group,

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "brickcast/brick_model.h"
+#include "brickcast/metrics.h"
 #include "brickcast/observation.h"
 #include "brickcast/units.h"
 
@@ -50,6 +51,7 @@ class PointRegistry {
   std::string Resolve(std::string_view id) const;
   std::vector<PointInfo> List() const;
   size_t size() const;
+  void CollectMetrics(MetricWriter& writer) const;  // points known, for the metrics registry
   const ClassHierarchy& classes() const { return *classes_; }
 
   // Converts obs.value to SI using the message unit, else the registry's unit for the point.

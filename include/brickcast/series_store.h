@@ -17,6 +17,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "brickcast/metrics.h"
+
 #include "brickcast/observation.h"
 
 namespace brickcast {
@@ -97,5 +99,8 @@ class SeriesStore {
   mutable std::array<Shard, kShards> shards_;
   std::atomic<uint64_t> accepted_{0}, late_{0}, duplicates_{0}, too_old_{0}, points_{0};
 };
+
+// Points, late observations and the fixed memory per point, for the metrics registry.
+void CollectStoreMetrics(const SeriesStore& store, MetricWriter& writer);
 
 }  // namespace brickcast

@@ -60,6 +60,7 @@ struct Daemon::Impl {
   Config config;
   DataWatermark watermark;
   EventBus events;  // before every publisher and subscriber: destroyed after them
+  MetricsRegistry metrics;
   std::shared_ptr<ClassHierarchy> classes;
   std::unique_ptr<BrickModel> model;
   std::unique_ptr<PointRegistry> registry;
@@ -79,6 +80,7 @@ struct Daemon::Impl {
 
   Status StartForecast();
   void Subscribe();
+  void RegisterMetrics();
 
   Status StartKafka();
   Status StartReplay();
@@ -149,6 +151,7 @@ Status Daemon::StartAll() {
   services.store = &d.store;
   services.ingestor = d.ingestor.get();
   services.forecast = d.forecast.get();
+  services.metrics = &d.metrics;
   services.reload_model = [this]() { return ReloadForecastModel(); };
   services.started_at = d.clock.Now();
   services.ready = [this](std::string* why) {
@@ -162,6 +165,7 @@ Status Daemon::StartAll() {
     if (impl_->kafka == nullptr) return std::nullopt;
     return impl_->kafka->Stats();
   };
+  d.RegisterMetrics();
   RegisterApiRoutes(*d.http, services);
   BRICKCAST_RETURN_IF_ERROR(d.http->Start());
 
@@ -188,6 +192,15 @@ Status Daemon::Impl::StartForecast() {
     spdlog::warn("forecast.model is \"none\": every forecast is seasonal naive");
   }
   return forecast->Start();
+}
+
+// Every module's collector, in the order /metrics lists them (the Kafka consumer registers its own
+// when it starts, after the API).
+void Daemon::Impl::RegisterMetrics() {
+  metrics.Register("ingest", [this](MetricWriter& w) { CollectIngestMetrics(*ingestor, w); });
+  metrics.Register("store", [this](MetricWriter& w) { CollectStoreMetrics(store, w); });
+  metrics.Register("registry", [this](MetricWriter& w) { registry->CollectMetrics(w); });
+  if (forecast) metrics.Register("forecast", [this](MetricWriter& w) { CollectForecastMetrics(*forecast, w); });
 }
 
 void Daemon::Impl::Subscribe() {
@@ -249,7 +262,10 @@ Status Daemon::Impl::StartKafka() {
   o.session_timeout_ms = config.kafka.session_timeout_ms;
   o.clock = &clock;
   kafka = std::make_unique<KafkaSource>(o, *ingestor, store, &events);
-  return kafka->Start();
+  BRICKCAST_RETURN_IF_ERROR(kafka->Start());
+  KafkaSource* consumer = kafka.get();
+  metrics.Register("kafka", [consumer](MetricWriter& w) { CollectKafkaMetrics(*consumer, w); });
+  return Status::Ok();
 }
 
 Status Daemon::Impl::StartReplay() {

@@ -180,4 +180,16 @@ IngestCounters Ingestor::Counters() const {
   return counters_;
 }
 
+void CollectIngestMetrics(const Ingestor& ingestor, MetricWriter& w) {
+  const IngestCounters c = ingestor.Counters();
+  w.Counter("brickcast_ingest_messages_total", "Messages received by all sources.", c.messages);
+  w.Counter("brickcast_ingest_failed_messages_total", "Messages rejected whole (dead-lettered).", c.failed_messages);
+  const char* help = "Observations by outcome.";
+  w.Counter("brickcast_ingest_observations_total", help, c.accepted, {{"outcome", "accepted"}});
+  w.Counter("brickcast_ingest_observations_total", help, c.duplicates, {{"outcome", "duplicate"}});
+  w.Counter("brickcast_ingest_observations_total", help, c.rejected, {{"outcome", "rejected"}});
+  for (const auto& [reason, n] : c.errors_by_reason)
+    w.Counter("brickcast_ingest_errors_total", "Rejections by reason.", n, {{"reason", reason}});
+}
+
 }  // namespace brickcast

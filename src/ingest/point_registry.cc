@@ -111,6 +111,10 @@ std::vector<PointInfo> PointRegistry::List() const {
   return out;
 }
 
+void PointRegistry::CollectMetrics(MetricWriter& w) const {
+  w.Gauge("brickcast_registry_points", "Points known from models and streams.", static_cast<double>(size()));
+}
+
 size_t PointRegistry::size() const {
   std::shared_lock lock(mu_);
   return points_.size();

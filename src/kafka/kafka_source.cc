@@ -431,6 +431,29 @@ KafkaSourceStats KafkaSource::Stats() const {
   return s;
 }
 
+void CollectKafkaMetrics(const KafkaSource& source, MetricWriter& w) {
+  const KafkaSourceStats k = source.Stats();
+  w.Counter("brickcast_kafka_messages_total", "Kafka messages handed to ingest.", k.messages);
+  w.Counter("brickcast_kafka_redelivered_total", "Messages re-read to rebuild windows after assignment.",
+            k.redelivered);
+  w.Counter("brickcast_kafka_rebalances_total", "Partition assignments and revocations.", k.rebalances);
+  w.Counter("brickcast_kafka_pauses_total", "Times the partitions were paused for backpressure.", k.pauses);
+  w.Gauge("brickcast_kafka_queue_depth", "Messages fetched and waiting for ingest.", static_cast<double>(k.queue_depth));
+  w.Gauge("brickcast_kafka_paused", "1 while partitions are paused.", k.paused ? 1 : 0);
+  w.Counter("brickcast_kafka_bytes_total", "Payload bytes handed to ingest (first deliveries).", k.bytes);
+  w.Counter("brickcast_kafka_offset_resets_total",
+            "Holes in a partition's offsets: the position fell behind the log start and was reset (data lost).",
+            k.offset_resets);
+  std::map<std::string, uint64_t> skipped = k.offsets_skipped;  // every assigned partition, 0 or more
+  for (const std::string& partition : k.assigned) skipped.try_emplace(partition, 0);
+  for (const auto& [partition, n] : skipped)
+    w.Counter("brickcast_kafka_offsets_skipped_total",
+              "Offsets skipped per partition by those resets (messages this instance never consumed).", n,
+              {{"partition", partition}});
+  w.Gauge("brickcast_kafka_assigned_partitions", "Partitions assigned to this instance.",
+          static_cast<double>(k.assigned.size()));
+}
+
 // --- offsets -----------------------------------------------------------------------------------
 
 namespace {

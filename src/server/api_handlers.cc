@@ -235,61 +235,6 @@ HttpResponse ForecastOverview(const ApiServices& s) {
                            {"latency_p99_s", NumberOrNull(c.latency_p99_s)}});
 }
 
-std::string Metrics(const ApiServices& s) {
-  std::ostringstream m;
-  const IngestCounters c = s.ingestor->Counters();
-  const StoreCounters st = s.store->Counters();
-  auto metric = [&](const char* name, const char* type, const char* help) {
-    m << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
-  };
-  metric("brickcast_ingest_messages_total", "counter", "Messages received by all sources.");
-  m << "brickcast_ingest_messages_total " << c.messages << '\n';
-  metric("brickcast_ingest_failed_messages_total", "counter", "Messages rejected whole (dead-lettered).");
-  m << "brickcast_ingest_failed_messages_total " << c.failed_messages << '\n';
-  metric("brickcast_ingest_observations_total", "counter", "Observations by outcome.");
-  m << "brickcast_ingest_observations_total{outcome=\"accepted\"} " << c.accepted << '\n';
-  m << "brickcast_ingest_observations_total{outcome=\"duplicate\"} " << c.duplicates << '\n';
-  m << "brickcast_ingest_observations_total{outcome=\"rejected\"} " << c.rejected << '\n';
-  metric("brickcast_ingest_errors_total", "counter", "Rejections by reason.");
-  for (const auto& [reason, n] : c.errors_by_reason) m << "brickcast_ingest_errors_total{reason=\"" << reason << "\"} " << n << '\n';
-  metric("brickcast_store_points", "gauge", "Points with a series in the store.");
-  m << "brickcast_store_points " << st.points << '\n';
-  metric("brickcast_store_late_total", "counter", "Out-of-order observations accepted into their step.");
-  m << "brickcast_store_late_total " << st.late << '\n';
-  metric("brickcast_store_bytes_per_point", "gauge", "Fixed memory of one point's series.");
-  m << "brickcast_store_bytes_per_point " << s.store->BytesPerPoint() << '\n';
-  metric("brickcast_registry_points", "gauge", "Points known from models and streams.");
-  m << "brickcast_registry_points " << s.registry->size() << '\n';
-  if (auto k = s.kafka_stats ? s.kafka_stats() : std::nullopt) {
-    metric("brickcast_kafka_messages_total", "counter", "Kafka messages handed to ingest.");
-    m << "brickcast_kafka_messages_total " << k->messages << '\n';
-    metric("brickcast_kafka_redelivered_total", "counter", "Messages re-read to rebuild windows after assignment.");
-    m << "brickcast_kafka_redelivered_total " << k->redelivered << '\n';
-    metric("brickcast_kafka_rebalances_total", "counter", "Partition assignments and revocations.");
-    m << "brickcast_kafka_rebalances_total " << k->rebalances << '\n';
-    metric("brickcast_kafka_pauses_total", "counter", "Times the partitions were paused for backpressure.");
-    m << "brickcast_kafka_pauses_total " << k->pauses << '\n';
-    metric("brickcast_kafka_queue_depth", "gauge", "Messages fetched and waiting for ingest.");
-    m << "brickcast_kafka_queue_depth " << k->queue_depth << '\n';
-    metric("brickcast_kafka_paused", "gauge", "1 while partitions are paused.");
-    m << "brickcast_kafka_paused " << (k->paused ? 1 : 0) << '\n';
-    metric("brickcast_kafka_bytes_total", "counter", "Payload bytes handed to ingest (first deliveries).");
-    m << "brickcast_kafka_bytes_total " << k->bytes << '\n';
-    metric("brickcast_kafka_offset_resets_total", "counter",
-           "Holes in a partition's offsets: the position fell behind the log start and was reset (data lost).");
-    m << "brickcast_kafka_offset_resets_total " << k->offset_resets << '\n';
-    metric("brickcast_kafka_offsets_skipped_total", "counter",
-           "Offsets skipped per partition by those resets (messages this instance never consumed).");
-    std::map<std::string, uint64_t> skipped = k->offsets_skipped;  // every assigned partition, 0 or more
-    for (const std::string& partition : k->assigned) skipped.try_emplace(partition, 0);
-    for (const auto& [partition, n] : skipped)
-      m << "brickcast_kafka_offsets_skipped_total{partition=\"" << partition << "\"} " << n << '\n';
-    metric("brickcast_kafka_assigned_partitions", "gauge", "Partitions assigned to this instance.");
-    m << "brickcast_kafka_assigned_partitions " << k->assigned.size() << '\n';
-  }
-  if (s.forecast) m << ForecastMetricsText(*s.forecast);
-  return m.str();
-}
 
 bool ConstantTimeEquals(const std::string& a, const std::string& b) {
   if (a.size() != b.size()) return false;
@@ -341,7 +286,7 @@ void RegisterApiRoutes(HttpServer& server, const ApiServices& s) {
     return JsonResponse(j);
   });
   server.Route("GET", "/metrics", [s](const HttpRequest&) {
-    return HttpResponse{200, "text/plain; version=0.0.4", Metrics(s)};
+    return HttpResponse{200, "text/plain; version=0.0.4", s.metrics->PrometheusText()};
   });
   server.Route("POST", "/api/v1/observations", [s](const HttpRequest& r) { return PostObservations(s, r); });
   server.Route("GET", "/api/v1/points", [s](const HttpRequest& r) { return ListPoints(s, r); });

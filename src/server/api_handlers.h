@@ -11,6 +11,7 @@
 #include "brickcast/forecast_service.h"
 #include "brickcast/ingestor.h"
 #include "brickcast/kafka.h"
+#include "brickcast/metrics.h"
 #include "brickcast/point_registry.h"
 #include "brickcast/series_store.h"
 #include "server/http_server.h"
@@ -29,6 +30,7 @@ struct ApiServices {
   std::function<std::optional<KafkaSourceStats>()> kafka_stats;
   UnixMillis started_at = 0;
   ForecastService* forecast = nullptr;  // null when forecasting is disabled
+  const MetricsRegistry* metrics = nullptr;  // what GET /metrics exposes
   // Reloads the configured model file into the forecast service (POST .../model/reload).
   std::function<Status()> reload_model;
 };

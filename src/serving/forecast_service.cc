@@ -675,53 +675,35 @@ bool ForecastService::WaitIdle(std::chrono::milliseconds timeout) {
   return false;
 }
 
-std::string ForecastMetricsText(const ForecastService& service) {
+void CollectForecastMetrics(const ForecastService& service, MetricWriter& w) {
   const ForecastCounters c = service.Counters();
   const ModelAccuracy a = service.Accuracy();
-  std::string out;
-  auto line = [&](const std::string& name, const std::string& type, const std::string& help, double v) {
-    char value[32];
-    std::snprintf(value, sizeof value, "%.17g", v);
-    out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " + value + "\n";
-  };
-  line("brickcast_forecast_scheduled_total", "counter", "Due windows queued for a forecast.", c.scheduled);
-  line("brickcast_forecasts_total", "counter", "Forecasts produced (model or fallback).", c.forecasts);
-  line("brickcast_forecast_fallback_total", "counter", "Forecasts answered by the seasonal-naive fallback.", c.fallback_forecasts);
-  line("brickcast_forecast_insufficient_data_total", "counter", "Due windows below the coverage threshold.", c.insufficient_data);
-  line("brickcast_forecast_deferred_total", "counter",
-       "Due points left for a later scan because the queue was full (nothing is dropped: the newest window is taken then).",
-       c.deferred);
-  line("brickcast_forecast_late_total", "counter", "Forecasts finished after a newer step had closed.", c.late);
-  line("brickcast_forecast_forward_failures_total", "counter", "Model forwards that failed.", c.forward_failures);
-  line("brickcast_forecast_model_swaps_total", "counter", "Model loads and swaps.", c.model_swaps);
-  line("brickcast_forecast_queue_depth", "gauge", "Windows waiting for a worker.", static_cast<double>(c.queue_depth));
-  line("brickcast_forecast_points", "gauge", "Points with forecast state.", static_cast<double>(c.points));
-  auto histogram = [&](const std::string& name, const std::string& help, const std::vector<double>& bounds,
-                       const std::vector<uint64_t>& counts, double sum, uint64_t total) {
-    out += "# HELP " + name + " " + help + "\n# TYPE " + name + " histogram\n";
-    for (size_t i = 0; i < bounds.size(); ++i) {
-      char le[32];
-      std::snprintf(le, sizeof le, "%g", bounds[i]);
-      out += name + "_bucket{le=\"" + le + "\"} " + std::to_string(counts[i]) + "\n";
-    }
-    out += name + "_bucket{le=\"+Inf\"} " + std::to_string(total) + "\n";
-    out += name + "_sum " + std::to_string(sum) + "\n" + name + "_count " + std::to_string(total) + "\n";
-  };
-  histogram("brickcast_forecast_latency_seconds", "Enqueue to result.", c.latency_bounds_s, c.latency_counts,
-            c.latency_sum_s, c.forecasts);
-  histogram("brickcast_forecast_batch_size", "Windows per forward.", c.batch_bounds, c.batch_counts,
-            static_cast<double>(c.batch_sum), c.batches);
-  const std::string label = "{model=\"" + (a.model.empty() ? std::string("seasonal_naive") : a.model) + "\"}";
-  out += "# HELP brickcast_forecast_model_mae Rolling mean absolute error of the current model (SI units, all points).\n"
-         "# TYPE brickcast_forecast_model_mae gauge\nbrickcast_forecast_model_mae" + label + " " +
-         (std::isnan(a.mae) ? std::string("NaN") : std::to_string(a.mae)) + "\n";
-  out += "# HELP brickcast_forecast_model_persistence_mae Rolling MAE that repeating the last value would have had on the same steps.\n"
-         "# TYPE brickcast_forecast_model_persistence_mae gauge\nbrickcast_forecast_model_persistence_mae" + label + " " +
-         (std::isnan(a.persistence_mae) ? std::string("NaN") : std::to_string(a.persistence_mae)) + "\n";
-  out += "# HELP brickcast_forecast_model_interval_coverage Rolling share of actuals inside their prediction interval.\n"
-         "# TYPE brickcast_forecast_model_interval_coverage gauge\nbrickcast_forecast_model_interval_coverage" + label +
-         " " + (std::isnan(a.interval_coverage) ? std::string("NaN") : std::to_string(a.interval_coverage)) + "\n";
-  return out;
+  w.Counter("brickcast_forecast_scheduled_total", "Due windows queued for a forecast.", c.scheduled);
+  w.Counter("brickcast_forecasts_total", "Forecasts produced (model or fallback).", c.forecasts);
+  w.Counter("brickcast_forecast_fallback_total", "Forecasts answered by the seasonal-naive fallback.",
+            c.fallback_forecasts);
+  w.Counter("brickcast_forecast_insufficient_data_total", "Due windows below the coverage threshold.",
+            c.insufficient_data);
+  w.Counter("brickcast_forecast_deferred_total",
+            "Due points left for a later scan because the queue was full (nothing is dropped: the newest window is "
+            "taken then).",
+            c.deferred);
+  w.Counter("brickcast_forecast_late_total", "Forecasts finished after a newer step had closed.", c.late);
+  w.Counter("brickcast_forecast_forward_failures_total", "Model forwards that failed.", c.forward_failures);
+  w.Counter("brickcast_forecast_model_swaps_total", "Model loads and swaps.", c.model_swaps);
+  w.Gauge("brickcast_forecast_queue_depth", "Windows waiting for a worker.", static_cast<double>(c.queue_depth));
+  w.Gauge("brickcast_forecast_points", "Points with forecast state.", static_cast<double>(c.points));
+  w.Histogram("brickcast_forecast_latency_seconds", "Enqueue to result.", c.latency_bounds_s, c.latency_counts,
+              c.latency_sum_s, c.forecasts);
+  w.Histogram("brickcast_forecast_batch_size", "Windows per forward.", c.batch_bounds, c.batch_counts,
+              static_cast<double>(c.batch_sum), c.batches);
+  const MetricLabels model{{"model", a.model.empty() ? std::string("seasonal_naive") : a.model}};
+  w.Gauge("brickcast_forecast_model_mae", "Rolling mean absolute error of the current model (SI units, all points).",
+          a.mae, model);
+  w.Gauge("brickcast_forecast_model_persistence_mae",
+          "Rolling MAE that repeating the last value would have had on the same steps.", a.persistence_mae, model);
+  w.Gauge("brickcast_forecast_model_interval_coverage", "Rolling share of actuals inside their prediction interval.",
+          a.interval_coverage, model);
 }
 
 }  // namespace brickcast

@@ -201,4 +201,12 @@ size_t SeriesStore::BytesPerPoint() const {
          64;  // unordered_map node + unique_ptr overhead, approximately
 }
 
+void CollectStoreMetrics(const SeriesStore& store, MetricWriter& w) {
+  const StoreCounters c = store.Counters();
+  w.Gauge("brickcast_store_points", "Points with a series in the store.", static_cast<double>(c.points));
+  w.Counter("brickcast_store_late_total", "Out-of-order observations accepted into their step.", c.late);
+  w.Gauge("brickcast_store_bytes_per_point", "Fixed memory of one point's series.",
+          static_cast<double>(store.BytesPerPoint()));
+}
+
 }  // namespace brickcast

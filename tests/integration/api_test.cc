@@ -64,6 +64,8 @@ TEST_F(ApiTest, HealthReadinessAndMetrics) {
   ASSERT_TRUE(m);
   EXPECT_NE(m->body.find("brickcast_ingest_observations_total{outcome=\"accepted\"} 2"), std::string::npos) << m->body;
   EXPECT_NE(m->body.find("brickcast_store_points 2"), std::string::npos);
+  EXPECT_EQ(testing::PrometheusTextProblems(m->body), "") << m->body;
+  EXPECT_NE(m->body.find("# TYPE brickcast_forecast_latency_seconds histogram"), std::string::npos) << m->body;
 }
 
 TEST_F(ApiTest, PostTurtleThenQueryPoints) {
