@@ -34,7 +34,10 @@ class Pacer {
   std::optional<std::chrono::steady_clock::time_point> Due(UnixMillis message_time) {
     return Due(message_time, std::chrono::steady_clock::now()).due;
   }
-  void Reset() { first_time_ = 0, newest_ = 0; }
+  void Reset() {
+    first_time_ = 0;
+    newest_ = 0;
+  }
 
  private:
   double speed_;
