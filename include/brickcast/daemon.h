@@ -48,7 +48,7 @@ class Daemon {
   Status ReloadForecastModel();
 
  private:
-  Status StartAll();
+  Status StartHttp();
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "app/file_replay_source.h"
+#include "brickcast/lifecycle.h"
 #include "brickcast/kafka.h"
 #include "server/api_handlers.h"
 #include "server/http_server.h"
@@ -17,6 +18,8 @@ namespace brickcast {
 namespace {
 // In-daemon replay into Kafka: the most payload published ahead of what the consumer fetched.
 constexpr uint64_t kReplayBacklogBytes = 1 << 20;
+// Stops that take longer together are logged (a configurable grace comes with issue 16's shutdown).
+constexpr std::chrono::seconds kShutdownGrace{30};
 }  // namespace
 
 StreamParserOptions ParserOptionsFromConfig(const Config& config) {
@@ -78,8 +81,15 @@ struct Daemon::Impl {
   // Who listens to what (docs/architecture.md); last, so they go before what they call.
   std::vector<std::unique_ptr<EventBus::Subscription>> subscriptions;
 
+  Lifecycle lifecycle;
+  bool services_added = false;
+
+  Status LoadBrickModel();
+  Status StartBroker();
+  Status OpenDeadLetters();
+  Status StartIngest();
   Status StartForecast();
-  void Subscribe();
+  Status Subscribe();
   void RegisterMetrics();
 
   Status StartKafka();
@@ -92,56 +102,88 @@ Daemon::Daemon(Config config, const Clock& clock) : impl_(std::make_unique<Impl>
 Daemon::~Daemon() { Stop(); }
 
 Status Daemon::Start() {
-  // All or nothing: a step that fails stops what the steps before it started.
-  Status st = StartAll();
-  if (!st.ok()) Stop();
+  Impl& d = *impl_;
+  if (!d.services_added) {
+    // In start order; Stop runs the stops in reverse: inputs first (replay, then the consumer,
+    // which applies what it fetched and commits), then the API, the subscribers, the forecast
+    // workers, and the embedded broker last.
+    d.lifecycle.Add("brick model", [&d] { return d.LoadBrickModel(); }, nullptr);
+    d.lifecycle.Add("kafka broker", [&d] { return d.StartBroker(); }, [&d] { d.broker.reset(); });
+    d.lifecycle.Add("dead letters", [&d] { return d.OpenDeadLetters(); }, [&d] { d.dead_letters.reset(); });
+    d.lifecycle.Add("ingest", [&d] { return d.StartIngest(); }, nullptr);
+    d.lifecycle.Add("forecast", [&d] { return d.StartForecast(); }, [&d] {
+      if (d.forecast) d.forecast->Stop();
+    });
+    d.lifecycle.Add("event subscriptions", [&d] { return d.Subscribe(); }, [&d] { d.subscriptions.clear(); });
+    d.lifecycle.Add("http", [this] { return StartHttp(); }, [&d] {
+      if (d.http) d.http->Stop();
+    });
+    d.lifecycle.Add("kafka consumer", [&d] { return d.StartKafka(); }, [&d] {
+      if (d.kafka) d.kafka->Stop();
+    });
+    d.lifecycle.Add("replay", [&d] { return d.StartReplay(); }, [&d] {
+      if (d.replay) d.replay->Stop();
+      if (d.replay_producer) (void)d.replay_producer->Flush(std::chrono::seconds(5));
+      d.replay_producer.reset();
+    });
+    d.services_added = true;
+  }
+  BRICKCAST_RETURN_IF_ERROR(d.lifecycle.Start());  // a failure stops what had started
+  d.started = true;
+  spdlog::info("brickcast serving site={} api=http://{}:{}/", d.config.site.name, d.config.http.host, d.http->port());
+  return Status::Ok();
+}
+
+Status Daemon::Impl::LoadBrickModel() {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (!config.brick.ontology.empty()) BRICKCAST_RETURN_IF_ERROR(classes->LoadOntology(config.brick.ontology));
+  model = std::make_unique<BrickModel>(classes);
+  for (const std::string& f : config.brick.models) BRICKCAST_RETURN_IF_ERROR(model->LoadFile(f));
+  registry = std::make_unique<PointRegistry>(classes);
+  registry->LoadModel(*model);
+  spdlog::info("brick model loaded files={} entities={} points={} classes={} ms={}", config.brick.models.size(),
+               model->size(), registry->size(), classes->size(),
+               std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count());
+  return Status::Ok();
+}
+
+Status Daemon::Impl::StartBroker() {
+  const KafkaConfig& kc = config.kafka;
+  if (kc.brokers != "embedded") {
+    bootstrap = kc.brokers;
+    return Status::Ok();
+  }
+  std::vector<std::string> topics = kc.topics;
+  if (!kc.dead_letter_topic.empty()) topics.push_back(kc.dead_letter_topic);
+  auto started_broker = EmbeddedBroker::Start(kc.embedded_brokers, topics, kc.embedded_partitions);
+  if (!started_broker.ok()) return started_broker.status();
+  broker = std::move(*started_broker);
+  bootstrap = broker->bootstrap();
+  spdlog::info("embedded kafka bootstrap={} (produce with: kcat -b {} -P -t {} -K: )", bootstrap, bootstrap,
+               kc.topics.front());
+  if (!kc.embedded_address_file.empty()) std::ofstream(kc.embedded_address_file, std::ios::trunc) << bootstrap << '\n';
+  return Status::Ok();
+}
+
+Status Daemon::Impl::OpenDeadLetters() {
+  Status st;
+  if (!config.kafka.dead_letter_topic.empty() && !bootstrap.empty()) {
+    dead_letters = NewKafkaDeadLetterSink(Client(), config.kafka.dead_letter_topic, &st);
+  } else if (!config.ingest.dead_letter_file.empty()) {
+    dead_letters = NewJsonlDeadLetterSink(config.ingest.dead_letter_file, &st);
+  }
   return st;
 }
 
-Status Daemon::StartAll() {
+Status Daemon::Impl::StartIngest() {
+  ingestor = std::make_unique<Ingestor>(parser, *registry, store, config.ingest.accept_unknown_points,
+                                        dead_letters.get(), clock);
+  ingestor->PublishTo(&events);
+  return Status::Ok();
+}
+
+Status Daemon::StartHttp() {
   Impl& d = *impl_;
-  const auto t0 = std::chrono::steady_clock::now();
-  if (!d.config.brick.ontology.empty()) BRICKCAST_RETURN_IF_ERROR(d.classes->LoadOntology(d.config.brick.ontology));
-  d.model = std::make_unique<BrickModel>(d.classes);
-  for (const std::string& f : d.config.brick.models) BRICKCAST_RETURN_IF_ERROR(d.model->LoadFile(f));
-  d.registry = std::make_unique<PointRegistry>(d.classes);
-  d.registry->LoadModel(*d.model);
-  spdlog::info("brick model loaded files={} entities={} points={} classes={} ms={}", d.config.brick.models.size(),
-               d.model->size(), d.registry->size(), d.classes->size(),
-               std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count());
-
-  const KafkaConfig& kc = d.config.kafka;
-  if (kc.brokers == "embedded") {
-    std::vector<std::string> topics = kc.topics;
-    if (!kc.dead_letter_topic.empty()) topics.push_back(kc.dead_letter_topic);
-    auto broker = EmbeddedBroker::Start(kc.embedded_brokers, topics, kc.embedded_partitions);
-    if (!broker.ok()) return broker.status();
-    d.broker = std::move(*broker);
-    d.bootstrap = d.broker->bootstrap();
-    spdlog::info("embedded kafka bootstrap={} (produce with: kcat -b {} -P -t {} -K: )", d.bootstrap, d.bootstrap,
-                 kc.topics.front());
-    if (!kc.embedded_address_file.empty()) {
-      std::ofstream(kc.embedded_address_file, std::ios::trunc) << d.bootstrap << '\n';
-    }
-  } else {
-    d.bootstrap = kc.brokers;
-  }
-  if (!kc.dead_letter_topic.empty() && !d.bootstrap.empty()) {
-    Status st;
-    d.dead_letters = NewKafkaDeadLetterSink(d.Client(), kc.dead_letter_topic, &st);
-    BRICKCAST_RETURN_IF_ERROR(st);
-  } else if (!d.config.ingest.dead_letter_file.empty()) {
-    Status st;
-    d.dead_letters = NewJsonlDeadLetterSink(d.config.ingest.dead_letter_file, &st);
-    BRICKCAST_RETURN_IF_ERROR(st);
-  }
-  d.ingestor = std::make_unique<Ingestor>(d.parser, *d.registry, d.store, d.config.ingest.accept_unknown_points,
-                                          d.dead_letters.get(), d.clock);
-  d.ingestor->PublishTo(&d.events);
-
-  BRICKCAST_RETURN_IF_ERROR(d.StartForecast());
-  d.Subscribe();
-
   d.http = std::make_unique<HttpServer>(HttpServerOptions{d.config.http.host, d.config.http.port,
                                                           d.config.http.threads, d.config.http.max_body_bytes});
   ApiServices services;
@@ -167,13 +209,7 @@ Status Daemon::StartAll() {
   };
   d.RegisterMetrics();
   RegisterApiRoutes(*d.http, services);
-  BRICKCAST_RETURN_IF_ERROR(d.http->Start());
-
-  BRICKCAST_RETURN_IF_ERROR(d.StartKafka());
-  BRICKCAST_RETURN_IF_ERROR(d.StartReplay());
-  d.started = true;
-  spdlog::info("brickcast serving site={} api=http://{}:{}/", d.config.site.name, d.config.http.host, d.http->port());
-  return Status::Ok();
+  return d.http->Start();
 }
 
 Status Daemon::Impl::StartForecast() {
@@ -203,7 +239,7 @@ void Daemon::Impl::RegisterMetrics() {
   if (forecast) metrics.Register("forecast", [this](MetricWriter& w) { CollectForecastMetrics(*forecast, w); });
 }
 
-void Daemon::Impl::Subscribe() {
+Status Daemon::Impl::Subscribe() {
   // The forecast scheduler sees every applied observation (it must not miss a closed step).
   if (forecast) {
     ForecastService* service = forecast.get();
@@ -245,6 +281,7 @@ void Daemon::Impl::Subscribe() {
         if (n > 0) spdlog::info("registry: forgot {} points of revoked partitions", n);
       },
       64, Overflow::kBlock));
+  return Status::Ok();
 }
 
 Status Daemon::Impl::StartKafka() {
@@ -311,19 +348,8 @@ Status Daemon::Impl::StartReplay() {
 }
 
 void Daemon::Stop() {
-  Impl& d = *impl_;
-  // Inputs first, so nothing arrives while the rest shuts down; the consumer applies what it has
-  // fetched and commits; the embedded broker goes last.
-  if (d.replay) d.replay->Stop();
-  if (d.replay_producer) (void)d.replay_producer->Flush(std::chrono::seconds(5));
-  if (d.kafka) d.kafka->Stop();
-  if (d.http) d.http->Stop();
-  d.subscriptions.clear();  // handles what was published, then stops their threads
-  if (d.forecast) d.forecast->Stop();
-  d.dead_letters.reset();  // flushes a dead-letter producer
-  d.replay_producer.reset();
-  d.broker.reset();
-  d.started = false;
+  impl_->lifecycle.Stop(kShutdownGrace);
+  impl_->started = false;
 }
 
 int Daemon::http_port() const { return impl_->http ? impl_->http->port() : 0; }
