@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "brickcast/timemixer.h"
+#include "fakes.h"
 
 namespace brickcast {
 namespace {
@@ -15,39 +16,7 @@ namespace {
 constexpr int64_t kStep = 60'000;
 constexpr UnixMillis kT0 = 1'700'000'000'000 / kStep * kStep;
 
-// A transparent single-channel model: the last value plus the mean step-to-step change. It can be
-// made slow or made to fail, and it records the largest batch it saw.
-class TrendForecaster : public Forecaster {
- public:
-  TrendForecaster(int seq, int pred, std::string name = "trend") : seq_(seq), pred_(pred), name_(std::move(name)) {}
-  int seq_len() const override { return seq_; }
-  int pred_len() const override { return pred_; }
-  int channels() const override { return 1; }
-  int time_features() const override { return 0; }
-  std::string kind() const override { return "test"; }
-  int64_t step_seconds() const override { return kStep / 1000; }
-  std::string identity() const override { return name_; }
-  StatusOr<std::vector<float>> Forecast(const std::vector<float>& x, const std::vector<float>&, int batch) const override {
-    ++calls;
-    max_batch_seen = std::max(max_batch_seen.load(), batch);
-    if (delay.count() > 0) std::this_thread::sleep_for(delay);
-    if (fail) return Status::Internal("injected failure");
-    std::vector<float> y;
-    for (int b = 0; b < batch; ++b) {
-      const float* w = &x[static_cast<size_t>(b) * seq_];
-      const float slope = (w[seq_ - 1] - w[0]) / static_cast<float>(seq_ - 1);
-      for (int h = 1; h <= pred_; ++h) y.push_back(w[seq_ - 1] + slope * static_cast<float>(h));
-    }
-    return y;
-  }
-  std::chrono::milliseconds delay{0};
-  std::atomic<bool> fail{false};
-  mutable std::atomic<int> calls{0}, max_batch_seen{0};
-
- private:
-  int seq_, pred_;
-  std::string name_;
-};
+using testing::TrendForecaster;  // a step of kStep (60 s)
 
 std::string Point(int i) { return "urn:test#p" + std::to_string(i); }
 
