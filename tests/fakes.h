@@ -41,6 +41,8 @@ class TrendForecaster : public Forecaster {
     }
     return y;
   }
+  // Simulated compute time per forward (the backpressure and swap-under-load tests need a model
+  // that is slow in real time, since the workers are real threads); 0 by default.
   std::chrono::milliseconds delay{0};
   std::atomic<bool> fail{false};
   mutable std::atomic<int> calls{0}, max_batch_seen{0};

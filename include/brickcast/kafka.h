@@ -97,7 +97,7 @@ struct KafkaSourceStats {
   uint64_t rebalances = 0;
   uint64_t pauses = 0;
   uint64_t dropped_points = 0;  // state dropped on revoke
-  uint64_t bytes = 0;           // payload bytes handed to the ingestor (first deliveries only)
+  uint64_t bytes = 0;           // payload bytes fetched for the ingestor (first deliveries only)
   // Holes in the offsets a partition delivered: the consumer's position fell behind the log start
   // (retention, the embedded broker's 5 MiB cap) and was reset, or the log was compacted. Each
   // hole is one reset; the offsets in it were never seen by this instance.

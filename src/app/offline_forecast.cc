@@ -81,9 +81,7 @@ StatusOr<OfflineForecastResult> RunOfflineForecast(const OfflineForecastOptions&
   StreamParser parser(ParserOptionsFromConfig(config));
   Ingestor ingestor(parser, registry, store, config.ingest.accept_unknown_points, nullptr);
 
-  ForecastServiceOptions fo = ForecastOptionsFromConfig(config);
-  fo.queue_capacity = std::max<size_t>(fo.queue_capacity, 1);
-  ForecastService service(store, fo);
+  ForecastService service(store, ForecastOptionsFromConfig(config));
   if (!config.forecast.model.empty()) {
     BRICKCAST_RETURN_IF_ERROR(service.LoadModel(config.forecast.model).WithContext("model"));
   }

@@ -490,6 +490,7 @@ int Forecast(const ForecastArgs& args) {
   if (!args.model.empty()) {
     o.config.forecast.model = args.model == "none" ? "" : args.model == "default" ? DefaultModelPath() : args.model;
   }
+  // A command, not a daemon: the service's info lines (model loaded, ...) would drown the summary.
   if (Status st = SetupLogging(o.config.log.level == "info" ? "warn" : o.config.log.level); !st.ok()) return Fail(st);
   o.mapping = args.mapping;
   o.files = args.files;

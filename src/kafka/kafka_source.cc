@@ -440,7 +440,7 @@ void CollectKafkaMetrics(const KafkaSource& source, MetricWriter& w) {
   w.Counter("brickcast_kafka_pauses_total", "Times the partitions were paused for backpressure.", k.pauses);
   w.Gauge("brickcast_kafka_queue_depth", "Messages fetched and waiting for ingest.", static_cast<double>(k.queue_depth));
   w.Gauge("brickcast_kafka_paused", "1 while partitions are paused.", k.paused ? 1 : 0);
-  w.Counter("brickcast_kafka_bytes_total", "Payload bytes handed to ingest (first deliveries).", k.bytes);
+  w.Counter("brickcast_kafka_bytes_total", "Payload bytes fetched for ingest (first deliveries, not window rebuilds).", k.bytes);
   w.Counter("brickcast_kafka_offset_resets_total",
             "Holes in a partition's offsets: the position fell behind the log start and was reset (data lost).",
             k.offset_resets);

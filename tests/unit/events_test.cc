@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "brickcast/clock.h"
+#include "test_support.h"
 
 namespace brickcast {
 namespace {
@@ -73,8 +74,11 @@ TEST(EventBusTest, BlockingSubscriberMakesThePublisherWaitAndLosesNothing) {
       ++published;
     }
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  // One event in the handler, two queued: the publisher is held at the fourth.
+  // One event in the handler, two queued: the publisher is held at the fourth for as long as the
+  // handler is (the queue cannot move while the gate is shut, so this state is stable).
+  ASSERT_TRUE(testing::WaitFor([&] { return published.load() == 3 && sub->Stats().queue_depth == 2; },
+                               std::chrono::seconds(10)))
+      << published.load() << " published";
   EXPECT_EQ(published.load(), 3);
   gate.Open();
   publisher.join();
@@ -102,11 +106,14 @@ TEST(EventBusTest, DropOldestSubscriberKeepsTheNewestAndCountsTheRest) {
 TEST(EventBusTest, UnsubscribingHandlesWhatIsQueuedThenStops) {
   EventBus bus;
   std::atomic<int> handled{0};
+  Gate gate;
   auto sub = bus.Subscribe("t", {}, [&](const Event&) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    gate.Wait();  // holds the first event, so the rest are still queued when we unsubscribe
     ++handled;
   });
   for (int i = 0; i < 20; ++i) bus.Publish(ModelSwapped{"a", "b"});
+  EXPECT_GE(sub->Stats().queue_depth, 19u);
+  gate.Open();
   sub.reset();
   EXPECT_EQ(handled.load(), 20);
   bus.Publish(ModelSwapped{"b", "c"});  // nobody left: nothing happens
