@@ -52,7 +52,9 @@ struct KafkaConfig {
   int64_t rebuild_seconds = -1;   // -1 = the store window (step x window_steps)
   size_t queue_messages = 10000;  // consumer -> ingest queue; pause at 90 %, resume below 50 %
   int fetch_wait_max_ms = 50;
-  int session_timeout_ms = 45000;  // the loader resolves the schema's -1: 45000, or 10000 with the embedded broker
+  // -1: the Kafka consumer's default (45 s), or 10 s with the embedded broker; see
+  // EffectiveSessionTimeoutMs.
+  int session_timeout_ms = -1;
   std::map<std::string, std::string> properties;  // passed to librdkafka as is
   int embedded_partitions = 8;
   int embedded_brokers = 1;
@@ -111,6 +113,9 @@ struct Config {
   // The effective configuration as JSON text (defaults filled), secrets redacted.
   std::string effective_json;
 };
+
+// The group session timeout the consumer uses for this config.
+int EffectiveSessionTimeoutMs(const KafkaConfig& kafka);
 
 // Loads and validates a config file. On error the message lists every problem, one per line,
 // each starting with its JSON pointer ("/store/step_seconds: must be >= 1").

@@ -34,8 +34,9 @@ class Daemon {
   // Kafka bootstrap servers in use (the embedded broker's loopback address); "" without Kafka.
   const std::string& kafka_bootstrap() const;
   bool replay_finished() const;
-  const Config& config() const;
-  const BrickModel& model() const;
+  // The config and Brick model in force (snapshots: a reload installs new ones).
+  std::shared_ptr<const Config> config() const;
+  std::shared_ptr<const BrickModel> model() const;
   PointRegistry& registry();
   SeriesStore& store();
   Ingestor& ingestor();

@@ -11,7 +11,7 @@
 #include "app/file_replay_source.h"
 #include "brickcast/lifecycle.h"
 #include "brickcast/kafka.h"
-#include "server/api_handlers.h"
+#include "api/api.h"
 #include "server/http_server.h"
 
 namespace brickcast {
@@ -54,18 +54,21 @@ ForecastServiceOptions ForecastOptionsFromConfig(const Config& config) {
 struct Daemon::Impl {
   Impl(Config c, const Clock& k)
       : clock(k),
-        config(std::move(c)),
         classes(ClassHierarchy::BuiltIn()),
-        store(SeriesOptionsFromConfig(config.store)),
-        parser(ParserOptionsFromConfig(config)) {}
+        store(SeriesOptionsFromConfig(c.store)),
+        parser(ParserOptionsFromConfig(c)) {
+    start_config = std::make_shared<const Config>(std::move(c));
+    config.Set(start_config);
+  }
 
   const Clock& clock;
-  Config config;
+  // Read-mostly state that a reload replaces whole; services take the snapshot they need.
+  Snapshot<Config> config;
+  Snapshot<BrickModel> model;
   DataWatermark watermark;
   EventBus events;  // before every publisher and subscriber: destroyed after them
   MetricsRegistry metrics;
   std::shared_ptr<ClassHierarchy> classes;
-  std::unique_ptr<BrickModel> model;
   std::unique_ptr<PointRegistry> registry;
   SeriesStore store;
   StreamParser parser;
@@ -94,7 +97,11 @@ struct Daemon::Impl {
 
   Status StartKafka();
   Status StartReplay();
-  KafkaClientOptions Client() const { return KafkaClientOptions{bootstrap, config.kafka.properties}; }
+  KafkaClientOptions Client() const { return KafkaClientOptions{bootstrap, cfg().kafka.properties}; }
+  // The config the services were started with. Settings such as the listen address or the Kafka
+  // group only take effect at start; what can change at run time is read from `config`.
+  const Config& cfg() const { return *start_config; }
+  std::shared_ptr<const Config> start_config;
   std::atomic<bool> started{false};
 };
 
@@ -130,25 +137,26 @@ Status Daemon::Start() {
   }
   BRICKCAST_RETURN_IF_ERROR(d.lifecycle.Start());  // a failure stops what had started
   d.started = true;
-  spdlog::info("brickcast serving site={} api=http://{}:{}/", d.config.site.name, d.config.http.host, d.http->port());
+  spdlog::info("brickcast serving site={} api=http://{}:{}/", d.cfg().site.name, d.cfg().http.host, d.http->port());
   return Status::Ok();
 }
 
 Status Daemon::Impl::LoadBrickModel() {
   const auto t0 = std::chrono::steady_clock::now();
-  if (!config.brick.ontology.empty()) BRICKCAST_RETURN_IF_ERROR(classes->LoadOntology(config.brick.ontology));
-  model = std::make_unique<BrickModel>(classes);
-  for (const std::string& f : config.brick.models) BRICKCAST_RETURN_IF_ERROR(model->LoadFile(f));
+  if (!cfg().brick.ontology.empty()) BRICKCAST_RETURN_IF_ERROR(classes->LoadOntology(cfg().brick.ontology));
+  auto loaded = std::make_shared<BrickModel>(classes);
+  for (const std::string& f : cfg().brick.models) BRICKCAST_RETURN_IF_ERROR(loaded->LoadFile(f));
   registry = std::make_unique<PointRegistry>(classes);
-  registry->LoadModel(*model);
-  spdlog::info("brick model loaded files={} entities={} points={} classes={} ms={}", config.brick.models.size(),
-               model->size(), registry->size(), classes->size(),
+  registry->LoadModel(*loaded);
+  model.Set(loaded);
+  spdlog::info("brick model loaded files={} entities={} points={} classes={} ms={}", cfg().brick.models.size(),
+               loaded->size(), registry->size(), classes->size(),
                std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count());
   return Status::Ok();
 }
 
 Status Daemon::Impl::StartBroker() {
-  const KafkaConfig& kc = config.kafka;
+  const KafkaConfig& kc = cfg().kafka;
   if (kc.brokers != "embedded") {
     bootstrap = kc.brokers;
     return Status::Ok();
@@ -167,16 +175,16 @@ Status Daemon::Impl::StartBroker() {
 
 Status Daemon::Impl::OpenDeadLetters() {
   Status st;
-  if (!config.kafka.dead_letter_topic.empty() && !bootstrap.empty()) {
-    dead_letters = NewKafkaDeadLetterSink(Client(), config.kafka.dead_letter_topic, &st);
-  } else if (!config.ingest.dead_letter_file.empty()) {
-    dead_letters = NewJsonlDeadLetterSink(config.ingest.dead_letter_file, &st);
+  if (!cfg().kafka.dead_letter_topic.empty() && !bootstrap.empty()) {
+    dead_letters = NewKafkaDeadLetterSink(Client(), cfg().kafka.dead_letter_topic, &st);
+  } else if (!cfg().ingest.dead_letter_file.empty()) {
+    dead_letters = NewJsonlDeadLetterSink(cfg().ingest.dead_letter_file, &st);
   }
   return st;
 }
 
 Status Daemon::Impl::StartIngest() {
-  ingestor = std::make_unique<Ingestor>(parser, *registry, store, config.ingest.accept_unknown_points,
+  ingestor = std::make_unique<Ingestor>(parser, *registry, store, cfg().ingest.accept_unknown_points,
                                         dead_letters.get(), clock);
   ingestor->PublishTo(&events);
   return Status::Ok();
@@ -184,18 +192,15 @@ Status Daemon::Impl::StartIngest() {
 
 Status Daemon::StartHttp() {
   Impl& d = *impl_;
-  d.http = std::make_unique<HttpServer>(HttpServerOptions{d.config.http.host, d.config.http.port,
-                                                          d.config.http.threads, d.config.http.max_body_bytes});
   ApiServices services;
   services.config = &d.config;
-  services.model = d.model.get();
+  services.model = &d.model;
   services.registry = d.registry.get();
   services.store = &d.store;
   services.ingestor = d.ingestor.get();
   services.forecast = d.forecast.get();
   services.metrics = &d.metrics;
   services.reload_model = [this]() { return ReloadForecastModel(); };
-  services.started_at = d.clock.Now();
   services.ready = [this](std::string* why) {
     if (!impl_->started) {
       *why = "starting";
@@ -208,14 +213,17 @@ Status Daemon::StartHttp() {
     return impl_->kafka->Stats();
   };
   d.RegisterMetrics();
-  RegisterApiRoutes(*d.http, services);
+  const HttpConfig& hc = d.cfg().http;
+  auto router = std::make_shared<const Router>(BuildApiRouter(services));
+  d.http = std::make_unique<HttpServer>(HttpServerOptions{hc.host, hc.port, hc.threads, hc.max_body_bytes},
+                                        [router](const HttpRequest& r) { return router->Handle(r); });
   return d.http->Start();
 }
 
 Status Daemon::Impl::StartForecast() {
-  const ForecastConfig& fc = config.forecast;
+  const ForecastConfig& fc = cfg().forecast;
   if (!fc.enabled) return Status::Ok();
-  ForecastServiceOptions options = ForecastOptionsFromConfig(config);
+  ForecastServiceOptions options = ForecastOptionsFromConfig(cfg());
   options.events = &events;
   options.clock = &clock;
   forecast = std::make_unique<ForecastService>(store, options);
@@ -254,12 +262,13 @@ Status Daemon::Impl::Subscribe() {
   // Data time per air-handling system. A message carries one system's points (the partition key),
   // so its newest time is that system's.
   DataWatermark* marks = &watermark;
-  const BrickModel* brick = model.get();
+  const Snapshot<BrickModel>* brick_model = &model;
   PointRegistry* reg = registry.get();
   subscriptions.push_back(events.Subscribe(
       "watermark", {EventKind<ObservationsApplied>()},
-      [marks, brick, reg](const Event& e) {
+      [marks, brick_model, reg](const Event& e) {
         const auto& a = std::get<ObservationsApplied>(e);
+        const std::shared_ptr<const BrickModel> brick = brick_model->Get();
         std::string system;
         for (const std::string& p : a.points) {
           auto info = reg->Get(p);
@@ -288,15 +297,15 @@ Status Daemon::Impl::StartKafka() {
   if (bootstrap.empty()) return Status::Ok();
   KafkaSourceOptions o;
   o.client = Client();
-  o.topics = config.kafka.topics;
-  o.group_id = config.kafka.group_id;
-  o.commit_interval_ms = config.kafka.commit_interval_ms;
-  const int64_t window_s = config.store.step_seconds * static_cast<int64_t>(config.store.window_steps);
-  o.rebuild = std::chrono::seconds(config.kafka.rebuild_seconds >= 0 ? config.kafka.rebuild_seconds : window_s);
+  o.topics = cfg().kafka.topics;
+  o.group_id = cfg().kafka.group_id;
+  o.commit_interval_ms = cfg().kafka.commit_interval_ms;
+  const int64_t window_s = cfg().store.step_seconds * static_cast<int64_t>(cfg().store.window_steps);
+  o.rebuild = std::chrono::seconds(cfg().kafka.rebuild_seconds >= 0 ? cfg().kafka.rebuild_seconds : window_s);
   o.rebuild_from = broker ? KafkaSourceOptions::RebuildFrom::kLogStart : KafkaSourceOptions::RebuildFrom::kTime;
-  o.queue_messages = config.kafka.queue_messages;
-  o.fetch_wait_max_ms = config.kafka.fetch_wait_max_ms;
-  o.session_timeout_ms = config.kafka.session_timeout_ms;
+  o.queue_messages = cfg().kafka.queue_messages;
+  o.fetch_wait_max_ms = cfg().kafka.fetch_wait_max_ms;
+  o.session_timeout_ms = EffectiveSessionTimeoutMs(cfg().kafka);
   o.clock = &clock;
   kafka = std::make_unique<KafkaSource>(o, *ingestor, store, &events);
   BRICKCAST_RETURN_IF_ERROR(kafka->Start());
@@ -306,19 +315,21 @@ Status Daemon::Impl::StartKafka() {
 }
 
 Status Daemon::Impl::StartReplay() {
-  if (config.replay.files.empty()) return Status::Ok();
+  if (cfg().replay.files.empty()) return Status::Ok();
   // The replay thread reads each message's time (and Kafka key) with a parser of its own.
-  auto keyer_parser = std::make_shared<StreamParser>(ParserOptionsFromConfig(config));
-  auto keyer = std::make_shared<MessageKeyer>(*keyer_parser, model.get());  // key: the air-handling system
+  auto keyer_parser = std::make_shared<StreamParser>(ParserOptionsFromConfig(cfg()));
+  // Key: the air-handling system, from the model in force when the replay starts.
+  std::shared_ptr<const BrickModel> brick = model.Get();
+  auto keyer = std::make_shared<MessageKeyer>(*keyer_parser, brick.get());
   ReplaySink sink;
   ReplayGate gate;
-  if (config.replay.to_kafka) {
+  if (cfg().replay.to_kafka) {
     auto producer = KafkaProducer::Create(Client());
     if (!producer.ok()) return producer.status().WithContext("replay");
     replay_producer = std::move(*producer);
-    const std::string topic = config.kafka.topics.front();
+    const std::string topic = cfg().kafka.topics.front();
     auto published = std::make_shared<std::atomic<uint64_t>>(0);  // payload bytes
-    sink.summarize = [keyer, keyer_parser](std::string_view message) { return keyer->Summarize(message); };
+    sink.summarize = [keyer, keyer_parser, brick](std::string_view message) { return keyer->Summarize(message); };
     sink.send = [this, topic, published](std::string&& message, const MessageSummary& m, const std::string& source) {
       Status st = replay_producer->Produce(topic, m.key, message);
       if (st.ok()) published->fetch_add(message.size());
@@ -336,14 +347,14 @@ Status Daemon::Impl::StartReplay() {
       };
     }
   } else {
-    if (config.replay.speed > 0) {
-      sink.summarize = [keyer, keyer_parser](std::string_view message) { return keyer->Summarize(message); };
+    if (cfg().replay.speed > 0) {
+      sink.summarize = [keyer, keyer_parser, brick](std::string_view message) { return keyer->Summarize(message); };
     }
     sink.send = [this](std::string&& message, const MessageSummary&, const std::string& source) {
       ingestor->IngestMessage(message, source);
     };
   }
-  replay = std::make_unique<FileReplaySource>(config.replay, std::move(sink), std::move(gate));
+  replay = std::make_unique<FileReplaySource>(cfg().replay, std::move(sink), std::move(gate));
   return replay->Start();
 }
 
@@ -355,8 +366,8 @@ void Daemon::Stop() {
 int Daemon::http_port() const { return impl_->http ? impl_->http->port() : 0; }
 const std::string& Daemon::kafka_bootstrap() const { return impl_->bootstrap; }
 bool Daemon::replay_finished() const { return !impl_->replay || impl_->replay->finished(); }
-const Config& Daemon::config() const { return impl_->config; }
-const BrickModel& Daemon::model() const { return *impl_->model; }
+std::shared_ptr<const Config> Daemon::config() const { return impl_->config.Get(); }
+std::shared_ptr<const BrickModel> Daemon::model() const { return impl_->model.Get(); }
 PointRegistry& Daemon::registry() { return *impl_->registry; }
 SeriesStore& Daemon::store() { return impl_->store; }
 Ingestor& Daemon::ingestor() { return *impl_->ingestor; }
@@ -366,8 +377,9 @@ const DataWatermark& Daemon::watermark() const { return impl_->watermark; }
 
 Status Daemon::ReloadForecastModel() {
   if (!impl_->forecast) return Status::FailedPrecondition("forecasting is disabled (forecast.enabled is false)");
-  if (impl_->config.forecast.model.empty()) return Status::FailedPrecondition("forecast.model is \"none\"");
-  return impl_->forecast->LoadModel(impl_->config.forecast.model);
+  const std::shared_ptr<const Config> config = impl_->config.Get();
+  if (config->forecast.model.empty()) return Status::FailedPrecondition("forecast.model is \"none\"");
+  return impl_->forecast->LoadModel(config->forecast.model);
 }
 
 }  // namespace brickcast

@@ -34,10 +34,12 @@ std::string CheckUnit(const Json& v) {
   return u.empty() || FindUnit(u) != nullptr ? "" : "unknown unit '" + u + "'";
 }
 
+// The schema's defaults are the typed structs' (config.h), so the two cannot drift.
 const Schema& RootSchema() {
+  static const Config kDefaults;
   static const Schema* const kSite = new Schema{{
-      {"name", FieldType::kString, "site", "Site name shown in the API and alerts."},
-      {"timezone", FieldType::kString, "UTC",
+      {"name", FieldType::kString, kDefaults.site.name, "Site name shown in the API and alerts."},
+      {"timezone", FieldType::kString, kDefaults.site.timezone,
        "Time zone for timestamps without one: UTC, +hh:mm, or an IANA name (America/Los_Angeles).", nullptr,
        false, false, CheckTimeZone},
   }};
@@ -66,7 +68,7 @@ const Schema& RootSchema() {
   static const Schema* const kIngest = new Schema{{
       {"format", FieldType::kString, "auto", "Stream format: auto, lkv, sosa or wide.", nullptr, false, false,
        CheckFormat},
-      {"max_message_bytes", FieldType::kInteger, 1 << 20, "Messages larger than this are rejected (too_large).",
+      {"max_message_bytes", FieldType::kInteger, kDefaults.ingest.max_message_bytes, "Messages larger than this are rejected (too_large).",
        nullptr, false, false, Between(64, 256 << 20)},
       {"unknown_points", FieldType::kString, "accept",
        "accept: streams may add points on the fly; reject: observations of points not in the model are rejected.",
@@ -78,37 +80,37 @@ const Schema& RootSchema() {
   static const Schema* const kReplay = new Schema{{
       {"files", FieldType::kStringList, Json::array(),
        "Message files replayed at start (TTL, messages separated by '# brickcast:message'); '-' is stdin."},
-      {"speed", FieldType::kNumber, 0, "0: as fast as possible; N: N x real time (by message timestamps).",
+      {"speed", FieldType::kNumber, kDefaults.replay.speed, "0: as fast as possible; N: N x real time (by message timestamps).",
        nullptr, false, false, AtLeast(0)},
-      {"loop", FieldType::kBoolean, false, "Start again at the end of the files."},
+      {"loop", FieldType::kBoolean, kDefaults.replay.loop, "Start again at the end of the files."},
       {"target", FieldType::kString, "ingest",
        "ingest: feed the daemon directly; kafka: publish to kafka.topics[0] (keyed by equipment), as a producer would.",
        nullptr, false, false, OneOf({"ingest", "kafka"})},
   }};
   static const Schema* const kEmbedded = new Schema{{
-      {"partitions", FieldType::kInteger, 8, "Partitions of each topic the embedded broker creates.", nullptr,
+      {"partitions", FieldType::kInteger, kDefaults.kafka.embedded_partitions, "Partitions of each topic the embedded broker creates.", nullptr,
        false, false, Between(1, 1024)},
-      {"brokers", FieldType::kInteger, 1, "Brokers in the embedded cluster.", nullptr, false, false, Between(1, 16)},
+      {"brokers", FieldType::kInteger, kDefaults.kafka.embedded_brokers, "Brokers in the embedded cluster.", nullptr, false, false, Between(1, 16)},
       {"address_file", FieldType::kString, "", "File receiving the embedded broker's bootstrap address."},
   }};
   static const Schema* const kKafka = new Schema{{
       {"brokers", FieldType::kString, "",
        "Bootstrap servers (host:port,...); \"embedded\" starts an in-process broker on loopback; empty: no Kafka."},
-      {"topics", FieldType::kStringList, Json::array({"brickcast.observations"}),
+      {"topics", FieldType::kStringList, kDefaults.kafka.topics,
        "Topics to consume; a name starting with ^ is a regex."},
-      {"group_id", FieldType::kString, "brickcast", "Consumer group; instances in one group share the partitions."},
+      {"group_id", FieldType::kString, kDefaults.kafka.group_id, "Consumer group; instances in one group share the partitions."},
       {"dead_letter_topic", FieldType::kString, "", "Topic for rejected messages; empty: ingest.dead_letter_file."},
-      {"commit_interval_ms", FieldType::kInteger, 1000, "How often applied offsets are committed.", nullptr, false,
+      {"commit_interval_ms", FieldType::kInteger, kDefaults.kafka.commit_interval_ms, "How often applied offsets are committed.", nullptr, false,
        false, Between(10, 600000)},
-      {"rebuild_seconds", FieldType::kInteger, -1,
+      {"rebuild_seconds", FieldType::kInteger, kDefaults.kafka.rebuild_seconds,
        "On assignment, re-read this much history to rebuild windows; -1: the store window.", nullptr, false, false,
        Between(-1, 90 * 86400)},
-      {"queue_messages", FieldType::kInteger, 10000,
+      {"queue_messages", FieldType::kInteger, kDefaults.kafka.queue_messages,
        "Messages buffered between consumer and ingest; partitions pause at 90 % and resume below 50 %.", nullptr,
        false, false, Between(10, 10000000)},
-      {"fetch_wait_max_ms", FieldType::kInteger, 50, "Broker wait for an empty fetch (latency vs. requests).",
+      {"fetch_wait_max_ms", FieldType::kInteger, kDefaults.kafka.fetch_wait_max_ms, "Broker wait for an empty fetch (latency vs. requests).",
        nullptr, false, false, Between(1, 10000)},
-      {"session_timeout_ms", FieldType::kInteger, -1,
+      {"session_timeout_ms", FieldType::kInteger, kDefaults.kafka.session_timeout_ms,
        "Group session timeout; -1: 45000, or 10000 with the embedded broker (a joining member waits this long; "
        "shorter risks a spurious rebalance on a busy 2-core machine).",
        nullptr,
@@ -122,38 +124,38 @@ const Schema& RootSchema() {
       {"embedded", FieldType::kObject, Json(), "The embedded broker.", kEmbedded},
   }};
   static const Schema* const kStore = new Schema{{
-      {"step_seconds", FieldType::kInteger, 300, "Resampling step of every series (mean within the step).",
+      {"step_seconds", FieldType::kInteger, kDefaults.store.step_seconds, "Resampling step of every series (mean within the step).",
        nullptr, false, false, Between(1, 86400)},
-      {"window_steps", FieldType::kInteger, 288, "Steps kept per point (memory: ~24 bytes per step per point).",
+      {"window_steps", FieldType::kInteger, kDefaults.store.window_steps, "Steps kept per point (memory: ~24 bytes per step per point).",
        nullptr, false, false, Between(2, 1 << 20)},
-      {"ffill_limit_steps", FieldType::kInteger, 2, "Missing steps forward-filled from the last value before a gap.",
+      {"ffill_limit_steps", FieldType::kInteger, kDefaults.store.ffill_limit_steps, "Missing steps forward-filled from the last value before a gap.",
        nullptr, false, false, Between(0, 1 << 20)},
-      {"dedup_depth", FieldType::kInteger, 32,
+      {"dedup_depth", FieldType::kInteger, kDefaults.store.dedup_depth,
        "Recent timestamps remembered per point to drop duplicates; later arrivals older than these are rejected.",
        nullptr, false, false, Between(1, 4096)},
   }};
   static const Schema* const kForecast = new Schema{{
-      {"enabled", FieldType::kBoolean, true, "Forecast every point when one of its steps closes."},
+      {"enabled", FieldType::kBoolean, kDefaults.forecast.enabled, "Forecast every point when one of its steps closes."},
       {"model", FieldType::kString, "default",
        "Model file (brickcast TimeMixer or TorchScript); \"default\": the shipped general HVAC model "
        "(models/hvac-5min.model); \"none\": seasonal-naive forecasts only."},
-      {"workers", FieldType::kInteger, 0, "Forecast worker threads; 0: one per core.", nullptr, false, false,
+      {"workers", FieldType::kInteger, kDefaults.forecast.workers, "Forecast worker threads; 0: one per core.", nullptr, false, false,
        Between(0, 256)},
-      {"intra_op_threads", FieldType::kInteger, 1, "LibTorch threads per forward (workers x this <= cores).", nullptr,
+      {"intra_op_threads", FieldType::kInteger, kDefaults.forecast.intra_op_threads, "LibTorch threads per forward (workers x this <= cores).", nullptr,
        false, false, Between(1, 64)},
-      {"max_batch", FieldType::kInteger, 64, "Most windows in one forward (dynamic batching).", nullptr, false, false,
+      {"max_batch", FieldType::kInteger, kDefaults.forecast.max_batch, "Most windows in one forward (dynamic batching).", nullptr, false, false,
        Between(1, 4096)},
-      {"max_wait_ms", FieldType::kNumber, 2, "Longest a worker waits for a batch to fill.", nullptr, false, false,
+      {"max_wait_ms", FieldType::kNumber, kDefaults.forecast.max_wait_us / 1000.0, "Longest a worker waits for a batch to fill.", nullptr, false, false,
        Between(0, 10000)},
-      {"queue_capacity", FieldType::kInteger, 4096,
+      {"queue_capacity", FieldType::kInteger, kDefaults.forecast.queue_capacity,
        "Due windows waiting for a worker; when full, points stay due and are retried (backpressure).", nullptr,
        false, false, Between(1, 1 << 24)},
-      {"min_coverage", FieldType::kNumber, 0.8,
+      {"min_coverage", FieldType::kNumber, kDefaults.forecast.min_coverage,
        "Share of observed (or forward-filled) steps an input window needs; below it: insufficient data.", nullptr,
        false, false, Between(0, 1)},
-      {"interval_coverage", FieldType::kNumber, 0.9, "Target coverage of the prediction intervals.", nullptr, false,
+      {"interval_coverage", FieldType::kNumber, kDefaults.forecast.interval_coverage, "Target coverage of the prediction intervals.", nullptr, false,
        false, Between(0.5, 0.999)},
-      {"calibration_size", FieldType::kInteger, 32, "Residuals kept per point and horizon step for the intervals.",
+      {"calibration_size", FieldType::kInteger, kDefaults.forecast.calibration_size, "Residuals kept per point and horizon step for the intervals.",
        nullptr, false, false, Between(4, 1024)},
   }};
   static const Schema* const kToken = new Schema{{
@@ -164,15 +166,15 @@ const Schema& RootSchema() {
        OneOf({"read", "operate", "admin"})},
   }};
   static const Schema* const kHttp = new Schema{{
-      {"listen", FieldType::kString, "127.0.0.1:8080", "Address and port of the API and dashboard (port 0: any)."},
-      {"threads", FieldType::kInteger, 4, "HTTP worker threads.", nullptr, false, false, Between(1, 256)},
-      {"max_body_bytes", FieldType::kInteger, 4 << 20, "Largest accepted request body.", nullptr, false, false,
+      {"listen", FieldType::kString, kDefaults.http.host + ":" + std::to_string(kDefaults.http.port), "Address and port of the API and dashboard (port 0: any)."},
+      {"threads", FieldType::kInteger, kDefaults.http.threads, "HTTP worker threads.", nullptr, false, false, Between(1, 256)},
+      {"max_body_bytes", FieldType::kInteger, kDefaults.http.max_body_bytes, "Largest accepted request body.", nullptr, false, false,
        Between(1024, 1 << 30)},
       {"tokens", FieldType::kObjectList, Json::array(),
        "Bearer tokens; when empty the API is open (keep it on loopback).", kToken},
   }};
   static const Schema* const kLog = new Schema{{
-      {"level", FieldType::kString, "info", "trace, debug, info, warn, error.", nullptr, false, false,
+      {"level", FieldType::kString, kDefaults.log.level, "trace, debug, info, warn, error.", nullptr, false, false,
        OneOf({"trace", "debug", "info", "warn", "error"})},
   }};
   static const Schema* const kRoot = new Schema{{
@@ -283,8 +285,7 @@ StatusOr<Config> LoadConfigText(const std::string& json_text, const std::string&
     c.kafka.rebuild_seconds = k["rebuild_seconds"];
     c.kafka.queue_messages = k["queue_messages"];
     c.kafka.fetch_wait_max_ms = k["fetch_wait_max_ms"];
-    const int session = k["session_timeout_ms"];
-    c.kafka.session_timeout_ms = session >= 0 ? session : c.kafka.brokers == "embedded" ? 10000 : 45000;
+    c.kafka.session_timeout_ms = k["session_timeout_ms"];
     for (const auto& [key, v] : k["properties"].items()) c.kafka.properties[key] = v.get<std::string>();
     c.kafka.embedded_partitions = k["embedded"]["partitions"];
     c.kafka.embedded_brokers = k["embedded"]["brokers"];
@@ -349,6 +350,13 @@ StatusOr<Config> LoadConfigFile(const std::string& path) {
   if (!c.ok()) return Status(c.status().code(), path + " " + c.status().message());
   c->path = path;
   return c;
+}
+
+int EffectiveSessionTimeoutMs(const KafkaConfig& kafka) {
+  if (kafka.session_timeout_ms >= 0) return kafka.session_timeout_ms;
+  // A joining member waits up to this long for the dead members of a previous run; the embedded
+  // broker lives and dies with the daemon, so it has none worth 45 s.
+  return kafka.brokers == "embedded" ? 10000 : 45000;
 }
 
 std::string ConfigReference() {

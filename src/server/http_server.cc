@@ -6,13 +6,155 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <list>
+#include <mutex>
 #include <optional>
 
 namespace brickcast {
 
+// cpp-httplib runs each connection as one task on its TaskQueue. This queue keeps `workers`
+// threads for requests; a worker that starts a stream detaches (it will exit when its connection
+// ends) and a fresh worker replaces it at once, so streams never starve requests.
+class HttpServer::WorkerPool : public httplib::TaskQueue {
+ public:
+  WorkerPool(size_t workers, size_t max_streams, std::atomic<size_t>* streams)
+      : max_streams_(max_streams), streams_(streams) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < workers; ++i) SpawnLocked();
+  }
+
+  void enqueue(std::function<void()> fn) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      jobs_.push_back(std::move(fn));
+    }
+    cv_.notify_one();
+  }
+
+  // Called by httplib once its accept loop has ended: the queued connections are served, then
+  // every thread, detached ones included, is joined.
+  void shutdown() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (;;) {
+      std::list<std::thread> threads;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (threads_.empty()) break;
+        threads.swap(threads_);
+      }
+      for (std::thread& t : threads) t.join();
+    }
+  }
+
+  // The pool of the calling worker thread (null on any other thread).
+  static WorkerPool* Current() { return current_; }
+
+  // Called on a worker about to serve a stream: false when max_streams are already open.
+  bool Detach() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_ || streams_->load() >= max_streams_) return false;
+    streams_->fetch_add(1);
+    detached_ = true;
+    ReapLocked();
+    SpawnLocked();
+    return true;
+  }
+
+ private:
+  void SpawnLocked() { threads_.emplace_back([this] { Loop(); }); }
+
+  void Loop() {
+    current_ = this;
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
+        if (jobs_.empty()) return;  // stopping and nothing left to serve
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job();
+      if (detached_) {
+        std::lock_guard<std::mutex> lock(mu_);
+        streams_->fetch_sub(1);
+        finished_.push_back(std::this_thread::get_id());
+        return;
+      }
+    }
+  }
+
+  // Joins detached threads that have ended (they only return after recording themselves).
+  void ReapLocked() {
+    for (auto it = threads_.begin(); it != threads_.end();) {
+      if (std::find(finished_.begin(), finished_.end(), it->get_id()) != finished_.end()) {
+        it->join();
+        it = threads_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    finished_.clear();
+  }
+
+  static thread_local WorkerPool* current_;
+  static thread_local bool detached_;
+  const size_t max_streams_;
+  std::atomic<size_t>* streams_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  std::list<std::thread> threads_;
+  std::vector<std::thread::id> finished_;
+  bool stop_ = false;
+};
+
+thread_local HttpServer::WorkerPool* HttpServer::WorkerPool::current_ = nullptr;
+thread_local bool HttpServer::WorkerPool::detached_ = false;
+
+namespace {
+
+class SinkWriter : public StreamWriter {
+ public:
+  SinkWriter(httplib::DataSink& sink, const std::atomic<bool>& stopping) : sink_(sink), stopping_(stopping) {}
+  bool Write(std::string_view chunk) override {
+    return sink_.is_writable() && sink_.write(chunk.data(), chunk.size());
+  }
+  bool stopping() const override { return stopping_.load(); }
+
+ private:
+  httplib::DataSink& sink_;
+  const std::atomic<bool>& stopping_;
+};
+
+HttpRequest FromHttplib(const httplib::Request& req) {
+  HttpRequest r;
+  r.method = req.method;
+  r.path = req.path;  // httplib has already URL-decoded it
+  for (const auto& [k, v] : req.params) r.query.emplace(k, v);
+  for (const auto& [k, v] : req.headers) {
+    std::string name = k;
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    r.headers[name] = v;
+  }
+  r.body = req.body;
+  r.remote_addr = req.remote_addr;
+  return r;
+}
+
+}  // namespace
+
 struct HttpServer::Impl {
   httplib::Server server;
-  HttpFilter filter;
+  HttpHandler dispatch;
+  std::atomic<bool> stopping{false};
+  std::atomic<size_t> streams{0};
 };
 
 std::string HttpRequest::Query(const std::string& key, const std::string& fallback) const {
@@ -25,9 +167,20 @@ std::string HttpRequest::Header(const std::string& lower_name) const {
   return it == headers.end() ? "" : it->second;
 }
 
-HttpServer::HttpServer(HttpServerOptions options) : impl_(std::make_unique<Impl>()), options_(std::move(options)) {
-  const int threads = options_.threads;
-  impl_->server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+std::string HttpRequest::Param(const std::string& name) const {
+  auto it = params.find(name);
+  return it == params.end() ? "" : it->second;
+}
+
+HttpServer::HttpServer(HttpServerOptions options, HttpHandler dispatch)
+    : impl_(std::make_unique<Impl>()), options_(std::move(options)) {
+  impl_->dispatch = std::move(dispatch);
+  const size_t threads = static_cast<size_t>(std::max(1, options_.threads));
+  const size_t max_streams = options_.max_streams;
+  std::atomic<size_t>* streams = &impl_->streams;
+  impl_->server.new_task_queue = [threads, max_streams, streams] {
+    return new WorkerPool(threads, max_streams, streams);
+  };
   impl_->server.set_payload_max_length(options_.max_body_bytes);
   impl_->server.set_read_timeout(10, 0);
   impl_->server.set_write_timeout(10, 0);
@@ -47,42 +200,47 @@ HttpServer::HttpServer(HttpServerOptions options) : impl_(std::make_unique<Impl>
   });
   impl_->server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return;
-    const std::string code = res.status == 404 ? "not_found" : res.status == 413 ? "payload_too_large" : "http_error";
+    const std::string code = res.status == 413 ? "payload_too_large" : "http_error";
     res.set_content(R"({"error":{"code":")" + code + R"(","message":"HTTP )" + std::to_string(res.status) + R"("}})",
                     "application/json");
   });
+
+  auto handle = [impl = impl_.get()](const httplib::Request& req, httplib::Response& res) {
+    HttpResponse out = impl->dispatch(FromHttplib(req));
+    if (out.stream) {
+      WorkerPool* pool = WorkerPool::Current();
+      if (pool == nullptr || !pool->Detach()) {
+        out = HttpResponse{503, "application/json",
+                           R"({"error":{"code":"unavailable","message":"too many open streams; retry later"}})",
+                           {{"Retry-After", "5"}}, nullptr};
+      }
+    }
+    res.status = out.status;
+    for (const auto& [k, v] : out.headers) res.set_header(k.c_str(), v);
+    if (!out.stream) {
+      res.set_content(out.body, out.content_type.c_str());
+      return;
+    }
+    res.set_chunked_content_provider(out.content_type,
+                                     [impl, stream = std::move(out.stream)](size_t, httplib::DataSink& sink) {
+                                       SinkWriter writer(sink, impl->stopping);
+                                       stream(writer);
+                                       sink.done();
+                                       return true;
+                                     });
+  };
+  // Every method and path goes to the route table, which answers 404/405 itself.
+  impl_->server.Get(".*", handle);
+  impl_->server.Post(".*", handle);
+  impl_->server.Put(".*", handle);
+  impl_->server.Patch(".*", handle);
+  impl_->server.Delete(".*", handle);
+  impl_->server.Options(".*", handle);
 }
 
 HttpServer::~HttpServer() { Stop(); }
 
-void HttpServer::SetFilter(HttpFilter filter) { impl_->filter = std::move(filter); }
-
-void HttpServer::Route(const std::string& method, const std::string& path_regex, HttpHandler handler) {
-  auto wrapped = [this, method, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
-    HttpRequest r;
-    r.method = method;
-    r.path = req.path;
-    // httplib has already URL-decoded the path, so captures are plain text.
-    for (size_t i = 1; i < req.matches.size(); ++i) r.matches.push_back(req.matches[i].str());
-    for (const auto& [k, v] : req.params) r.query.emplace(k, v);
-    for (const auto& [k, v] : req.headers) {
-      std::string name = k;
-      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-      r.headers[name] = v;
-    }
-    r.body = req.body;
-    r.remote_addr = req.remote_addr;
-    std::optional<HttpResponse> out;
-    if (impl_->filter) out = impl_->filter(r);
-    if (!out) out = handler(r);
-    res.status = out->status;
-    res.set_content(out->body, out->content_type.c_str());
-  };
-  if (method == "GET") impl_->server.Get(path_regex, wrapped);
-  else if (method == "POST") impl_->server.Post(path_regex, wrapped);
-  else if (method == "DELETE") impl_->server.Delete(path_regex, wrapped);
-  else if (method == "PUT") impl_->server.Put(path_regex, wrapped);
-}
+size_t HttpServer::open_streams() const { return impl_->streams.load(); }
 
 Status HttpServer::Start() {
   if (options_.port == 0) {
@@ -103,6 +261,7 @@ Status HttpServer::Start() {
 
 void HttpServer::Stop() {
   if (!thread_.joinable()) return;
+  impl_->stopping = true;  // open streams return; then httplib's shutdown joins their threads
   impl_->server.stop();
   thread_.join();
 }

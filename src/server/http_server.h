@@ -1,13 +1,19 @@
-// HttpServer: the one adapter around cpp-httplib. Routes are (method, path regex, handler) over
-// plain request/response structs, so handlers never see httplib types and are testable without a
-// socket. Start() binds (port 0 = any free port) and serves on its own thread until Stop().
+// HttpServer: the one adapter around cpp-httplib. Every request goes to one dispatch function over
+// plain request/response structs (the API's route table), so handlers never see httplib types and
+// are testable without a socket. Start() binds (port 0 = any free port) and serves on its own
+// thread until Stop().
+//
+// Streaming responses (server-sent events) do not occupy a request worker: the worker that starts
+// a stream leaves the pool and a new worker takes its place, up to `max_streams` open streams.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -17,8 +23,8 @@ namespace brickcast {
 
 struct HttpRequest {
   std::string method;
-  std::string path;
-  std::vector<std::string> matches;  // regex capture groups of the (URL-decoded) path
+  std::string path;  // URL-decoded
+  std::map<std::string, std::string> params;  // path parameters of the matched route ("point")
   std::multimap<std::string, std::string> query;
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
@@ -26,42 +32,53 @@ struct HttpRequest {
 
   std::string Query(const std::string& key, const std::string& fallback = "") const;
   std::string Header(const std::string& lower_name) const;
+  std::string Param(const std::string& name) const;
+};
+
+// Where a streaming response writes. Write returns false once the client has gone; stopping()
+// turns true when the server shuts down, and the stream should then return promptly.
+class StreamWriter {
+ public:
+  virtual ~StreamWriter() = default;
+  virtual bool Write(std::string_view chunk) = 0;
+  virtual bool stopping() const = 0;
 };
 
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  std::map<std::string, std::string> headers;  // extra headers (Allow, Retry-After, ETag, ...)
+  // When set, the body is produced by this function instead (chunked); it runs on a thread of
+  // its own and returns when it is done, the client has gone or the server stops.
+  std::function<void(StreamWriter&)> stream;
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
-// Called for every request before routing; returning a response short-circuits (auth, limits).
-using HttpFilter = std::function<std::optional<HttpResponse>(const HttpRequest&)>;
-
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;
-  int threads = 4;
+  int threads = 4;  // request workers
   size_t max_body_bytes = 4 << 20;
+  size_t max_streams = 64;  // open streaming responses; more are answered 503
 };
 
 class HttpServer {
  public:
-  explicit HttpServer(HttpServerOptions options);
+  HttpServer(HttpServerOptions options, HttpHandler dispatch);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // REQUIRES: before Start().
-  void Route(const std::string& method, const std::string& path_regex, HttpHandler handler);
-  void SetFilter(HttpFilter filter);
-
   Status Start();
+  // Ends open streams (they see stopping()) and joins every thread. Idempotent.
   void Stop();
   int port() const { return port_; }
+  size_t open_streams() const;
 
  private:
+  class WorkerPool;
   struct Impl;
   std::unique_ptr<Impl> impl_;
   HttpServerOptions options_;

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include "brickcast/config.h"
+#include "brickcast/daemon.h"
+#include "brickcast/kafka.h"
 #include "test_support.h"
 
 namespace brickcast {
@@ -82,13 +84,16 @@ TEST(ConfigTest, KafkaPropertiesPassThroughWithPasswordsRedacted) {
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->kafka.properties.at("sasl.password"), "s3cr3t");
   EXPECT_EQ(c->kafka.topics, (std::vector<std::string>{"hvac", "^site-.*"}));
-  EXPECT_EQ(c->kafka.session_timeout_ms, 45000);
+  EXPECT_EQ(EffectiveSessionTimeoutMs(c->kafka), 45000);
   EXPECT_EQ(c->effective_json.find("s3cr3t"), std::string::npos);
   EXPECT_EQ(c->effective_json.find("k3y"), std::string::npos);
   EXPECT_NE(c->effective_json.find("SASL_SSL"), std::string::npos) << "non-secret properties stay readable";
   auto embedded = LoadConfigText(R"({"kafka": {"brokers": "embedded"}})", "");
   ASSERT_TRUE(embedded.ok());
-  EXPECT_EQ(embedded->kafka.session_timeout_ms, 10000) << "the embedded broker's group timing";
+  EXPECT_EQ(EffectiveSessionTimeoutMs(embedded->kafka), 10000) << "the embedded broker's group timing";
+  auto set = LoadConfigText(R"({"kafka": {"brokers": "embedded", "session_timeout_ms": 3000}})", "");
+  ASSERT_TRUE(set.ok());
+  EXPECT_EQ(EffectiveSessionTimeoutMs(set->kafka), 3000);
   auto bad = LoadConfigText(R"({"replay": {"target": "kafka"}, "kafka": {"topics": []}})", "");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("/kafka/topics: at least one topic"), std::string::npos);
@@ -126,6 +131,45 @@ TEST(ConfigTest, ReferenceListsEveryKey) {
                           "`ingest.wide_row.columns.*.unit`"}) {
     EXPECT_NE(ref.find(key), std::string::npos) << key;
   }
+}
+
+}  // namespace
+}  // namespace brickcast
+
+namespace brickcast {
+namespace {
+
+// Defaults live in config.h (the schema takes them from there); the modules' own option structs
+// keep defaults for callers without a config (tests, tools). They must say the same.
+TEST(ConfigTest, ModuleOptionDefaultsAgreeWithTheConfigDefaults) {
+  auto c = LoadConfigText("{}", "");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->effective_json, LoadConfigText(c->effective_json, "")->effective_json) << "defaults round-trip";
+  const ForecastServiceOptions fo = ForecastOptionsFromConfig(*c), fd;
+  EXPECT_EQ(fo.workers, fd.workers);
+  EXPECT_EQ(fo.intra_op_threads, fd.intra_op_threads);
+  EXPECT_EQ(fo.max_batch, fd.max_batch);
+  EXPECT_EQ(fo.max_wait, fd.max_wait);
+  EXPECT_EQ(fo.queue_capacity, fd.queue_capacity);
+  EXPECT_EQ(fo.min_coverage, fd.min_coverage);
+  EXPECT_EQ(fo.interval_coverage, fd.interval_coverage);
+  EXPECT_EQ(fo.calibration_size, fd.calibration_size);
+  const SeriesOptions so = SeriesOptionsFromConfig(c->store), sd;
+  EXPECT_EQ(so.step_ms, sd.step_ms);
+  EXPECT_EQ(so.window_steps, sd.window_steps);
+  EXPECT_EQ(so.ffill_limit_steps, sd.ffill_limit_steps);
+  EXPECT_EQ(so.dedup_depth, sd.dedup_depth);
+  const KafkaSourceOptions kd;
+  KafkaConfig remote = c->kafka;
+  remote.brokers = "broker:9092";
+  EXPECT_EQ(EffectiveSessionTimeoutMs(remote), kd.session_timeout_ms);
+  EXPECT_EQ(c->kafka.group_id, kd.group_id);
+  EXPECT_EQ(c->kafka.commit_interval_ms, kd.commit_interval_ms);
+  EXPECT_EQ(c->kafka.queue_messages, kd.queue_messages);
+  EXPECT_EQ(c->kafka.fetch_wait_max_ms, kd.fetch_wait_max_ms);
+  const StreamParserOptions po = ParserOptionsFromConfig(*c), pd;
+  EXPECT_EQ(po.max_message_bytes, pd.max_message_bytes);
+  EXPECT_EQ(po.format, pd.format);
 }
 
 }  // namespace

@@ -1,0 +1,54 @@
+// The REST API: what the handlers may use (ApiServices) and the route table built from it. One
+// file per resource adds its routes (health_routes.cc, point_routes.cc, observation_routes.cc,
+// equipment_routes.cc, forecast_routes.cc); handlers only read through thread-safe interfaces
+// and snapshots, so the HTTP workers may run them concurrently.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "api/router.h"
+#include "brickcast/brick_model.h"
+#include "brickcast/config.h"
+#include "brickcast/forecast_service.h"
+#include "brickcast/ingestor.h"
+#include "brickcast/kafka.h"
+#include "brickcast/metrics.h"
+#include "brickcast/point_registry.h"
+#include "brickcast/series_store.h"
+#include "brickcast/snapshot.h"
+
+namespace brickcast {
+
+struct ApiServices {
+  const Snapshot<Config>* config = nullptr;
+  const Snapshot<BrickModel>* model = nullptr;
+  PointRegistry* registry = nullptr;
+  SeriesStore* store = nullptr;
+  Ingestor* ingestor = nullptr;
+  // Returns true when ready; otherwise fills the reason.
+  std::function<bool(std::string*)> ready;
+  // Kafka source statistics; nullopt when the daemon runs without Kafka.
+  std::function<std::optional<KafkaSourceStats>()> kafka_stats;
+  ForecastService* forecast = nullptr;       // null when forecasting is disabled
+  const MetricsRegistry* metrics = nullptr;  // what GET /metrics exposes
+  // Reloads the configured model file into the forecast service (POST .../model/reload).
+  std::function<Status()> reload_model;
+};
+
+// Every route of the API, with bearer-token checks against the current config's tokens.
+Router BuildApiRouter(const ApiServices& services);
+
+// One per resource file.
+void AddHealthRoutes(Router& router, const ApiServices& services);
+void AddPointRoutes(Router& router, const ApiServices& services);
+void AddObservationRoutes(Router& router, const ApiServices& services);
+void AddEquipmentRoutes(Router& router, const ApiServices& services);
+void AddForecastRoutes(Router& router, const ApiServices& services);
+
+// Shared by the resource files: a request's point id (IRI, short name or timeseries id) as the
+// registry's IRI, "" when unknown.
+std::string ResolvePointId(const ApiServices& services, const std::string& id);
+
+}  // namespace brickcast
