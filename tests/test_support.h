@@ -85,6 +85,7 @@ class TempDir {
   ~TempDir() { std::filesystem::remove_all(path_); }
   std::string File(const std::string& name, const std::string& contents) const {
     const std::string p = path_ + "/" + name;
+    std::filesystem::create_directories(std::filesystem::path(p).parent_path());
     std::ofstream(p, std::ios::binary) << contents;
     return p;
   }

@@ -52,9 +52,18 @@ struct ModelSwapped {
 struct ConfigReloaded {
   std::string source;  // the config file
 };
+// An alert changed state (states by name: "pending", "firing", ...), at data time `data_time`.
+struct AlertChanged {
+  std::string alert;  // fingerprint
+  std::string rule, equipment, severity;
+  std::string from, to;
+  bool predicted = false;
+  UnixMillis data_time = 0;
+  std::string summary;
+};
 
 using Event = std::variant<ObservationsApplied, ForecastProduced, PartitionsAssigned, PartitionsRevoked, ModelSwapped,
-                           ConfigReloaded>;
+                           ConfigReloaded, AlertChanged>;
 // The index of an event's type in Event, for subscription filters: EventKind<PartitionsRevoked>().
 template <typename T>
 constexpr size_t EventKind() {

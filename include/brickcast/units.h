@@ -47,4 +47,13 @@ Quantity QuantityOfClass(std::string_view class_local_name);
 // out_of_range. Deliberately wide: it catches unit mistakes (55 stored as a fraction), not faults.
 bool InPhysicalRange(Quantity q, double value);
 
+// A parameter value with an optional unit, converted to the stored SI form: "30" or "30 degC"
+// -> 30, "86 degF" -> 30, "50 %" -> 0.5, "1.5 inH2O" -> 373.6 Pa. A temperature *difference*
+// converts by scale only, with no offset: "delta_degF" / "delta_DEG_F" / "delta_K" ("5 delta_degF"
+// -> 2.78 K), since 5 °F warmer is 2.78 K warmer, not -15 °C.
+StatusOr<double> ParseQuantity(std::string_view text);
+
+// A duration: seconds as a number, or "<n>ms|s|m|h|d" ("15m", "1.5h"); milliseconds.
+StatusOr<int64_t> ParseDurationMs(std::string_view text);
+
 }  // namespace brickcast

@@ -15,6 +15,7 @@ const char* EventName(const Event& e) {
     const char* operator()(const PartitionsRevoked&) const { return "partitions_revoked"; }
     const char* operator()(const ModelSwapped&) const { return "model_swapped"; }
     const char* operator()(const ConfigReloaded&) const { return "config_reloaded"; }
+    const char* operator()(const AlertChanged&) const { return "alert_changed"; }
   };
   return std::visit(Name{}, e);
 }

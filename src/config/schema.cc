@@ -16,6 +16,7 @@ std::string TypeName(FieldType t) {
     case FieldType::kObject: return "object";
     case FieldType::kObjectList: return "array of objects";
     case FieldType::kObjectMap: return "object of objects";
+    case FieldType::kScalar: return "number or string";
   }
   return "?";
 }
@@ -52,6 +53,7 @@ bool TypeMatches(FieldType t, const Json& v) {
     case FieldType::kObject:
     case FieldType::kObjectMap: return v.is_object();
     case FieldType::kObjectList: return v.is_array();
+    case FieldType::kScalar: return v.is_number() || v.is_string();
   }
   return false;
 }

@@ -29,6 +29,7 @@ enum class FieldType {
   kObject,          // nested schema
   kObjectList,      // array of objects of `child` schema
   kObjectMap,       // object whose values are objects of `child` schema (or a string shorthand)
+  kScalar,          // number or string: a quantity with a unit ("5 delta_degF") or a duration ("15m")
 };
 
 struct Field {

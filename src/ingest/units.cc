@@ -2,6 +2,8 @@
 
 #include <array>
 #include <cmath>
+#include <cstdlib>
+#include <string>
 
 namespace brickcast {
 namespace {
@@ -118,6 +120,58 @@ bool InPhysicalRange(Quantity q, double v) {
     case Quantity::kFrequency: return v >= -1e5 && v <= 1e5;
     default: return true;
   }
+}
+
+namespace {
+
+// Leading number of `text` (strtod grammar); the rest goes to *rest, trimmed.
+bool SplitNumber(std::string_view text, double* value, std::string_view* rest) {
+  const std::string s(text);
+  char* end = nullptr;
+  *value = std::strtod(s.c_str(), &end);
+  if (end == s.c_str() || !std::isfinite(*value)) return false;
+  std::string_view r = text.substr(static_cast<size_t>(end - s.c_str()));
+  while (!r.empty() && (r.front() == ' ' || r.front() == '\t')) r.remove_prefix(1);
+  while (!r.empty() && (r.back() == ' ' || r.back() == '\t')) r.remove_suffix(1);
+  *rest = r;
+  return true;
+}
+
+}  // namespace
+
+StatusOr<double> ParseQuantity(std::string_view text) {
+  double v = 0;
+  std::string_view unit;
+  if (!SplitNumber(text, &v, &unit)) return Status::InvalidArgument("'" + std::string(text) + "' is not a number");
+  if (unit.empty()) return v;
+  bool delta = false;
+  for (std::string_view prefix : {"delta_", "delta ", "Δ"}) {
+    if (unit.substr(0, prefix.size()) == prefix) {
+      unit.remove_prefix(prefix.size());
+      delta = true;
+      break;
+    }
+  }
+  const UnitInfo* u = FindUnit(unit);
+  if (u == nullptr) return Status::InvalidArgument("unknown unit '" + std::string(unit) + "' in '" + std::string(text) + "'");
+  if (delta && u->quantity != Quantity::kTemperature)
+    return Status::InvalidArgument("'" + std::string(text) + "': delta_ applies to temperature units only");
+  return delta ? v * u->scale : v * u->scale + u->offset;
+}
+
+StatusOr<int64_t> ParseDurationMs(std::string_view text) {
+  double v = 0;
+  std::string_view unit;
+  if (!SplitNumber(text, &v, &unit) || v < 0)
+    return Status::InvalidArgument("'" + std::string(text) + "' is not a duration (e.g. 30s, 15m, 2h, 1d)");
+  double ms_per = 0;
+  if (unit.empty() || unit == "s") ms_per = 1000;
+  else if (unit == "ms") ms_per = 1;
+  else if (unit == "m" || unit == "min") ms_per = 60'000;
+  else if (unit == "h") ms_per = 3'600'000;
+  else if (unit == "d") ms_per = 86'400'000;
+  else return Status::InvalidArgument("'" + std::string(text) + "': duration units are ms, s, m, h, d");
+  return static_cast<int64_t>(std::llround(v * ms_per));
 }
 
 }  // namespace brickcast

@@ -1,0 +1,189 @@
+// Rules: JSON rule files, their inputs resolved per equipment through the Brick model, and the
+// conditions each kind evaluates on one equipment's closed step.
+//
+//   rule file ──LoadRules──> RuleSet ──ResolveRules(model)──> bindings (rule x equipment x points)
+//                                                             + not-applicable (which inputs are missing)
+//   binding + RuleInputs (store, forecasts) ──Condition::Evaluate──> ConditionResult (normal/fault/no data,
+//                                                                     with its evidence)
+//
+// Conditions are pure functions of what RuleInputs returns, so each kind is tested with a table of
+// step values and no daemon. The alert lifecycle (pending, firing, resolved) lives in alerts.h.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "brickcast/brick_model.h"
+#include "brickcast/forecast_service.h"
+#include "brickcast/status.h"
+#include "brickcast/time.h"
+
+namespace brickcast {
+
+enum class RuleKind { kThreshold, kForecastThreshold, kSensorHealth, kResidual };
+enum class Severity { kInfo, kWarning, kCritical };
+enum class Direction { kAbove, kBelow };
+enum class ForecastBound { kValue, kLower, kUpper };
+enum class HealthCheck { kStale, kFlatline, kRange, kSpike };
+
+const char* RuleKindName(RuleKind k);  // "threshold", "forecast_threshold", ...
+const char* SeverityName(Severity s);  // "info", "warning", "critical"
+std::optional<Severity> ParseSeverity(const std::string& name);
+
+// An input named by Brick class (subclasses match), optionally reached through parts of the
+// equipment: path ["Hot_Water_Coil", "Heating_Valve"] + class Valve_Command.
+struct RuleInput {
+  std::string name;
+  std::string point_class;        // class IRI
+  std::vector<std::string> path;  // part class IRIs, outermost first
+};
+
+// `a`, or `a - b` / `a + b` over input names.
+struct ValueExpr {
+  std::string a;
+  char op = 0;  // 0, '-' or '+'
+  std::string b;
+  std::string text() const { return op == 0 ? a : a + " " + op + " " + b; }
+};
+
+struct RuleSpec {
+  std::string id;
+  std::string description;
+  std::string file;  // where it was defined
+  RuleKind kind = RuleKind::kThreshold;
+  std::string applies_to;  // equipment class IRI
+  std::vector<RuleInput> inputs;
+  Severity severity = Severity::kWarning;
+  int64_t for_ms = 0;        // fault this long before firing (pending until then)
+  int64_t clear_for_ms = 0;  // normal this long before resolving (hysteresis)
+  std::string summary;       // template: {equipment}, {rule}, {value}, {limit}, {<input>}, {detail}
+  std::string action;        // recommended action
+
+  // threshold, forecast_threshold: value (expression of inputs) compared with a limit, which is a
+  // constant or another input plus an offset.
+  ValueExpr value;
+  Direction direction = Direction::kAbove;
+  double limit = NAN;
+  std::string limit_input;
+  double limit_offset = 0;
+  // forecast_threshold: which series of the forecast, and how far ahead.
+  ForecastBound bound = ForecastBound::kValue;
+  int64_t within_ms = 0;
+  // sensor_health
+  HealthCheck check = HealthCheck::kStale;
+  size_t stale_steps = 3;     // no observation for this many steps while the equipment reports
+  size_t window_steps = 12;   // flatline and spike look at this many steps
+  double epsilon = 0.01;      // flatline: spread below this (SI) over the window
+  double min = NAN, max = NAN;  // range
+  double spike_k = 8;         // spike: a step larger than k x the window's median absolute step
+  // residual: measured value outside the prediction interval by more than this (SI).
+  double min_deviation = 0;
+};
+
+struct RuleSet {
+  std::vector<std::shared_ptr<const RuleSpec>> rules;
+  std::vector<std::string> files;
+  const RuleSpec* Find(const std::string& id) const;
+};
+
+// Loads rule files; a directory contributes its *.json files in name order. Every error of every
+// file is reported together, each with its file and JSON pointer. Rule ids must be unique.
+StatusOr<std::shared_ptr<const RuleSet>> LoadRules(const std::vector<std::string>& paths);
+StatusOr<std::shared_ptr<const RuleSet>> ParseRules(const std::string& json_text, const std::string& file);
+// Markdown reference of the rule file schema.
+std::string RuleReference();
+
+// A rule applied to one equipment, with its inputs resolved to point IRIs.
+struct RuleBinding {
+  std::shared_ptr<const RuleSpec> rule;
+  std::string equipment;
+  std::map<std::string, std::string> points;  // input name -> point IRI
+};
+struct RuleNotApplicable {
+  std::string rule;
+  std::string equipment;  // "" when the rule names a class the model does not know
+  std::vector<std::string> missing;  // inputs that did not resolve ("SATSP (Supply_Air_Temperature_Setpoint)")
+};
+struct RuleResolution {
+  std::vector<RuleBinding> bindings;
+  std::vector<RuleNotApplicable> not_applicable;
+};
+// Every equipment of each rule's applies_to class whose inputs all resolve gets a binding; the
+// others are listed as not applicable with what is missing.
+RuleResolution ResolveRules(const RuleSet& rules, const BrickModel& model);
+
+// What a condition may read about one binding. Values are SI (as stored).
+class RuleInputs {
+ public:
+  virtual ~RuleInputs() = default;
+  virtual int64_t step_ms() const = 0;
+  // Mean of the input over the step starting at `step_start` (or the store's forward-filled value
+  // across a short gap); NaN when it has no data there.
+  virtual double StepValue(const std::string& input, UnixMillis step_start) const = 0;
+  // The `steps` steps ending with the one starting at `step_start`: observed means only, NaN
+  // where nothing was observed (a forward-filled gap is not a flat line).
+  virtual std::vector<double> Recent(const std::string& input, UnixMillis step_start, size_t steps) const = 0;
+  // Start of the newest step with an observation among the `steps` steps ending with the one
+  // starting at `step_start`; 0 when there is none. As of that step, not of now, so a replay that
+  // is ahead of its evaluations judges the same.
+  virtual UnixMillis LastObserved(const std::string& input, UnixMillis step_start, size_t steps) const = 0;
+  // The newest forecast of the input made from data before `step_start` whose horizon covers that
+  // step (residual rules), or the newest forecast at all when `step_start` is 0.
+  virtual std::optional<PointForecast> Forecast(const std::string& input, UnixMillis step_start) const = 0;
+  virtual std::string Unit(const std::string& input) const = 0;  // SI symbol, "" when unknown
+  virtual std::string Point(const std::string& input) const = 0;  // point IRI
+};
+
+struct EvidenceValue {
+  std::string name;   // input name, "value" or "limit"
+  std::string point;  // point IRI, "" for derived values
+  double value = NAN;
+  std::string unit;
+};
+
+struct ForecastEvidence {
+  std::string model;
+  UnixMillis window_end = 0;
+  int64_t step_ms = 0;
+  std::vector<ForecastStep> steps;  // up to and including the crossing (or the step checked)
+};
+
+enum class Outcome { kNormal, kFault, kNoData };
+const char* OutcomeName(Outcome o);
+
+struct ConditionResult {
+  Outcome outcome = Outcome::kNormal;
+  UnixMillis time = 0;  // data time: start of the step evaluated (the forecast's window end for predictions)
+  std::vector<EvidenceValue> values;
+  std::vector<EvidenceValue> thresholds;
+  std::string detail;  // one line: "SAT - SATSP = 3.10 K above 2.78 K"
+  bool predicted = false;
+  UnixMillis crossing_time = 0;  // predicted: the first forecast step past the limit
+  std::optional<ForecastEvidence> forecast;
+  std::vector<std::string> missing;  // no data: the inputs without data
+  double primary_value = NAN;        // the value compared (for templates and evidence)
+  bool measured_crossed = false;     // predicted: the measured value is past the limit already
+};
+
+// One rule kind's evaluation. Implementations are immutable and thread-safe.
+class Condition {
+ public:
+  virtual ~Condition() = default;
+  // Evaluates at the closed step starting at `step_start` (for forecast conditions: the forecast
+  // made at that data time).
+  virtual ConditionResult Evaluate(const RuleInputs& in, UnixMillis step_start) const = 0;
+  // Forecast conditions run when a forecast of their input lands, not when a step closes.
+  virtual bool on_forecast() const { return false; }
+};
+
+std::unique_ptr<Condition> MakeCondition(std::shared_ptr<const RuleSpec> rule);
+
+// Renders a rule's summary template with a result's values.
+std::string RenderSummary(const RuleSpec& rule, const std::string& equipment, const ConditionResult& result);
+
+}  // namespace brickcast

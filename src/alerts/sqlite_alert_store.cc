@@ -1,0 +1,311 @@
+// AlertStore on SQLite: the only file that includes sqlite3.h. WAL journal, synchronous=NORMAL
+// (a power cut may lose the last transactions, never corrupt the file), exclusive locking (a second
+// daemon on the same file is refused at start), and a schema versioned with PRAGMA user_version
+// whose migrations run in order inside one transaction.
+#include <sqlite3.h>
+
+#include <nlohmann/json.hpp>
+
+#include "brickcast/alerts.h"
+
+namespace brickcast {
+namespace {
+
+using Json = nlohmann::json;
+
+// Migration i takes the schema from version i to i + 1. Never edit one that has shipped; append.
+const std::vector<const char*>& Migrations() {
+  static const std::vector<const char*> kMigrations = {
+      R"(CREATE TABLE alerts(id TEXT PRIMARY KEY, rule TEXT NOT NULL, equipment TEXT NOT NULL,
+                             state TEXT NOT NULL, data TEXT NOT NULL);
+         CREATE TABLE transitions(seq INTEGER PRIMARY KEY AUTOINCREMENT, alert TEXT NOT NULL,
+                                  from_state TEXT NOT NULL, to_state TEXT NOT NULL, data_time INTEGER NOT NULL,
+                                  wall_time INTEGER NOT NULL, summary TEXT NOT NULL, evidence TEXT NOT NULL);
+         CREATE INDEX transitions_by_alert ON transitions(alert, seq);
+         CREATE TABLE silences(id TEXT PRIMARY KEY, ends_at INTEGER NOT NULL, data TEXT NOT NULL);)",
+  };
+  return kMigrations;
+}
+
+Json AlertToJson(const Alert& a) {
+  return Json{{"id", a.id},
+              {"rule", a.rule},
+              {"equipment", a.equipment},
+              {"equipment_class", a.equipment_class},
+              {"kind", RuleKindName(a.kind)},
+              {"severity", SeverityName(a.severity)},
+              {"points", a.points},
+              {"state", AlertStateName(a.state)},
+              {"predicted", a.predicted},
+              {"pending_since", a.pending_since},
+              {"starts_at", a.starts_at},
+              {"ends_at", a.ends_at},
+              {"normal_since", a.normal_since},
+              {"last_evaluated", a.last_evaluated},
+              {"crossing_time", a.crossing_time},
+              {"realised_at", a.realised_at},
+              {"was_firing", a.was_firing},
+              {"summary", a.summary},
+              {"action", a.action},
+              {"evidence", a.evidence},
+              {"acked_by", a.acked_by},
+              {"ack_comment", a.ack_comment},
+              {"acked_at", a.acked_at},
+              {"transitions", a.transitions}};
+}
+
+RuleKind KindFromName(const std::string& s) {
+  for (RuleKind k : {RuleKind::kThreshold, RuleKind::kForecastThreshold, RuleKind::kSensorHealth, RuleKind::kResidual}) {
+    if (s == RuleKindName(k)) return k;
+  }
+  return RuleKind::kThreshold;
+}
+
+Alert AlertFromJson(const Json& j) {
+  Alert a;
+  a.id = j.value("id", "");
+  a.rule = j.value("rule", "");
+  a.equipment = j.value("equipment", "");
+  a.equipment_class = j.value("equipment_class", "");
+  a.kind = KindFromName(j.value("kind", ""));
+  a.severity = ParseSeverity(j.value("severity", "warning")).value_or(Severity::kWarning);
+  a.points = j.value("points", std::vector<std::string>{});
+  a.state = ParseAlertState(j.value("state", "inactive")).value_or(AlertState::kInactive);
+  a.predicted = j.value("predicted", false);
+  a.pending_since = j.value("pending_since", int64_t{0});
+  a.starts_at = j.value("starts_at", int64_t{0});
+  a.ends_at = j.value("ends_at", int64_t{0});
+  a.normal_since = j.value("normal_since", int64_t{0});
+  a.last_evaluated = j.value("last_evaluated", int64_t{0});
+  a.crossing_time = j.value("crossing_time", int64_t{0});
+  a.realised_at = j.value("realised_at", int64_t{0});
+  a.was_firing = j.value("was_firing", false);
+  a.summary = j.value("summary", "");
+  a.action = j.value("action", "");
+  a.evidence = j.value("evidence", "");
+  a.acked_by = j.value("acked_by", "");
+  a.ack_comment = j.value("ack_comment", "");
+  a.acked_at = j.value("acked_at", int64_t{0});
+  a.transitions = j.value("transitions", uint64_t{0});
+  return a;
+}
+
+Json SilenceToJson(const Silence& s) {
+  return Json{{"id", s.id},           {"matchers", s.matchers.labels}, {"starts_at", s.starts_at},
+              {"ends_at", s.ends_at}, {"author", s.author},            {"comment", s.comment},
+              {"created_at", s.created_at}, {"expired", s.expired}};
+}
+
+Silence SilenceFromJson(const Json& j) {
+  Silence s;
+  s.id = j.value("id", "");
+  s.matchers.labels = j.value("matchers", std::map<std::string, std::string>{});
+  s.starts_at = j.value("starts_at", int64_t{0});
+  s.ends_at = j.value("ends_at", int64_t{0});
+  s.author = j.value("author", "");
+  s.comment = j.value("comment", "");
+  s.created_at = j.value("created_at", int64_t{0});
+  s.expired = j.value("expired", false);
+  return s;
+}
+
+// A prepared statement, finalized on scope exit.
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) : db_(db) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  bool ok() const { return rc_ == SQLITE_OK; }
+  Statement& Bind(int i, const std::string& v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  int Step() { return sqlite3_step(stmt_); }
+  std::string Text(int col) const {
+    const unsigned char* t = sqlite3_column_text(stmt_, col);
+    return t == nullptr ? "" : reinterpret_cast<const char*>(t);
+  }
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  Status Error(const std::string& what) const { return Status::Internal(what + ": " + sqlite3_errmsg(db_)); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_;
+};
+
+class SqliteAlertStore : public AlertStore {
+ public:
+  explicit SqliteAlertStore(sqlite3* db) : db_(db) {}
+  ~SqliteAlertStore() override { sqlite3_close(db_); }
+
+  Status SaveAlert(const Alert& a) override {
+    Statement st(db_, "INSERT INTO alerts(id, rule, equipment, state, data) VALUES(?1, ?2, ?3, ?4, ?5) "
+                      "ON CONFLICT(id) DO UPDATE SET rule=?2, equipment=?3, state=?4, data=?5");
+    if (!st.ok()) return st.Error("save alert");
+    st.Bind(1, a.id).Bind(2, a.rule).Bind(3, a.equipment).Bind(4, std::string(AlertStateName(a.state)));
+    st.Bind(5, AlertToJson(a).dump(-1, ' ', false, Json::error_handler_t::replace));
+    return st.Step() == SQLITE_DONE ? Status::Ok() : st.Error("save alert " + a.id);
+  }
+
+  Status AppendTransition(AlertTransition* t) override {
+    Statement st(db_, "INSERT INTO transitions(alert, from_state, to_state, data_time, wall_time, summary, evidence) "
+                      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    if (!st.ok()) return st.Error("append transition");
+    st.Bind(1, t->alert).Bind(2, std::string(AlertStateName(t->from))).Bind(3, std::string(AlertStateName(t->to)));
+    st.Bind(4, t->data_time).Bind(5, t->wall_time).Bind(6, t->summary).Bind(7, t->evidence);
+    if (st.Step() != SQLITE_DONE) return st.Error("append transition of " + t->alert);
+    t->seq = sqlite3_last_insert_rowid(db_);
+    return Status::Ok();
+  }
+
+  StatusOr<std::vector<Alert>> LoadAlerts() override {
+    Statement st(db_, "SELECT data FROM alerts ORDER BY id");
+    if (!st.ok()) return st.Error("load alerts");
+    std::vector<Alert> out;
+    int rc;
+    while ((rc = st.Step()) == SQLITE_ROW) {
+      Json j = Json::parse(st.Text(0), nullptr, false);
+      if (j.is_discarded()) return Status::DataLoss("alert database: an alert row is not valid JSON");
+      out.push_back(AlertFromJson(j));
+    }
+    if (rc != SQLITE_DONE) return st.Error("load alerts");
+    return out;
+  }
+
+  StatusOr<std::vector<AlertTransition>> History(const std::string& alert, size_t limit) override {
+    Statement st(db_, "SELECT seq, from_state, to_state, data_time, wall_time, summary, evidence FROM transitions "
+                      "WHERE alert = ?1 ORDER BY seq DESC LIMIT ?2");
+    if (!st.ok()) return st.Error("history");
+    st.Bind(1, alert).Bind(2, static_cast<int64_t>(limit));
+    std::vector<AlertTransition> out;
+    int rc;
+    while ((rc = st.Step()) == SQLITE_ROW) {
+      AlertTransition t;
+      t.seq = st.Int(0);
+      t.alert = alert;
+      t.from = ParseAlertState(st.Text(1)).value_or(AlertState::kInactive);
+      t.to = ParseAlertState(st.Text(2)).value_or(AlertState::kInactive);
+      t.data_time = st.Int(3);
+      t.wall_time = st.Int(4);
+      t.summary = st.Text(5);
+      t.evidence = st.Text(6);
+      out.push_back(std::move(t));
+    }
+    if (rc != SQLITE_DONE) return st.Error("history");
+    return out;
+  }
+
+  Status SaveSilence(const Silence& s) override {
+    Statement st(db_, "INSERT INTO silences(id, ends_at, data) VALUES(?1, ?2, ?3) "
+                      "ON CONFLICT(id) DO UPDATE SET ends_at=?2, data=?3");
+    if (!st.ok()) return st.Error("save silence");
+    st.Bind(1, s.id).Bind(2, s.ends_at).Bind(3, SilenceToJson(s).dump());
+    return st.Step() == SQLITE_DONE ? Status::Ok() : st.Error("save silence " + s.id);
+  }
+
+  StatusOr<std::vector<Silence>> LoadSilences() override {
+    Statement st(db_, "SELECT data FROM silences ORDER BY id");
+    if (!st.ok()) return st.Error("load silences");
+    std::vector<Silence> out;
+    int rc;
+    while ((rc = st.Step()) == SQLITE_ROW) {
+      Json j = Json::parse(st.Text(0), nullptr, false);
+      if (j.is_discarded()) return Status::DataLoss("alert database: a silence row is not valid JSON");
+      out.push_back(SilenceFromJson(j));
+    }
+    if (rc != SQLITE_DONE) return st.Error("load silences");
+    return out;
+  }
+
+  Status Prune(UnixMillis before, size_t keep) override {
+    Statement old(db_, "DELETE FROM transitions WHERE wall_time < ?1");
+    Statement excess(db_, "DELETE FROM transitions WHERE seq <= (SELECT MAX(seq) FROM transitions) - ?1");
+    Statement silences(db_, "DELETE FROM silences WHERE ends_at < ?1");
+    if (!old.ok() || !excess.ok() || !silences.ok()) return old.Error("prune");
+    old.Bind(1, before);
+    excess.Bind(1, static_cast<int64_t>(keep));
+    silences.Bind(1, before);
+    if (old.Step() != SQLITE_DONE || excess.Step() != SQLITE_DONE || silences.Step() != SQLITE_DONE)
+      return old.Error("prune");
+    return Status::Ok();
+  }
+
+ private:
+  sqlite3* db_;
+};
+
+Status Exec(sqlite3* db, const std::string& sql, const std::string& what) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) == SQLITE_OK) return Status::Ok();
+  std::string msg = err != nullptr ? err : sqlite3_errmsg(db);
+  sqlite3_free(err);
+  return Status::Internal(what + ": " + msg);
+}
+
+StatusOr<int64_t> QueryInt(sqlite3* db, const char* sql) {
+  Statement st(db, sql);
+  if (!st.ok() || st.Step() != SQLITE_ROW) return st.Error(sql);
+  return st.Int(0);
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<AlertStore>> OpenSqliteAlertStore(const std::string& path) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                                 nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return Status::Unavailable("alert database " + path + ": cannot open: " + msg);
+  }
+  auto fail = [&](const Status& st, const std::string& hint) -> Status {
+    sqlite3_close(db);
+    return Status(st.code(), "alert database " + path + ": " + st.message() + hint);
+  };
+  sqlite3_busy_timeout(db, 2000);
+  // The integrity check reads every page: a damaged file is found now, not at the first write.
+  bool locked = false;
+  auto check = [&]() -> Status {
+    Statement st(db, "PRAGMA quick_check");
+    const int step = st.ok() ? st.Step() : sqlite3_errcode(db);
+    locked = step == SQLITE_BUSY || step == SQLITE_LOCKED;
+    if (locked) return Status::Unavailable("locked");
+    if (!st.ok()) return Status::DataLoss(std::string("not a database: ") + sqlite3_errmsg(db));
+    if (step != SQLITE_ROW) return Status::DataLoss(std::string("integrity check: ") + sqlite3_errmsg(db));
+    const std::string verdict = st.Text(0);
+    return verdict == "ok" ? Status::Ok() : Status::DataLoss("integrity check failed: " + verdict);
+  }();
+  if (locked) return fail(check, " by another process (is another brickcast using this file?)");
+  if (!check.ok())
+    return fail(check, " (the file is kept as it is; move it away to start with an empty alert history)");
+  Status st = Exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA locking_mode=EXCLUSIVE;", "pragmas");
+  if (!st.ok()) return fail(st, "");
+  // Take the exclusive lock now: a second daemon on this file fails here, with a clear error.
+  st = Exec(db, "BEGIN IMMEDIATE", "lock");
+  if (!st.ok()) return fail(st, " (is another brickcast using this file?)");
+  auto version = QueryInt(db, "PRAGMA user_version");
+  if (!version.ok()) return fail(version.status(), "");
+  const auto& migrations = Migrations();
+  if (*version > static_cast<int64_t>(migrations.size())) {
+    return fail(Status::FailedPrecondition("schema version " + std::to_string(*version) +
+                                           " is newer than this brickcast knows (" +
+                                           std::to_string(migrations.size()) + ")"),
+                "; use the newer brickcast or another file");
+  }
+  for (int64_t v = *version; v < static_cast<int64_t>(migrations.size()); ++v) {
+    st = Exec(db, migrations[static_cast<size_t>(v)], "migration to schema " + std::to_string(v + 1));
+    if (!st.ok()) return fail(st, "");
+  }
+  st = Exec(db, "PRAGMA user_version=" + std::to_string(migrations.size()) + "; COMMIT", "commit");
+  if (!st.ok()) return fail(st, "");
+  return std::unique_ptr<AlertStore>(new SqliteAlertStore(db));
+}
+
+}  // namespace brickcast
