@@ -98,6 +98,21 @@ struct LogConfig {
   std::string level = "info";
 };
 
+// A recurring mute window (alerts.mute_windows): local time of the site, DST-aware.
+struct MuteWindowConfig {
+  std::string name;
+  std::vector<int> weekdays;  // 0 = Sunday; empty = every day
+  int start_minute = 0, end_minute = 0;
+  std::map<std::string, std::string> matchers;
+};
+
+struct AlertsConfig {
+  std::string database = "alerts.db";  // SQLite file, relative to the config file; "" = in memory
+  int64_t retention_days = 90;
+  size_t retention_transitions = 100000;
+  std::vector<MuteWindowConfig> mute_windows;
+};
+
 struct Config {
   std::string path;  // file it was loaded from ("" for defaults)
   SiteConfig site;
@@ -109,6 +124,8 @@ struct Config {
   ForecastConfig forecast;
   HttpConfig http;
   LogConfig log;
+  std::vector<std::string> rules;  // rule files or directories (*.json), resolved
+  AlertsConfig alerts;
 
   // The effective configuration as JSON text (defaults filled), secrets redacted.
   std::string effective_json;

@@ -5,7 +5,9 @@
 
 #include <memory>
 
+#include "brickcast/alerts.h"
 #include "brickcast/brick_model.h"
+#include "brickcast/rule_engine.h"
 #include "brickcast/clock.h"
 #include "brickcast/events.h"
 #include "brickcast/config.h"
@@ -41,6 +43,8 @@ class Daemon {
   SeriesStore& store();
   Ingestor& ingestor();
   ForecastService* forecast();  // null when forecast.enabled is false
+  AlertManager& alerts();
+  RuleEngine& rule_engine();
   EventBus& events();
   // Newest data time per air-handling system (BrickModel::SystemOf of each point's equipment):
   // the time base of rules, identical live and in a replay at any speed.

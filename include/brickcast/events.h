@@ -28,7 +28,8 @@ namespace brickcast {
 // Observations of these points were stored (a message, a POST, a replayed file).
 struct ObservationsApplied {
   std::vector<std::string> points;
-  UnixMillis latest_time = 0;  // newest observation time among them (data time)
+  UnixMillis latest_time = 0;    // newest observation time among them (data time)
+  UnixMillis earliest_time = 0;  // oldest (0: same as latest_time)
 };
 // A forecast for `point` was produced (window ending at `window_end`, data time).
 struct ForecastProduced {

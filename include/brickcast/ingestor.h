@@ -57,7 +57,8 @@ struct IngestReport {
   size_t duplicates = 0;
   size_t rejected = 0;  // invalid, or too old to store
   bool message_failed = false;
-  UnixMillis latest_time = 0;  // newest observation time in the message (0 when none)
+  UnixMillis latest_time = 0;    // newest observation time in the message (0 when none)
+  UnixMillis earliest_time = 0;  // oldest
   std::vector<std::string> points;  // distinct points the message carried values for
   std::vector<IngestError> errors;
 };

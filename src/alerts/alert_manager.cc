@@ -302,9 +302,13 @@ void AlertManager::Apply(const RuleBinding& binding, const ConditionResult& r) {
       a.realised_at = t;
       dirty = true;
     }
-    if (Active(to) || to != from) {
-      a.evidence = EvidenceJson(r);
-      a.summary = RenderSummary(rule, binding.equipment, r);
+    // The alert shows the evaluation that made it (and its latest while active); a resolve keeps
+    // the fault's evidence on the alert, and the history records the resolving evaluation.
+    const std::string evidence = EvidenceJson(r);
+    const std::string summary = RenderSummary(rule, binding.equipment, r);
+    if (r.outcome != Outcome::kNormal && (Active(to) || to != from)) {
+      a.evidence = evidence;
+      a.summary = summary;
     }
     if (to != from) {
       a.state = to;
@@ -313,14 +317,14 @@ void AlertManager::Apply(const RuleBinding& binding, const ConditionResult& r) {
       a.acked_by.clear();
       a.ack_comment.clear();
       a.acked_at = 0;
-      AlertTransition tr{0, a.id, from, to, t, impl_->options.clock->Now(), a.summary, a.evidence};
+      AlertTransition tr{0, a.id, from, to, t, impl_->options.clock->Now(), summary, evidence};
       Status st = impl_->store->AppendTransition(&tr);
       if (!st.ok()) {
         ++impl_->store_errors;
         spdlog::error("alert store: cannot record transition of {}: {}", a.id, st.message());
       }
       changed = AlertChanged{a.id,          a.rule, a.equipment, SeverityName(a.severity), AlertStateName(from),
-                             AlertStateName(to), a.predicted, t,           a.summary};
+                             AlertStateName(to), a.predicted, t,           summary};
       dirty = true;
     }
     if (dirty) impl_->Persist(a);

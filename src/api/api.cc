@@ -1,6 +1,8 @@
 #include "api/api.h"
 
+#include <cstdint>
 #include <memory>
+#include <tuple>
 
 namespace brickcast {
 namespace {
@@ -18,7 +20,7 @@ Scope ScopeOf(const std::string& name) {
 
 // Bearer tokens of the config in force at the time of the request; none configured: open API.
 Authorizer TokenAuthorizer(const Snapshot<Config>* config) {
-  return [config](const HttpRequest& req, Scope needed) -> std::optional<HttpResponse> {
+  return [config](const HttpRequest& req, Scope needed, std::string* principal) -> std::optional<HttpResponse> {
     if (needed == Scope::kPublic) return std::nullopt;
     const std::shared_ptr<const Config> c = config->Get();
     if (c->http.tokens.empty()) return std::nullopt;
@@ -27,7 +29,10 @@ Authorizer TokenAuthorizer(const Snapshot<Config>* config) {
     const std::string presented = auth.substr(7);
     for (const AuthToken& t : c->http.tokens) {
       if (!ConstantTimeEquals(t.token, presented)) continue;
-      if (ScopeOf(t.scope) >= needed) return std::nullopt;
+      if (ScopeOf(t.scope) >= needed) {
+        *principal = t.name;
+        return std::nullopt;
+      }
       return JsonError(403, "permission_denied",
                        "token '" + t.name + "' has scope " + t.scope + "; this needs " + ScopeName(needed));
     }
@@ -41,6 +46,52 @@ std::string ResolvePointId(const ApiServices& services, const std::string& id) {
   return services.registry->Resolve(id);
 }
 
+std::optional<HttpResponse> ParseJsonObject(const HttpRequest& request, nlohmann::json* body) {
+  *body = nlohmann::json::parse(request.body.empty() ? "{}" : request.body, nullptr, false);
+  if (body->is_discarded()) return JsonError(400, "invalid_argument", "body is not valid JSON");
+  if (!body->is_object()) return JsonError(400, "invalid_argument", "body must be a JSON object");
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> ParsePage(const HttpRequest& request, size_t* offset, size_t* limit) {
+  *offset = 0;
+  *limit = 100;
+  for (auto [name, out, max] : {std::tuple<const char*, size_t*, size_t>{"offset", offset, SIZE_MAX},
+                                std::tuple<const char*, size_t*, size_t>{"limit", limit, 1000}}) {
+    const std::string text = request.Query(name);
+    if (text.empty()) continue;
+    size_t used = 0;
+    unsigned long long v = 0;
+    try {
+      v = std::stoull(text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != text.size() || text[0] == '-' || v > max || (std::string(name) == "limit" && v == 0))
+      return JsonError(400, "invalid_argument",
+                       std::string(name) + " must be an integer" + (max == 1000 ? " between 1 and 1000" : " >= 0"));
+    *out = static_cast<size_t>(v);
+  }
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> ParseTime(const nlohmann::json& value, const std::string& what, const TimeZone& zone,
+                                      UnixMillis* out) {
+  if (value.is_number_integer()) {
+    *out = value.get<int64_t>();
+    return std::nullopt;
+  }
+  if (value.is_string()) {
+    auto t = ParseIsoDateTime(value.get<std::string>(), zone);
+    if (t.ok()) {
+      *out = *t;
+      return std::nullopt;
+    }
+    return JsonError(400, "invalid_argument", what + ": " + t.status().message());
+  }
+  return JsonError(400, "invalid_argument", what + ": expected an ISO 8601 time or epoch milliseconds");
+}
+
 Router BuildApiRouter(const ApiServices& services) {
   Router router;
   router.SetAuthorizer(TokenAuthorizer(services.config));
@@ -49,6 +100,11 @@ Router BuildApiRouter(const ApiServices& services) {
   AddPointRoutes(router, services);
   AddEquipmentRoutes(router, services);
   AddForecastRoutes(router, services);
+  if (services.alerts != nullptr) {
+    AddAlertRoutes(router, services);
+    AddSilenceRoutes(router, services);
+    AddRuleRoutes(router, services);
+  }
   // Last, so the document describes every route above and itself.
   auto document = std::make_shared<std::string>();
   router.Add(Route{"GET", "/api/v1/openapi.json", Scope::kPublic, "This API's OpenAPI 3 document",

@@ -1,7 +1,8 @@
 // The REST API: what the handlers may use (ApiServices) and the route table built from it. One
 // file per resource adds its routes (health_routes.cc, point_routes.cc, observation_routes.cc,
-// equipment_routes.cc, forecast_routes.cc); handlers only read through thread-safe interfaces
-// and snapshots, so the HTTP workers may run them concurrently.
+// equipment_routes.cc, forecast_routes.cc, alert_routes.cc, silence_routes.cc, rule_routes.cc);
+// handlers only read through thread-safe interfaces and snapshots, so the HTTP workers may run
+// them concurrently.
 #pragma once
 
 #include <functional>
@@ -9,7 +10,9 @@
 #include <string>
 
 #include "api/router.h"
+#include "brickcast/alerts.h"
 #include "brickcast/brick_model.h"
+#include "brickcast/rule_engine.h"
 #include "brickcast/config.h"
 #include "brickcast/forecast_service.h"
 #include "brickcast/ingestor.h"
@@ -35,6 +38,10 @@ struct ApiServices {
   const MetricsRegistry* metrics = nullptr;  // what GET /metrics exposes
   // Reloads the configured model file into the forecast service (POST .../model/reload).
   std::function<Status()> reload_model;
+  const Snapshot<RuleSet>* rules = nullptr;
+  const RuleEngine* rule_engine = nullptr;
+  AlertManager* alerts = nullptr;
+  const Clock* clock = &Clock::Real();  // "now" for silences
 };
 
 // Every route of the API, with bearer-token checks against the current config's tokens.
@@ -46,9 +53,20 @@ void AddPointRoutes(Router& router, const ApiServices& services);
 void AddObservationRoutes(Router& router, const ApiServices& services);
 void AddEquipmentRoutes(Router& router, const ApiServices& services);
 void AddForecastRoutes(Router& router, const ApiServices& services);
+void AddAlertRoutes(Router& router, const ApiServices& services);
+void AddSilenceRoutes(Router& router, const ApiServices& services);
+void AddRuleRoutes(Router& router, const ApiServices& services);
 
 // Shared by the resource files: a request's point id (IRI, short name or timeseries id) as the
 // registry's IRI, "" when unknown.
 std::string ResolvePointId(const ApiServices& services, const std::string& id);
+
+// A JSON request body as an object, or the 400 that says why not.
+std::optional<HttpResponse> ParseJsonObject(const HttpRequest& request, nlohmann::json* body);
+// Parses a `limit`/`offset` pair of query parameters (default limit 100, at most 1000).
+std::optional<HttpResponse> ParsePage(const HttpRequest& request, size_t* offset, size_t* limit);
+// ISO 8601 string or epoch milliseconds; `what` names the field in the error.
+std::optional<HttpResponse> ParseTime(const nlohmann::json& value, const std::string& what, const TimeZone& zone,
+                                      UnixMillis* out);
 
 }  // namespace brickcast

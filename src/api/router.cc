@@ -91,10 +91,10 @@ HttpResponse Router::Handle(const HttpRequest& request) const {
     return r;
   }
   if (best == nullptr) return JsonError(404, "not_found", "no endpoint " + request.path + " (see /api/v1/openapi.json)");
-  if (authorize_) {
-    if (auto denied = authorize_(request, best->scope)) return *denied;
-  }
   HttpRequest routed = request;
+  if (authorize_) {
+    if (auto denied = authorize_(request, best->scope, &routed.principal)) return *denied;
+  }
   for (size_t k = 0; k < best_pattern->params.size(); ++k)
     routed.params[best_pattern->params[k]] = best_match[k + 1].str();
   return best->handler(routed);

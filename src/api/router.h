@@ -44,8 +44,9 @@ struct Route {
   HttpHandler handler;
 };
 
-// Decides whether a request may call a route of `scope`: nullopt to proceed, or the 401/403.
-using Authorizer = std::function<std::optional<HttpResponse>(const HttpRequest&, Scope)>;
+// Decides whether a request may call a route of `scope`: nullopt to proceed (filling *principal
+// with who is calling, e.g. the token's name), or the 401/403.
+using Authorizer = std::function<std::optional<HttpResponse>(const HttpRequest&, Scope, std::string* principal)>;
 
 class Router {
  public:

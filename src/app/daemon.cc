@@ -9,7 +9,9 @@
 #include <fstream>
 
 #include "app/file_replay_source.h"
+#include "brickcast/alerts.h"
 #include "brickcast/lifecycle.h"
+#include "brickcast/rule_engine.h"
 #include "brickcast/kafka.h"
 #include "api/api.h"
 #include "server/http_server.h"
@@ -81,6 +83,9 @@ struct Daemon::Impl {
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<FileReplaySource> replay;
   std::unique_ptr<ForecastService> forecast;
+  Snapshot<RuleSet> rules;
+  std::unique_ptr<AlertManager> alerts;
+  std::unique_ptr<RuleEngine> rule_engine;
   // Who listens to what (docs/architecture.md); last, so they go before what they call.
   std::vector<std::unique_ptr<EventBus::Subscription>> subscriptions;
 
@@ -92,6 +97,7 @@ struct Daemon::Impl {
   Status OpenDeadLetters();
   Status StartIngest();
   Status StartForecast();
+  Status StartAlerts();
   Status Subscribe();
   void RegisterMetrics();
 
@@ -121,6 +127,7 @@ Status Daemon::Start() {
     d.lifecycle.Add("forecast", [&d] { return d.StartForecast(); }, [&d] {
       if (d.forecast) d.forecast->Stop();
     });
+    d.lifecycle.Add("rules and alerts", [&d] { return d.StartAlerts(); }, nullptr);
     d.lifecycle.Add("event subscriptions", [&d] { return d.Subscribe(); }, [&d] { d.subscriptions.clear(); });
     d.lifecycle.Add("http", [this] { return StartHttp(); }, [&d] {
       if (d.http) d.http->Stop();
@@ -199,6 +206,10 @@ Status Daemon::StartHttp() {
   services.store = &d.store;
   services.ingestor = d.ingestor.get();
   services.forecast = d.forecast.get();
+  services.rules = &d.rules;
+  services.rule_engine = d.rule_engine.get();
+  services.alerts = d.alerts.get();
+  services.clock = &d.clock;
   services.metrics = &d.metrics;
   services.reload_model = [this]() { return ReloadForecastModel(); };
   services.ready = [this](std::string* why) {
@@ -238,6 +249,50 @@ Status Daemon::Impl::StartForecast() {
   return forecast->Start();
 }
 
+// Rules are loaded and resolved against the Brick model, the alert database opened and its
+// alerts restored, before any data flows.
+Status Daemon::Impl::StartAlerts() {
+  const Config& c = cfg();
+  auto loaded = LoadRules(c.rules);
+  if (!loaded.ok()) return loaded.status();
+  rules.Set(*loaded);
+  std::unique_ptr<AlertStore> alert_store;
+  if (c.alerts.database.empty()) {
+    spdlog::warn("alerts.database is \"\": alert state and history are kept in memory only");
+    alert_store = NewMemoryAlertStore();
+  } else {
+    auto opened = OpenSqliteAlertStore(c.alerts.database);
+    if (!opened.ok()) return opened.status();
+    alert_store = std::move(*opened);
+  }
+  AlertManagerOptions o;
+  o.clock = &clock;
+  o.events = &events;
+  o.zone = c.site.zone;
+  o.retention_ms = c.alerts.retention_days * 86'400'000;
+  o.retention_rows = c.alerts.retention_transitions;
+  for (size_t i = 0; i < c.alerts.mute_windows.size(); ++i) {
+    const MuteWindowConfig& m = c.alerts.mute_windows[i];
+    MuteWindow w{m.name, m.weekdays, m.start_minute, m.end_minute, AlertMatchers{m.matchers}};
+    for (const auto& [label, value] : m.matchers) {
+      const auto& names = AlertMatchers::Names();
+      if (std::find(names.begin(), names.end(), label) == names.end())
+        return Status::InvalidArgument("config: /alerts/mute_windows/" + std::to_string(i) + "/matchers/" + label +
+                                       ": unknown label (rule, equipment, class, severity, kind, predicted)");
+    }
+    o.mute_windows.push_back(std::move(w));
+  }
+  alerts = std::make_unique<AlertManager>(std::move(alert_store), o);
+  BRICKCAST_RETURN_IF_ERROR(alerts->Restore());
+  alerts->Prune();
+  ForecastService* service = forecast.get();
+  ForecastLookup lookup;
+  if (service != nullptr) lookup = [service](const std::string& point) { return service->Get(point); };
+  rule_engine = std::make_unique<RuleEngine>(store, std::move(lookup), *registry, *alerts);
+  rule_engine->SetRules(rules.Get(), model.Get());
+  return Status::Ok();
+}
+
 // Every module's collector, in the order /metrics lists them (the Kafka consumer registers its own
 // when it starts, after the API).
 void Daemon::Impl::RegisterMetrics() {
@@ -245,6 +300,8 @@ void Daemon::Impl::RegisterMetrics() {
   metrics.Register("store", [this](MetricWriter& w) { CollectStoreMetrics(store, w); });
   metrics.Register("registry", [this](MetricWriter& w) { registry->CollectMetrics(w); });
   if (forecast) metrics.Register("forecast", [this](MetricWriter& w) { CollectForecastMetrics(*forecast, w); });
+  metrics.Register("rules", [this](MetricWriter& w) { CollectRuleMetrics(*rule_engine, w); });
+  metrics.Register("alerts", [this](MetricWriter& w) { CollectAlertMetrics(*alerts, w); });
 }
 
 Status Daemon::Impl::Subscribe() {
@@ -277,6 +334,24 @@ Status Daemon::Impl::Subscribe() {
           if (s == system) continue;  // most messages hold one system
           system = s;
           marks->Advance(system, a.latest_time);
+        }
+      },
+      4096, Overflow::kBlock));
+  // Rules run on closed steps and fresh forecasts; a revoked partition's systems are forgotten.
+  // Old alert history is pruned about once an hour of wall time.
+  RuleEngine* engine = rule_engine.get();
+  AlertManager* alert_manager = alerts.get();
+  const Clock* wall = &clock;
+  auto last_prune = std::make_shared<UnixMillis>(clock.Now());
+  subscriptions.push_back(events.Subscribe(
+      "rules", {EventKind<ObservationsApplied>(), EventKind<ForecastProduced>(), EventKind<PartitionsRevoked>()},
+      [engine, alert_manager, wall, last_prune](const Event& e) {
+        if (const auto* a = std::get_if<ObservationsApplied>(&e)) engine->OnObservations(*a);
+        if (const auto* f = std::get_if<ForecastProduced>(&e)) engine->OnForecast(*f);
+        if (const auto* r = std::get_if<PartitionsRevoked>(&e)) engine->Drop(r->points);
+        if (wall->Now() - *last_prune > 3'600'000) {
+          *last_prune = wall->Now();
+          alert_manager->Prune();
         }
       },
       4096, Overflow::kBlock));
@@ -372,6 +447,8 @@ PointRegistry& Daemon::registry() { return *impl_->registry; }
 SeriesStore& Daemon::store() { return impl_->store; }
 Ingestor& Daemon::ingestor() { return *impl_->ingestor; }
 ForecastService* Daemon::forecast() { return impl_->forecast.get(); }
+AlertManager& Daemon::alerts() { return *impl_->alerts; }
+RuleEngine& Daemon::rule_engine() { return *impl_->rule_engine; }
 EventBus& Daemon::events() { return impl_->events; }
 const DataWatermark& Daemon::watermark() const { return impl_->watermark; }
 

@@ -22,6 +22,7 @@
 #include "brickcast/config.h"
 #include "brickcast/csv_converter.h"
 #include "brickcast/daemon.h"
+#include "brickcast/rules.h"
 #include "brickcast/forecast_service.h"
 #include "brickcast/logging.h"
 #include "brickcast/offline_forecast.h"
@@ -103,7 +104,9 @@ int Serve(const std::string& config_path, const std::vector<std::string>& replay
 
 int CheckConfig(const std::string& config_path, bool reference) {
   if (reference) {
-    std::cout << ConfigReference();
+    std::cout << "## Configuration\n\n" << ConfigReference() << "\n## Rule files\n\nA file holds "
+              << "{\"rules\": [...]} or a bare array; each rule's keys depend on its kind.\n"
+              << RuleReference();
     return 0;
   }
   auto config = LoadConfigFile(config_path);
@@ -129,9 +132,27 @@ int CheckConfig(const std::string& config_path, bool reference) {
     if (Status st = probe.LoadModel(config->forecast.model); !st.ok()) return Fail(st.WithContext("forecast.model"));
     forecaster = probe.model_identity() + " from " + config->forecast.model;
   }
+  // And the rules: they must load, and the report says where each applies and where not.
+  auto rules = LoadRules(config->rules);
+  if (!rules.ok()) return Fail(rules.status());
+  const RuleResolution resolved = ResolveRules(**rules, model);
   std::cout << config->effective_json << '\n';
+  for (const auto& rule : (*rules)->rules) {
+    size_t applies = 0;
+    for (const RuleBinding& b : resolved.bindings) applies += b.rule == rule;
+    std::cerr << "rule " << rule->id << " (" << RuleKindName(rule->kind) << "): applies to " << applies
+              << " equipment";
+    for (const RuleNotApplicable& na : resolved.not_applicable) {
+      if (na.rule != rule->id) continue;
+      std::cerr << "; not applicable " << (na.equipment.empty() ? "anywhere" : "to " + std::string(LocalName(na.equipment)))
+                << ": missing ";
+      for (size_t i = 0; i < na.missing.size(); ++i) std::cerr << (i ? ", " : "") << na.missing[i];
+    }
+    std::cerr << '\n';
+  }
   std::cerr << config_path << ": ok (" << config->brick.models.size() << " model files, " << model.size()
-            << " entities; forecast model " << forecaster << ")\n";
+            << " entities; forecast model " << forecaster << "; " << (*rules)->rules.size() << " rules in "
+            << (*rules)->files.size() << " files, " << resolved.bindings.size() << " bindings)\n";
   return 0;
 }
 

@@ -1,4 +1,5 @@
 // Config schema tables (one per section) and the mapping from validated JSON to Config.
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -35,6 +36,29 @@ std::string CheckUnit(const Json& v) {
 }
 
 // The schema's defaults are the typed structs' (config.h), so the two cannot drift.
+const char* const kWeekdays[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+
+std::string CheckWeekdays(const Json& v) {
+  for (const auto& d : v) {
+    if (std::find(std::begin(kWeekdays), std::end(kWeekdays), d.get<std::string>()) == std::end(kWeekdays))
+      return "'" + d.get<std::string>() + "' is not one of sun, mon, tue, wed, thu, fri, sat";
+  }
+  return "";
+}
+
+// "HH:MM" -> minutes after midnight, or -1.
+int ParseClockTime(const std::string& s) {
+  int h = 0, m = 0;
+  char colon = 0;
+  std::istringstream in(s);
+  if (!(in >> h >> colon >> m) || colon != ':' || h < 0 || h > 24 || m < 0 || m > 59 || (h == 24 && m != 0) ||
+      !in.eof())
+    return -1;
+  return h * 60 + m;
+}
+
+std::string CheckClockTime(const Json& v) { return ParseClockTime(v.get<std::string>()) < 0 ? "expected HH:MM" : ""; }
+
 const Schema& RootSchema() {
   static const Config kDefaults;
   static const Schema* const kSite = new Schema{{
@@ -177,6 +201,28 @@ const Schema& RootSchema() {
       {"level", FieldType::kString, kDefaults.log.level, "trace, debug, info, warn, error.", nullptr, false, false,
        OneOf({"trace", "debug", "info", "warn", "error"})},
   }};
+  static const Schema* const kMute = new Schema{{
+      {"name", FieldType::kString, Json(), "Shown on muted alerts.", nullptr, false, true},
+      {"weekdays", FieldType::kStringList, Json::array(), "mon ... sun; empty: every day.", nullptr, false, false,
+       CheckWeekdays},
+      {"start", FieldType::kString, Json(), "Local start time HH:MM (site.timezone).", nullptr, false, true,
+       CheckClockTime},
+      {"end", FieldType::kString, Json(), "Local end time HH:MM; before start: the window spans midnight.", nullptr,
+       false, true, CheckClockTime},
+      {"matchers", FieldType::kStringMap, Json::object(),
+       "Which alerts it mutes: rule, equipment, class, severity, kind, predicted; empty: all."},
+  }};
+  static const Schema* const kAlerts = new Schema{{
+      {"database", FieldType::kString, kDefaults.alerts.database,
+       "SQLite file keeping alert state, history and silences across restarts; a relative path is relative to "
+       "$STATE_DIRECTORY (systemd's StateDirectory=) when set, else to the config file; \"\": in memory only."},
+      {"retention_days", FieldType::kInteger, kDefaults.alerts.retention_days, "History older than this is deleted.",
+       nullptr, false, false, Between(1, 36500)},
+      {"retention_transitions", FieldType::kInteger, kDefaults.alerts.retention_transitions,
+       "At most this many history rows are kept.", nullptr, false, false, Between(100, 100000000)},
+      {"mute_windows", FieldType::kObjectList, Json::array(),
+       "Recurring windows (e.g. nightly maintenance) during which matching alerts are muted.", kMute},
+  }};
   static const Schema* const kRoot = new Schema{{
       {"site", FieldType::kObject, Json(), "The site.", kSite},
       {"brick", FieldType::kObject, Json(), "Brick models.", kBrick},
@@ -187,6 +233,9 @@ const Schema& RootSchema() {
       {"forecast", FieldType::kObject, Json(), "Live forecasts (model, worker pool, intervals).", kForecast},
       {"http", FieldType::kObject, Json(), "REST API and dashboard.", kHttp},
       {"log", FieldType::kObject, Json(), "Logging.", kLog},
+      {"rules", FieldType::kStringList, Json::array(),
+       "Rule files or directories of *.json rule files (see the rule reference)."},
+      {"alerts", FieldType::kObject, Json(), "Alert state, history and mute windows.", kAlerts},
   }};
   return *kRoot;
 }
@@ -334,6 +383,25 @@ StatusOr<Config> LoadConfigText(const std::string& json_text, const std::string&
       c.http.tokens.push_back(std::move(tok));
     }
     c.log.level = eff["log"]["level"];
+    for (const auto& r : eff["rules"]) c.rules.push_back(Resolve(base_dir, r.get<std::string>()));
+    const Json& al = eff["alerts"];
+    // Under systemd (StateDirectory=) state goes to $STATE_DIRECTORY, not next to the config.
+    const char* state_dir = std::getenv("STATE_DIRECTORY");
+    c.alerts.database = Resolve(state_dir != nullptr && *state_dir != '\0' ? std::string(state_dir) : base_dir,
+                                al["database"].get<std::string>());
+    c.alerts.retention_days = al["retention_days"];
+    c.alerts.retention_transitions = al["retention_transitions"];
+    for (const Json& mw : al["mute_windows"]) {
+      MuteWindowConfig m;
+      m.name = mw["name"];
+      for (const auto& d : mw["weekdays"])
+        m.weekdays.push_back(static_cast<int>(std::find(std::begin(kWeekdays), std::end(kWeekdays), d.get<std::string>()) -
+                                              std::begin(kWeekdays)));
+      m.start_minute = ParseClockTime(mw["start"]);
+      m.end_minute = ParseClockTime(mw["end"]);
+      for (const auto& [label, v] : mw["matchers"].items()) m.matchers[label] = v.get<std::string>();
+      c.alerts.mute_windows.push_back(std::move(m));
+    }
   }
   BRICKCAST_RETURN_IF_ERROR(config::ErrorsToStatus("config", errors));
   RedactSecrets(RootSchema(), &eff);

@@ -99,6 +99,7 @@ IngestReport Ingestor::IngestObservations(std::vector<Observation> observations,
 void Ingestor::Store(std::vector<Observation>&& observations, IngestReport* report) {
   for (Observation& obs : observations) {
     report->latest_time = std::max(report->latest_time, obs.time);
+    report->earliest_time = report->earliest_time == 0 ? obs.time : std::min(report->earliest_time, obs.time);
     if (!accept_unknown_points_ && !registry_.Get(obs.point)) {
       report->errors.push_back(IngestError{"unknown_point", obs.point + " is not in the Brick model", 0, 0, obs.point});
       ++report->rejected;
@@ -130,7 +131,7 @@ void Ingestor::Store(std::vector<Observation>&& observations, IngestReport* repo
   }
   // Published with no lock of ours held; the store's own locks are released too.
   if (events_ != nullptr && !report->points.empty())
-    events_->Publish(ObservationsApplied{report->points, report->latest_time});
+    events_->Publish(ObservationsApplied{report->points, report->latest_time, report->earliest_time});
 }
 
 void Ingestor::Record(const IngestReport& report, const MessageOrigin& origin, std::string_view payload) {

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <deque>
+#include <set>
 #include <map>
 #include <unordered_set>
 
@@ -103,6 +104,9 @@ struct RuleEngine::Impl {
   std::unordered_map<std::string, std::vector<BindingState*>> by_forecast;   // forecast-driven, by input point
   std::unordered_map<std::string, std::string> system_of;                    // point -> system (cache)
   std::unordered_map<std::string, UnixMillis> watermark;                     // system -> newest data time
+  // Steps in which a system reported anything. Steps of a gap in the whole feed are not
+  // evaluated: "stale" means silent while the equipment reports, not a dead feed.
+  std::unordered_map<std::string, std::set<UnixMillis>> active_steps;
   std::unordered_set<std::string> remember_forecasts;                        // points residual rules read
   std::unordered_map<std::string, std::deque<PointForecast>> past_forecasts;  // newest last
   std::map<std::string, RuleStatus> status;                                  // by rule id
@@ -218,7 +222,11 @@ void RuleEngine::OnObservations(const ObservationsApplied& applied) {
     const std::string& sys = e.SystemOf(p);
     if (std::find(systems.begin(), systems.end(), sys) == systems.end()) systems.push_back(sys);
   }
+  const UnixMillis earliest = applied.earliest_time != 0 ? applied.earliest_time : applied.latest_time;
   for (const std::string& sys : systems) {
+    std::set<UnixMillis>& active = e.active_steps[sys];
+    for (UnixMillis t = earliest - earliest % e.step; t <= applied.latest_time && active.size() < 100000; t += e.step)
+      active.insert(t);
     UnixMillis& mark = e.watermark[sys];
     if (applied.latest_time <= mark) continue;
     const UnixMillis before = mark - mark % e.step;
@@ -230,16 +238,19 @@ void RuleEngine::OnObservations(const ObservationsApplied& applied) {
     if (it == e.by_system.end()) continue;
     for (BindingState* b : it->second) {
       UnixMillis first = b->last_step != 0 ? b->last_step + e.step : closed_until - e.step;
-      const UnixMillis earliest = closed_until - static_cast<int64_t>(e.options.max_catch_up_steps) * e.step;
-      if (first < earliest) {
-        e.counters.skipped_steps += static_cast<uint64_t>((earliest - first) / e.step);
-        first = earliest;
+      const UnixMillis catch_up_from = closed_until - static_cast<int64_t>(e.options.max_catch_up_steps) * e.step;
+      if (first < catch_up_from) {
+        e.counters.skipped_steps += static_cast<uint64_t>((catch_up_from - first) / e.step);
+        first = catch_up_from;
       }
       for (UnixMillis t = first; t < closed_until; t += e.step) {
-        e.Evaluate(*b, t);
+        if (active.count(t)) e.Evaluate(*b, t);
         b->last_step = t;
       }
     }
+    // Steps older than any catch-up can reach are not needed again.
+    const UnixMillis horizon = closed_until - static_cast<int64_t>(e.options.max_catch_up_steps + 1) * e.step;
+    active.erase(active.begin(), active.lower_bound(horizon));
   }
 }
 
@@ -262,6 +273,7 @@ void RuleEngine::Drop(const std::vector<std::string>& points) {
   }
   for (const std::string& sys : systems) {
     e.watermark.erase(sys);
+    e.active_steps.erase(sys);
     auto it = e.by_system.find(sys);
     if (it == e.by_system.end()) continue;
     for (BindingState* b : it->second) b->last_step = 0;

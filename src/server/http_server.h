@@ -29,6 +29,7 @@ struct HttpRequest {
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
   std::string remote_addr;
+  std::string principal;  // who is calling (the token's name), set by the route table; "" when open
 
   std::string Query(const std::string& key, const std::string& fallback = "") const;
   std::string Header(const std::string& lower_name) const;

@@ -157,6 +157,93 @@ TEST_F(ApiTest, BearerTokensAndScopes) {
   EXPECT_EQ(client_->Post("/api/v1/observations", ops, kTtl, "text/turtle")->status, 200);
 }
 
+// An alert raised from posted observations, listed, acknowledged and silenced over real sockets,
+// with the 4xx answers a BMS script gets for bad ids, bad bodies and missing scope.
+TEST_F(ApiTest, AlertsFromPostedObservationsAckAndSilence) {
+  dir_.File("rules/r.json", R"([{"id": "sat-high", "kind": "threshold", "applies_to": "AHU", "limit": "80 degF",
+      "inputs": {"SAT": "Supply_Air_Temperature_Sensor"}, "action": "Check the heating valve."}])");
+  StartDaemon(R"(, "tokens": [{"name": "viewer", "token": "r"}, {"name": "ann", "token": "o", "scope": "operate"}])",
+              "", R"("store": {"step_seconds": 60, "window_steps": 60}, "forecast": {"model": "none", "workers": 1},
+                   "rules": ["rules"], "alerts": {"database": "alerts.db"})");
+  httplib::Headers read{{"Authorization", "Bearer r"}};
+  httplib::Headers ops{{"Authorization", "Bearer o"}};
+  // SAT in degF (the model's unit): 85 degF = 29.4 degC over the 80 degF = 26.7 degC limit.
+  auto post = client_->Post("/api/v1/observations", ops, R"({"observations": [
+      {"point": "SAT", "time": "2026-11-22T10:00:10Z", "value": 85},
+      {"point": "SAT", "time": "2026-11-22T10:01:10Z", "value": 85}]})", "application/json");
+  ASSERT_EQ(post->status, 200) << post->body;
+  Json list;
+  for (int i = 0; i < 200; ++i) {
+    list = Json::parse(client_->Get("/api/v1/alerts?state=firing", read)->body);
+    if (list["total"] == 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(list["total"], 1) << list.dump();
+  const Json alert = list["alerts"][0];
+  const std::string id = alert["id"];
+  EXPECT_EQ(alert["rule"], "sat-high");
+  EXPECT_EQ(alert["equipment"], "urn:b#AHU1");
+  EXPECT_EQ(alert["starts_at"], "2026-11-22T10:00:00Z");
+  EXPECT_EQ(alert["action"], "Check the heating valve.");
+  EXPECT_NEAR(alert["evidence"]["values"][0]["value"].get<double>(), 29.444, 1e-3);
+  EXPECT_EQ(alert["evidence"]["values"][0]["unit"], "degC");
+  EXPECT_NEAR(alert["evidence"]["thresholds"][0]["value"].get<double>(), 26.667, 1e-3);
+  auto detail = Json::parse(client_->Get("/api/v1/alerts/" + id, read)->body);
+  ASSERT_EQ(detail["history"].size(), 1u);
+  EXPECT_EQ(detail["history"][0]["to"], "firing");
+  EXPECT_EQ(client_->Get("/api/v1/alerts/0000000000000000", read)->status, 404);
+  EXPECT_EQ(client_->Get("/api/v1/alerts?state=bogus", read)->status, 400);
+  EXPECT_EQ(client_->Get("/api/v1/alerts?limit=0", read)->status, 400);
+  auto page = Json::parse(client_->Get("/api/v1/alerts?limit=1&severity=warning", read)->body);
+  EXPECT_EQ(page["count"], 1);
+  EXPECT_TRUE(page["next_offset"].is_null());
+
+  // Ack: scope, body and id checked; the author defaults to the token's name.
+  const std::string ack = "/api/v1/alerts/" + id + "/ack";
+  EXPECT_EQ(client_->Post(ack, R"({"comment": "x"})", "application/json")->status, 401);
+  EXPECT_EQ(client_->Post(ack, read, R"({"comment": "x"})", "application/json")->status, 403);
+  EXPECT_EQ(client_->Post(ack, ops, "[1]", "application/json")->status, 400);
+  EXPECT_EQ(client_->Post(ack, ops, R"({"coment": "typo"})", "application/json")->status, 400);
+  EXPECT_EQ(client_->Post("/api/v1/alerts/nope/ack", ops, "{}", "application/json")->status, 404);
+  auto acked = client_->Post(ack, ops, R"({"comment": "valve crew on it"})", "application/json");
+  ASSERT_EQ(acked->status, 200) << acked->body;
+  EXPECT_EQ(Json::parse(acked->body)["ack"]["by"], "ann");
+
+  // Silences.
+  EXPECT_EQ(client_->Post("/api/v1/silences", ops, R"({"duration": "1h"})", "application/json")->status, 400);
+  EXPECT_EQ(client_->Post("/api/v1/silences", ops, R"({"matchers": {"rule": "sat-high"}})", "application/json")->status,
+            400) << "an end is mandatory";
+  EXPECT_EQ(client_->Post("/api/v1/silences", ops, R"({"matchers": {"colour": "red"}, "duration": "1h"})",
+                          "application/json")->status, 400);
+  EXPECT_EQ(client_->Post("/api/v1/silences", read, R"({"matchers": {"rule": "sat-high"}, "duration": "1h"})",
+                          "application/json")->status, 403);
+  auto silence = client_->Post("/api/v1/silences", ops,
+                               R"({"matchers": {"rule": "sat-high"}, "duration": "1h", "comment": "valve job"})",
+                               "application/json");
+  ASSERT_EQ(silence->status, 201) << silence->body;
+  const std::string sid = Json::parse(silence->body)["id"];
+  EXPECT_EQ(Json::parse(silence->body)["author"], "ann");
+  auto silenced = Json::parse(client_->Get("/api/v1/alerts/" + id, read)->body);
+  EXPECT_EQ(silenced["silenced_by"], Json::array({sid}));
+  EXPECT_EQ(silenced["state"], "firing") << "silenced alerts stay visible";
+  EXPECT_EQ(Json::parse(client_->Get("/api/v1/silences", read)->body)["count"], 1);
+  EXPECT_EQ(client_->Delete("/api/v1/silences/nope", ops)->status, 404);
+  EXPECT_EQ(client_->Delete("/api/v1/silences/" + sid, read)->status, 403);
+  EXPECT_EQ(client_->Delete("/api/v1/silences/" + sid, ops)->status, 200);
+  EXPECT_EQ(client_->Delete("/api/v1/silences/" + sid, ops)->status, 409);
+  EXPECT_TRUE(Json::parse(client_->Get("/api/v1/alerts/" + id, read)->body)["silenced_by"].empty());
+
+  // Rules and metrics.
+  auto rules = Json::parse(client_->Get("/api/v1/rules", read)->body);
+  ASSERT_EQ(rules["count"], 1);
+  EXPECT_EQ(rules["rules"][0]["applies"], Json::array({"urn:b#AHU1"}));
+  EXPECT_GE(rules["rules"][0]["evaluations"].get<int>(), 1);
+  const std::string metrics = client_->Get("/metrics", read)->body;
+  EXPECT_NE(metrics.find("brickcast_alerts{state=\"firing\",severity=\"warning\"} 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("brickcast_rule_evaluations_total"), std::string::npos);
+  EXPECT_EQ(testing::PrometheusTextProblems(metrics), "");
+}
+
 TEST_F(ApiTest, ReplaysAFileOfMessages) {
   std::string file;
   for (int i = 0; i < 30; ++i) {

@@ -54,8 +54,13 @@ class NotifySocket {
 // READY=1 and returns the child's pid and API port.
 class ServeChild {
  public:
-  explicit ServeChild(const std::function<void()>& child_env = [] {}) : notify_(dir_.path() + "/notify.sock") {
-    const std::string config = dir_.File("c.json", R"({"http": {"listen": "127.0.0.1:0"}, "log": {"level": "warn"}})");
+  // `config_path`: a config file of the test's; "" for a default one in a scratch directory.
+  explicit ServeChild(const std::function<void()>& child_env = [] {}, const std::string& config_path = "")
+      : notify_(dir_.path() + "/notify.sock") {
+    const std::string config =
+        !config_path.empty()
+            ? config_path
+            : dir_.File("c.json", R"({"http": {"listen": "127.0.0.1:0"}, "log": {"level": "warn"}})");
     if (!notify_.bound()) return;
     pid_ = fork();
     if (pid_ == 0) {
@@ -211,6 +216,65 @@ TEST(ServeProcessTest, NoBlasThreadSpinsIdleOrForecasting) {
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+// A firing alert survives kill -9: the restarted daemon restores it from the alert database as
+// firing, with its original start, and keeps evaluating it.
+TEST(ServeProcessTest, FiringAlertsSurviveKillNine) {
+  testing::TempDir dir;
+  dir.File("model.ttl", R"(@prefix b: <urn:b#> .
+b:AHU1 a brick:AHU ; brick:hasPoint b:SAT .
+b:SAT a brick:Supply_Air_Temperature_Sensor ; brick:hasUnit unit:DEG_C .)");
+  dir.File("rules/sat.json", R"([{"id": "sat-high", "kind": "threshold", "applies_to": "AHU", "limit": "30 degC",
+      "inputs": {"SAT": "Supply_Air_Temperature_Sensor"}, "summary": "{equipment}: SAT {SAT}"}])");
+  const std::string config = dir.File("c.json", R"({"brick": {"models": ["model.ttl"]}, "rules": ["rules"],
+      "alerts": {"database": "state/alerts.db"}, "forecast": {"model": "none"},
+      "http": {"listen": "127.0.0.1:0"}, "log": {"level": "warn"}})");
+  std::filesystem::create_directories(dir.path() + "/state");
+  auto firing = [](httplib::Client& c) -> nlohmann::json {
+    for (int i = 0; i < 200; ++i) {
+      auto r = c.Get("/api/v1/alerts?state=firing");
+      if (r && r->status == 200) {
+        auto j = nlohmann::json::parse(r->body);
+        if (j["total"] == 1) return j["alerts"][0];
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return nullptr;
+  };
+  std::string starts_at;
+  {
+    ServeChild child([] {}, config);
+    ASSERT_NE(child.port(), 0) << child.ready_message();
+    httplib::Client c("127.0.0.1", child.port());
+    // Two steps of data: the second closes the first, whose mean is over the limit.
+    auto post = c.Post("/api/v1/observations", R"({"observations": [
+        {"point": "SAT", "time": "2026-11-22T10:01:00Z", "value": 35},
+        {"point": "SAT", "time": "2026-11-22T10:06:00Z", "value": 36}]})", "application/json");
+    ASSERT_TRUE(post);
+    ASSERT_EQ(post->status, 200) << post->body;
+    nlohmann::json alert = firing(c);
+    ASSERT_FALSE(alert.is_null()) << "the alert fired";
+    starts_at = alert["starts_at"];
+    EXPECT_EQ(starts_at, "2026-11-22T10:00:00Z");
+    ASSERT_EQ(kill(child.pid(), SIGKILL), 0);
+    int status = 0;
+    ASSERT_EQ(waitpid(child.pid(), &status, 0), child.pid());
+    ASSERT_TRUE(WIFSIGNALED(status));
+  }
+  ServeChild again([] {}, config);
+  ASSERT_NE(again.port(), 0) << again.ready_message();
+  httplib::Client c("127.0.0.1", again.port());
+  nlohmann::json alert = firing(c);
+  ASSERT_FALSE(alert.is_null()) << "restored as firing";
+  EXPECT_EQ(alert["starts_at"], starts_at);
+  EXPECT_EQ(alert["summary"], "AHU1: SAT 35.00 degC");
+  auto detail = nlohmann::json::parse(c.Get("/api/v1/alerts/" + alert["id"].get<std::string>())->body);
+  ASSERT_EQ(detail["history"].size(), 1u);
+  EXPECT_EQ(detail["history"][0]["to"], "firing");
+  ASSERT_EQ(kill(again.pid(), SIGTERM), 0);
+  int status = 0;
+  waitpid(again.pid(), &status, 0);
 }
 
 }  // namespace
