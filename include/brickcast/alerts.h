@@ -128,6 +128,11 @@ StatusOr<std::unique_ptr<AlertStore>> OpenSqliteAlertStore(const std::string& pa
 // In memory (tests, and `alerts.database: ""`).
 std::unique_ptr<AlertStore> NewMemoryAlertStore();
 
+// Pending, firing or no_data: the alert needs every evaluation (with its evidence).
+inline bool IsActive(AlertState s) {
+  return s == AlertState::kPending || s == AlertState::kFiring || s == AlertState::kNoData;
+}
+
 struct AlertManagerOptions {
   const Clock* clock = &Clock::Real();
   EventBus* events = nullptr;  // AlertChanged is published here
@@ -172,11 +177,13 @@ class AlertManager {
   // The Brick model used for inhibition along `feeds`.
   void SetModel(std::shared_ptr<const BrickModel> model);
 
-  // Applies one evaluation of `binding`; records and publishes any transition.
-  void Apply(const RuleBinding& binding, const ConditionResult& result);
+  // Applies one evaluation of `binding`; records and publishes any transition. Returns the alert's
+  // state afterwards.
+  AlertState Apply(const RuleBinding& binding, const ConditionResult& result);
 
   std::vector<AlertView> List(const AlertFilter& filter) const;
   std::optional<AlertView> Get(const std::string& id) const;
+  std::optional<AlertState> StateOf(const std::string& id) const;  // cheap: no annotations
   std::vector<AlertTransition> History(const std::string& id, size_t limit) const;
 
   // Acknowledges until the next state change. NotFound for an unknown id; FailedPrecondition

@@ -103,6 +103,7 @@ struct RuleBinding {
   std::shared_ptr<const RuleSpec> rule;
   std::string equipment;
   std::map<std::string, std::string> points;  // input name -> point IRI
+  std::string alert_id;  // its alert's fingerprint, cached by the engine ("" = compute it)
 };
 struct RuleNotApplicable {
   std::string rule;
@@ -128,13 +129,21 @@ class RuleInputs {
   // The `steps` steps ending with the one starting at `step_start`: observed means only, NaN
   // where nothing was observed (a forward-filled gap is not a flat line).
   virtual std::vector<double> Recent(const std::string& input, UnixMillis step_start, size_t steps) const = 0;
+  // Lowest and highest observed step mean over the `steps` steps ending with the one starting at
+  // `step_start`, and how many steps were observed (flatline checks, without copying a window).
+  struct Range {
+    double min = NAN, max = NAN;
+    size_t observed = 0;
+  };
+  virtual Range ObservedRange(const std::string& input, UnixMillis step_start, size_t steps) const = 0;
   // Start of the newest step with an observation among the `steps` steps ending with the one
   // starting at `step_start`; 0 when there is none. As of that step, not of now, so a replay that
   // is ahead of its evaluations judges the same.
   virtual UnixMillis LastObserved(const std::string& input, UnixMillis step_start, size_t steps) const = 0;
   // The newest forecast of the input made from data before `step_start` whose horizon covers that
   // step (residual rules), or the newest forecast at all when `step_start` is 0.
-  virtual std::optional<PointForecast> Forecast(const std::string& input, UnixMillis step_start) const = 0;
+  // Valid until the next call on this object; null when there is none.
+  virtual const PointForecast* Forecast(const std::string& input, UnixMillis step_start) const = 0;
   virtual std::string Unit(const std::string& input) const = 0;  // SI symbol, "" when unknown
   virtual std::string Point(const std::string& input) const = 0;  // point IRI
 };
@@ -175,8 +184,10 @@ class Condition {
  public:
   virtual ~Condition() = default;
   // Evaluates at the closed step starting at `step_start` (for forecast conditions: the forecast
-  // made at that data time).
-  virtual ConditionResult Evaluate(const RuleInputs& in, UnixMillis step_start) const = 0;
+  // made at that data time). Without `explain` only the outcome, time, primary value and the
+  // prediction fields are filled: the engine asks for evidence only when an alert needs it, so
+  // the common case (normal, nothing active) costs a few store reads.
+  virtual ConditionResult Evaluate(const RuleInputs& in, UnixMillis step_start, bool explain = true) const = 0;
   // Forecast conditions run when a forecast of their input lands, not when a step closes.
   virtual bool on_forecast() const { return false; }
 };

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <cmath>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -20,6 +21,7 @@
 #include "brickcast/metrics.h"
 
 #include "brickcast/observation.h"
+#include "brickcast/string_hash.h"
 
 namespace brickcast {
 
@@ -77,7 +79,45 @@ class SeriesStore {
   std::optional<SeriesWindow> Window(std::string_view point, UnixMillis end, size_t steps) const;
   // The last `steps` steps up to the newest observation of the point.
   std::optional<SeriesWindow> Latest(std::string_view point, size_t steps) const;
+  // The value of the step containing `time` (its mean, or forward-filled as Window would); NaN
+  // when there is none. Allocation-free, for the rule engine's hot path.
+  double ValueAt(std::string_view point, UnixMillis time) const;
+  // Start of the newest step with an observation among the `steps` steps ending with the one
+  // containing `time`; 0 when there is none.
+  UnixMillis LastObservedStep(std::string_view point, UnixMillis time, size_t steps) const;
+  // Lowest and highest observed step mean among the `steps` steps ending with the one containing
+  // `time`, and how many of them were observed (filled steps do not count). Allocation-free.
+  struct ObservedRange {
+    double min = NAN, max = NAN;
+    size_t observed = 0;
+  };
+  ObservedRange RangeOf(std::string_view point, UnixMillis time, size_t steps) const;
   std::optional<SeriesStats> Stats(std::string_view point) const;
+
+ private:
+  struct Series;
+  struct Shard;
+
+ public:
+  // One point's series found once for many reads (the rule engine reads the same points every
+  // step): later reads go straight to the series, without hashing the name, until a Drop
+  // anywhere in the store makes every ref look the series up again. Not thread-safe itself:
+  // one ref per reader.
+  class SeriesRef {
+   public:
+    explicit SeriesRef(std::string point = "") : point_(std::move(point)) {}
+    const std::string& point() const { return point_; }
+
+   private:
+    friend class SeriesStore;
+    std::string point_;
+    Shard* shard_ = nullptr;
+    const Series* series_ = nullptr;
+    uint64_t generation_ = 0;
+  };
+  double ValueAt(SeriesRef& ref, UnixMillis time) const;
+  UnixMillis LastObservedStep(SeriesRef& ref, UnixMillis time, size_t steps) const;
+  ObservedRange RangeOf(SeriesRef& ref, UnixMillis time, size_t steps) const;
 
   void Drop(std::string_view point);
   std::vector<std::string> Points() const;
@@ -87,17 +127,22 @@ class SeriesStore {
   size_t BytesPerPoint() const;
 
  private:
-  struct Series;
   struct Shard {
     mutable std::mutex mu;
-    std::unordered_map<std::string, std::unique_ptr<Series>> series;  // guarded by mu
+    std::unordered_map<std::string, std::unique_ptr<Series>, StringHash, std::equal_to<>> series;  // guarded by mu
   };
   static constexpr size_t kShards = 16;
   Shard& ShardFor(std::string_view point) const;
+  // REQUIRES: the ref's shard lock held (Locked takes it). Null when the point has no series.
+  const Series* Resolve(SeriesRef& ref) const;
+  double ValueIn(const Series& s, UnixMillis time) const;
+  UnixMillis LastObservedIn(const Series& s, UnixMillis time, size_t steps) const;
+  ObservedRange RangeIn(const Series& s, UnixMillis time, size_t steps) const;
 
   SeriesOptions options_;
   mutable std::array<Shard, kShards> shards_;
   std::atomic<uint64_t> accepted_{0}, late_{0}, duplicates_{0}, too_old_{0}, points_{0};
+  std::atomic<uint64_t> generation_{1};  // bumped by every Drop (SeriesRef validity)
 };
 
 // Points, late observations and the fixed memory per point, for the metrics registry.

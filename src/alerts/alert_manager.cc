@@ -55,7 +55,6 @@ std::string EvidenceJson(const ConditionResult& r) {
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-bool Active(AlertState s) { return s == AlertState::kPending || s == AlertState::kFiring || s == AlertState::kNoData; }
 
 }  // namespace
 
@@ -159,7 +158,7 @@ struct AlertManager::Impl {
 
   AlertView Annotate(const Alert& a, UnixMillis now) const {
     AlertView v{a, {}, {}, {}};
-    if (!Active(a.state)) return v;
+    if (!IsActive(a.state)) return v;
     for (const Silence& s : silences) {
       if (s.ActiveAt(now) && s.matchers.Matches(a)) v.silenced_by.push_back(s.id);
     }
@@ -224,28 +223,33 @@ void AlertManager::SetModel(std::shared_ptr<const BrickModel> model) {
   impl_->upstream.clear();
 }
 
-void AlertManager::Apply(const RuleBinding& binding, const ConditionResult& r) {
+AlertState AlertManager::Apply(const RuleBinding& binding, const ConditionResult& r) {
   const RuleSpec& rule = *binding.rule;
   std::optional<AlertChanged> changed;
+  AlertState result_state;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
-    const std::string id = AlertFingerprint(rule.id, binding.equipment);
+    const std::string id = binding.alert_id.empty() ? AlertFingerprint(rule.id, binding.equipment) : binding.alert_id;
     auto [it, created] = impl_->alerts.try_emplace(id);
     Alert& a = it->second;
     if (created) a.id = id;
     // Labels follow the rule (a reload may change severity or kind).
-    a.rule = rule.id;
-    a.equipment = binding.equipment;
-    if (impl_->model) {
-      if (const Entity* e = impl_->model->Find(binding.equipment); e && !e->classes.empty())
-        a.equipment_class = std::string(LocalName(e->classes.front()));
+    if (created || a.equipment_class.empty()) {
+      a.rule = rule.id;
+      a.equipment = binding.equipment;
+      if (impl_->model) {
+        if (const Entity* e = impl_->model->Find(binding.equipment); e && !e->classes.empty())
+          a.equipment_class = std::string(LocalName(e->classes.front()));
+      }
     }
     a.kind = rule.kind;
     a.severity = rule.severity;
-    a.action = rule.action;
-    a.points.clear();
-    for (const auto& [name, point] : binding.points) a.points.push_back(point);
-    if (a.last_evaluated != 0 && r.time <= a.last_evaluated) return;  // already judged this data time
+    if (a.action != rule.action) a.action = rule.action;
+    if (a.points.size() != binding.points.size()) {
+      a.points.clear();
+      for (const auto& [name, point] : binding.points) a.points.push_back(point);
+    }
+    if (a.last_evaluated != 0 && r.time <= a.last_evaluated) return a.state;  // already judged this data time
     a.last_evaluated = r.time;
 
     const AlertState from = a.state;
@@ -306,7 +310,7 @@ void AlertManager::Apply(const RuleBinding& binding, const ConditionResult& r) {
     // the fault's evidence on the alert, and the history records the resolving evaluation.
     const std::string evidence = EvidenceJson(r);
     const std::string summary = RenderSummary(rule, binding.equipment, r);
-    if (r.outcome != Outcome::kNormal && (Active(to) || to != from)) {
+    if (r.outcome != Outcome::kNormal && (IsActive(to) || to != from)) {
       a.evidence = evidence;
       a.summary = summary;
     }
@@ -328,8 +332,10 @@ void AlertManager::Apply(const RuleBinding& binding, const ConditionResult& r) {
       dirty = true;
     }
     if (dirty) impl_->Persist(a);
+    result_state = a.state;
   }
   if (changed && impl_->options.events) impl_->options.events->Publish(*changed);
+  return result_state;
 }
 
 std::vector<AlertView> AlertManager::List(const AlertFilter& f) const {
@@ -366,6 +372,13 @@ std::optional<AlertView> AlertManager::Get(const std::string& id) const {
   return impl_->Annotate(it->second, now);
 }
 
+std::optional<AlertState> AlertManager::StateOf(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto it = impl_->alerts.find(id);
+  if (it == impl_->alerts.end()) return std::nullopt;
+  return it->second.state;
+}
+
 std::vector<AlertTransition> AlertManager::History(const std::string& id, size_t limit) const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   auto h = impl_->store->History(id, limit);
@@ -378,7 +391,7 @@ Status AlertManager::Ack(const std::string& id, const std::string& who, const st
   auto it = impl_->alerts.find(id);
   if (it == impl_->alerts.end()) return Status::NotFound("no alert " + id);
   Alert& a = it->second;
-  if (!Active(a.state))
+  if (!IsActive(a.state))
     return Status::FailedPrecondition("alert " + id + " is " + AlertStateName(a.state) + "; only active alerts are acknowledged");
   a.acked_by = who;
   a.ack_comment = comment;

@@ -4,6 +4,7 @@
 // whose migrations run in order inside one transaction.
 #include <sqlite3.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "brickcast/alerts.h"
@@ -257,6 +258,12 @@ StatusOr<int64_t> QueryInt(sqlite3* db, const char* sql) {
 }  // namespace
 
 StatusOr<std::unique_ptr<AlertStore>> OpenSqliteAlertStore(const std::string& path) {
+  // A state directory that does not exist yet is created (a first start); failing that is the
+  // error to report, not SQLite's "unable to open".
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  if (ec) return Status::Unavailable("alert database " + path + ": cannot create " + parent.string() + ": " + ec.message());
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                                  nullptr);

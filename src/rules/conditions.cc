@@ -34,31 +34,33 @@ class ThresholdCondition : public Condition {
  public:
   explicit ThresholdCondition(std::shared_ptr<const RuleSpec> r) : rule_(std::move(r)) {}
 
-  ConditionResult Evaluate(const RuleInputs& in, UnixMillis t) const override {
+  ConditionResult Evaluate(const RuleInputs& in, UnixMillis t, bool explain) const override {
     const RuleSpec& r = *rule_;
     ConditionResult out;
     out.time = t;
     const double a = in.StepValue(r.value.a, t);
     const double b = r.value.op != 0 ? in.StepValue(r.value.b, t) : 0.0;
     const double base = r.limit_input.empty() ? 0.0 : in.StepValue(r.limit_input, t);
-    out.values.push_back(InputEvidence(in, r.value.a, a));
-    if (r.value.op != 0) out.values.push_back(InputEvidence(in, r.value.b, b));
-    if (!r.limit_input.empty()) out.values.push_back(InputEvidence(in, r.limit_input, base));
-    for (const EvidenceValue& e : out.values) {
-      if (std::isnan(e.value)) out.missing.push_back(e.name);
-    }
-    if (!out.missing.empty()) {
-      out.outcome = Outcome::kNoData;
-      out.detail = "no data for " + out.missing.front() + " in this step";
-      return out;
-    }
-    const std::string unit = DifferenceUnit(in.Unit(r.value.a), r.value.op);
     const double v = r.value.op == '-' ? a - b : r.value.op == '+' ? a + b : a;
     const double limit = r.limit_input.empty() ? r.limit : base + r.limit_offset;
     out.primary_value = v;
+    out.outcome = std::isnan(v) || std::isnan(limit) ? Outcome::kNoData
+                  : Past(r.direction, v, limit)     ? Outcome::kFault
+                                                    : Outcome::kNormal;
+    if (!explain) return out;
+    out.values.push_back(InputEvidence(in, r.value.a, a));
+    if (r.value.op != 0) out.values.push_back(InputEvidence(in, r.value.b, b));
+    if (!r.limit_input.empty()) out.values.push_back(InputEvidence(in, r.limit_input, base));
+    if (out.outcome == Outcome::kNoData) {
+      for (const EvidenceValue& e : out.values) {
+        if (std::isnan(e.value)) out.missing.push_back(e.name);
+      }
+      out.detail = "no data for " + (out.missing.empty() ? r.value.a : out.missing.front()) + " in this step";
+      return out;
+    }
+    const std::string unit = DifferenceUnit(in.Unit(r.value.a), r.value.op);
     if (r.value.op != 0) out.values.push_back(EvidenceValue{"value", "", v, unit});
     out.thresholds.push_back(EvidenceValue{"limit", "", limit, r.limit_input.empty() ? unit : in.Unit(r.limit_input)});
-    out.outcome = Past(r.direction, v, limit) ? Outcome::kFault : Outcome::kNormal;
     out.detail = r.value.text() + " = " + Format(v, unit) + (out.outcome == Outcome::kFault ? " " : " not ") +
                  DirectionWord(r.direction) + " " +
                  (r.limit_input.empty() ? "" : r.limit_input + (r.limit_offset != 0 ? " + offset = " : " = ")) +
@@ -82,49 +84,53 @@ class ForecastThresholdCondition : public Condition {
   explicit ForecastThresholdCondition(std::shared_ptr<const RuleSpec> r) : rule_(std::move(r)) {}
   bool on_forecast() const override { return true; }
 
-  ConditionResult Evaluate(const RuleInputs& in, UnixMillis t) const override {
+  ConditionResult Evaluate(const RuleInputs& in, UnixMillis t, bool explain) const override {
     const RuleSpec& r = *rule_;
     const std::string& input = r.value.a;
-    const std::string unit = in.Unit(input);
     ConditionResult out;
     out.time = t;
-    out.thresholds.push_back(EvidenceValue{"limit", "", r.limit, unit});
     // The last measured step before the forecast starts.
     const double measured = in.StepValue(input, t - in.step_ms());
-    out.values.push_back(InputEvidence(in, input, measured));
     out.measured_crossed = !std::isnan(measured) && Past(r.direction, measured, r.limit);
-    const std::optional<PointForecast> f = in.Forecast(input, 0);
-    if (!f || f->status != ForecastStatus::kOk || f->steps.empty()) {
-      out.outcome = Outcome::kNoData;
+    const PointForecast* f = in.Forecast(input, 0);
+    size_t checked = 0;
+    bool judged = false;
+    out.outcome = Outcome::kNoData;
+    if (f != nullptr && f->status == ForecastStatus::kOk) {
+      out.time = f->window_end;
+      out.outcome = Outcome::kNormal;
+      for (const ForecastStep& s : f->steps) {
+        if (s.time >= f->window_end + r.within_ms) break;
+        ++checked;
+        const double v = BoundOf(s, r.bound);
+        if (std::isnan(v)) continue;  // no interval yet for this step
+        judged = true;
+        if (Past(r.direction, v, r.limit)) {
+          out.outcome = Outcome::kFault;
+          out.predicted = true;
+          out.crossing_time = s.time;
+          out.primary_value = v;
+          break;
+        }
+      }
+      if (!judged) out.outcome = Outcome::kNoData;
+    }
+    if (!explain) return out;
+    const std::string unit = in.Unit(input);
+    out.thresholds.push_back(EvidenceValue{"limit", "", r.limit, unit});
+    out.values.push_back(InputEvidence(in, input, measured));
+    if (f == nullptr || f->status != ForecastStatus::kOk) {
       out.missing.push_back(input + " forecast");
       out.detail = "no forecast of " + input + " yet";
       return out;
     }
-    out.time = f->window_end;
-    ForecastEvidence ev{f->model, f->window_end, f->step_ms, {}};
-    out.outcome = Outcome::kNormal;
-    bool judged = false;
-    for (const ForecastStep& s : f->steps) {
-      if (s.time >= f->window_end + r.within_ms) break;
-      ev.steps.push_back(s);
-      const double v = BoundOf(s, r.bound);
-      if (std::isnan(v)) continue;  // no interval yet for this step
-      judged = true;
-      if (Past(r.direction, v, r.limit)) {
-        out.outcome = Outcome::kFault;
-        out.predicted = true;
-        out.crossing_time = s.time;
-        out.primary_value = v;
-        break;
-      }
-    }
     if (!judged) {
-      out.outcome = Outcome::kNoData;
       out.missing.push_back(input + " forecast interval");
       out.detail = std::string("the forecast has no ") + BoundName(r.bound) + " yet";
       return out;
     }
-    out.forecast = std::move(ev);
+    out.forecast = ForecastEvidence{f->model, f->window_end, f->step_ms,
+                                    std::vector<ForecastStep>(f->steps.begin(), f->steps.begin() + checked)};
     if (out.outcome == Outcome::kFault) {
       const double lead_min = static_cast<double>(out.crossing_time - f->window_end) / 60000.0;
       char buf[160];
@@ -148,82 +154,110 @@ class SensorHealthCondition : public Condition {
  public:
   explicit SensorHealthCondition(std::shared_ptr<const RuleSpec> r) : rule_(std::move(r)) {}
 
-  ConditionResult Evaluate(const RuleInputs& in, UnixMillis t) const override {
-    const RuleSpec& r = *rule_;
-    const std::string& input = r.value.a;
-    const std::string unit = in.Unit(input);
-    ConditionResult out;
-    out.time = t;
-    out.outcome = Outcome::kNormal;
-    switch (r.check) {
-      case HealthCheck::kStale: {
-        // Evaluation runs because the equipment's other points closed this step, so silence here
-        // is this sensor's, not the whole feed's.
-        const UnixMillis last = in.LastObserved(input, t, r.stale_steps);
-        out.values.push_back(InputEvidence(in, input, in.StepValue(input, t)));
-        out.thresholds.push_back(EvidenceValue{"stale_steps", "", static_cast<double>(r.stale_steps), "steps"});
-        if (last == 0) {
-          out.outcome = Outcome::kFault;
-          out.detail = input + " has not reported for " + std::to_string(r.stale_steps) +
-                       " steps while its equipment reports";
-        } else {
-          out.detail = input + " reported in the step of " + FormatIsoUtc(last);
-        }
-        return out;
-      }
-      case HealthCheck::kRange: {
-        const double v = in.StepValue(input, t);
-        out.values.push_back(InputEvidence(in, input, v));
-        if (!std::isnan(r.min)) out.thresholds.push_back(EvidenceValue{"min", "", r.min, unit});
-        if (!std::isnan(r.max)) out.thresholds.push_back(EvidenceValue{"max", "", r.max, unit});
-        if (std::isnan(v)) return NoData(out, input);
-        out.primary_value = v;
-        const bool low = !std::isnan(r.min) && v < r.min, high = !std::isnan(r.max) && v > r.max;
-        out.outcome = low || high ? Outcome::kFault : Outcome::kNormal;
-        out.detail = input + " = " + Format(v, unit) + (low ? " below the plausible minimum " + Format(r.min, unit)
-                                                       : high ? " above the plausible maximum " + Format(r.max, unit)
-                                                              : " within its plausible range");
-        return out;
-      }
-      case HealthCheck::kFlatline: {
-        const std::vector<double> w = in.Recent(input, t, r.window_steps);
-        out.thresholds.push_back(EvidenceValue{"epsilon", "", r.epsilon, unit});
-        if (w.size() < r.window_steps || std::any_of(w.begin(), w.end(), [](double v) { return std::isnan(v); }))
-          return NoData(out, input);
-        const auto [lo, hi] = std::minmax_element(w.begin(), w.end());
-        out.primary_value = *hi - *lo;
-        out.values.push_back(InputEvidence(in, input, w.back()));
-        out.values.push_back(EvidenceValue{"spread", "", out.primary_value, DifferenceUnit(unit, '-')});
-        out.outcome = out.primary_value < r.epsilon ? Outcome::kFault : Outcome::kNormal;
-        out.detail = input + " spread " + Format(out.primary_value, DifferenceUnit(unit, '-')) + " over " +
-                     std::to_string(r.window_steps) + " steps" + (out.outcome == Outcome::kFault ? " (flat)" : "");
-        return out;
-      }
-      case HealthCheck::kSpike: {
-        const std::vector<double> w = in.Recent(input, t, r.window_steps + 1);
-        if (w.size() < 3 || std::isnan(w.back()) || std::isnan(w[w.size() - 2])) return NoData(out, input);
-        std::vector<double> steps;
-        for (size_t i = 1; i + 1 < w.size(); ++i) {
-          if (!std::isnan(w[i]) && !std::isnan(w[i - 1])) steps.push_back(std::fabs(w[i] - w[i - 1]));
-        }
-        if (steps.size() < 2) return NoData(out, input);
-        std::nth_element(steps.begin(), steps.begin() + steps.size() / 2, steps.end());
-        const double typical = std::max(steps[steps.size() / 2], r.epsilon);
-        const double jump = std::fabs(w.back() - w[w.size() - 2]);
-        out.primary_value = jump;
-        out.values.push_back(InputEvidence(in, input, w.back()));
-        out.values.push_back(EvidenceValue{"jump", "", jump, DifferenceUnit(unit, '-')});
-        out.thresholds.push_back(EvidenceValue{"limit", "", r.spike_k * typical, DifferenceUnit(unit, '-')});
-        out.outcome = jump > r.spike_k * typical ? Outcome::kFault : Outcome::kNormal;
-        out.detail = input + " jumped " + Format(jump, DifferenceUnit(unit, '-')) + " in one step; typical step " +
-                     Format(typical, DifferenceUnit(unit, '-'));
-        return out;
-      }
+  ConditionResult Evaluate(const RuleInputs& in, UnixMillis t, bool explain) const override {
+    switch (rule_->check) {
+      case HealthCheck::kStale: return Stale(in, t, explain);
+      case HealthCheck::kRange: return Range(in, t, explain);
+      case HealthCheck::kFlatline: return Flatline(in, t, explain);
+      case HealthCheck::kSpike: return Spike(in, t, explain);
     }
-    return out;
+    return ConditionResult{};
   }
 
  private:
+  // Evaluation runs because the equipment's other points closed this step, so silence here is
+  // this sensor's, not the whole feed's.
+  ConditionResult Stale(const RuleInputs& in, UnixMillis t, bool explain) const {
+    const RuleSpec& r = *rule_;
+    const std::string& input = r.value.a;
+    ConditionResult out;
+    out.time = t;
+    const UnixMillis last = in.LastObserved(input, t, r.stale_steps);
+    out.outcome = last == 0 ? Outcome::kFault : Outcome::kNormal;
+    if (!explain) return out;
+    out.values.push_back(InputEvidence(in, input, in.StepValue(input, t)));
+    out.thresholds.push_back(EvidenceValue{"stale_steps", "", static_cast<double>(r.stale_steps), "steps"});
+    out.detail = last == 0 ? input + " has not reported for " + std::to_string(r.stale_steps) +
+                                 " steps while its equipment reports"
+                           : input + " reported in the step of " + FormatIsoUtc(last);
+    return out;
+  }
+
+  ConditionResult Range(const RuleInputs& in, UnixMillis t, bool explain) const {
+    const RuleSpec& r = *rule_;
+    const std::string& input = r.value.a;
+    ConditionResult out;
+    out.time = t;
+    const double v = in.StepValue(input, t);
+    out.primary_value = v;
+    const bool low = !std::isnan(r.min) && v < r.min, high = !std::isnan(r.max) && v > r.max;
+    out.outcome = std::isnan(v) ? Outcome::kNoData : low || high ? Outcome::kFault : Outcome::kNormal;
+    if (!explain) return out;
+    const std::string unit = in.Unit(input);
+    out.values.push_back(InputEvidence(in, input, v));
+    if (!std::isnan(r.min)) out.thresholds.push_back(EvidenceValue{"min", "", r.min, unit});
+    if (!std::isnan(r.max)) out.thresholds.push_back(EvidenceValue{"max", "", r.max, unit});
+    if (std::isnan(v)) return NoData(std::move(out), input);
+    out.detail = input + " = " + Format(v, unit) + (low ? " below the plausible minimum " + Format(r.min, unit)
+                                                   : high ? " above the plausible maximum " + Format(r.max, unit)
+                                                          : " within its plausible range");
+    return out;
+  }
+
+  ConditionResult Flatline(const RuleInputs& in, UnixMillis t, bool explain) const {
+    const RuleSpec& r = *rule_;
+    const std::string& input = r.value.a;
+    ConditionResult out;
+    out.time = t;
+    const RuleInputs::Range range = in.ObservedRange(input, t, r.window_steps);
+    const bool complete = range.observed == r.window_steps;  // a gap is not a flat line
+    if (complete) {
+      out.primary_value = range.max - range.min;
+      out.outcome = out.primary_value < r.epsilon ? Outcome::kFault : Outcome::kNormal;
+    } else {
+      out.outcome = Outcome::kNoData;
+    }
+    if (!explain) return out;
+    const std::string spread_unit = DifferenceUnit(in.Unit(input), '-');
+    out.thresholds.push_back(EvidenceValue{"epsilon", "", r.epsilon, spread_unit});
+    if (!complete) return NoData(std::move(out), input);
+    out.values.push_back(InputEvidence(in, input, in.StepValue(input, t)));
+    out.values.push_back(EvidenceValue{"spread", "", out.primary_value, spread_unit});
+    out.detail = input + " spread " + Format(out.primary_value, spread_unit) + " over " +
+                 std::to_string(r.window_steps) + " steps" + (out.outcome == Outcome::kFault ? " (flat)" : "");
+    return out;
+  }
+
+  ConditionResult Spike(const RuleInputs& in, UnixMillis t, bool explain) const {
+    const RuleSpec& r = *rule_;
+    const std::string& input = r.value.a;
+    ConditionResult out;
+    out.time = t;
+    const std::vector<double> w = in.Recent(input, t, r.window_steps + 1);
+    std::vector<double> steps;
+    for (size_t i = 1; i + 1 < w.size(); ++i) {
+      if (!std::isnan(w[i]) && !std::isnan(w[i - 1])) steps.push_back(std::fabs(w[i] - w[i - 1]));
+    }
+    double typical = NAN;
+    if (w.size() >= 3 && !std::isnan(w.back()) && !std::isnan(w[w.size() - 2]) && steps.size() >= 2) {
+      std::nth_element(steps.begin(), steps.begin() + static_cast<std::ptrdiff_t>(steps.size() / 2), steps.end());
+      typical = std::max(steps[steps.size() / 2], r.epsilon);
+      out.primary_value = std::fabs(w.back() - w[w.size() - 2]);
+      out.outcome = out.primary_value > r.spike_k * typical ? Outcome::kFault : Outcome::kNormal;
+    } else {
+      out.outcome = Outcome::kNoData;
+    }
+    if (!explain) return out;
+    if (out.outcome == Outcome::kNoData) return NoData(std::move(out), input);
+    const std::string unit = DifferenceUnit(in.Unit(input), '-');
+    out.values.push_back(InputEvidence(in, input, w.back()));
+    out.values.push_back(EvidenceValue{"jump", "", out.primary_value, unit});
+    out.thresholds.push_back(EvidenceValue{"limit", "", r.spike_k * typical, unit});
+    out.detail = input + " jumped " + Format(out.primary_value, unit) + " in one step; typical step " +
+                 Format(typical, unit);
+    return out;
+  }
+
   static ConditionResult NoData(ConditionResult out, const std::string& input) {
     out.outcome = Outcome::kNoData;
     out.missing.push_back(input);
@@ -237,38 +271,39 @@ class ResidualCondition : public Condition {
  public:
   explicit ResidualCondition(std::shared_ptr<const RuleSpec> r) : rule_(std::move(r)) {}
 
-  ConditionResult Evaluate(const RuleInputs& in, UnixMillis t) const override {
+  ConditionResult Evaluate(const RuleInputs& in, UnixMillis t, bool explain) const override {
     const RuleSpec& r = *rule_;
     const std::string& input = r.value.a;
-    const std::string unit = in.Unit(input);
     ConditionResult out;
     out.time = t;
     const double v = in.StepValue(input, t);
-    out.values.push_back(InputEvidence(in, input, v));
-    if (std::isnan(v)) {
-      out.outcome = Outcome::kNoData;
-      out.missing.push_back(input);
-      out.detail = "no data for " + input + " in this step";
-      return out;
-    }
     out.primary_value = v;
-    out.outcome = Outcome::kNormal;
-    const std::optional<PointForecast> f = in.Forecast(input, t);
+    const PointForecast* f = std::isnan(v) ? nullptr : in.Forecast(input, t);
     const ForecastStep* step = nullptr;
-    if (f) {
+    if (f != nullptr) {
       for (const ForecastStep& s : f->steps) {
         if (s.time == t) step = &s;
       }
     }
-    if (step == nullptr || std::isnan(step->lower) || std::isnan(step->upper)) {
+    const bool interval = step != nullptr && !std::isnan(step->lower) && !std::isnan(step->upper);
+    const bool high = interval && v > step->upper + r.min_deviation;
+    const bool low = interval && v < step->lower - r.min_deviation;
+    out.outcome = std::isnan(v) ? Outcome::kNoData : high || low ? Outcome::kFault : Outcome::kNormal;
+    if (!explain) return out;
+    const std::string unit = in.Unit(input);
+    out.values.push_back(InputEvidence(in, input, v));
+    if (std::isnan(v)) {
+      out.missing.push_back(input);
+      out.detail = "no data for " + input + " in this step";
+      return out;
+    }
+    if (!interval) {
       out.detail = "no forecast interval covers this step yet";
       return out;
     }
     out.forecast = ForecastEvidence{f->model, f->window_end, f->step_ms, {*step}};
     out.thresholds.push_back(EvidenceValue{"lower", "", step->lower, unit});
     out.thresholds.push_back(EvidenceValue{"upper", "", step->upper, unit});
-    const bool high = v > step->upper + r.min_deviation, low = v < step->lower - r.min_deviation;
-    out.outcome = high || low ? Outcome::kFault : Outcome::kNormal;
     out.detail = input + " = " + Format(v, unit) + (high ? " above" : low ? " below" : " inside") +
                  " the forecast interval [" + Format(step->lower, unit) + ", " + Format(step->upper, unit) + "]";
     return out;

@@ -15,63 +15,76 @@ namespace {
 
 struct BindingState {
   RuleBinding binding;
+  // The binding's inputs with their series found once (a handful: a linear search by name).
+  struct Input {
+    std::string name;
+    SeriesStore::SeriesRef series;
+  };
+  std::vector<Input> inputs;
+  SeriesStore::SeriesRef& Series(const std::string& name) {
+    for (Input& in : inputs) {
+      if (in.name == name) return in.series;
+    }
+    static thread_local SeriesStore::SeriesRef none;
+    return none;
+  }
   std::unique_ptr<Condition> condition;
   std::string system;
   UnixMillis last_step = 0;  // start of the last step evaluated; 0: none yet
+  bool active = false;       // its alert is pending, firing or no_data
+  RuleStatus* status = nullptr;  // its rule's counters (in Impl::status)
 };
 // RuleInputs over the store, the forecasts and the registry, for one binding.
 class LiveInputs : public RuleInputs {
  public:
   using PastForecasts = std::unordered_map<std::string, std::deque<PointForecast>>;
   LiveInputs(const SeriesStore& store, const ForecastLookup& forecasts, const PointRegistry& registry,
-             const PastForecasts& past, const RuleBinding& b)
+             const PastForecasts& past, BindingState& b)
       : store_(store), forecasts_(forecasts), registry_(registry), past_(past), step_(store.options().step_ms), b_(b) {}
   int64_t step_ms() const override { return step_; }
   double StepValue(const std::string& input, UnixMillis t) const override {
-    auto w = store_.Window(Point(input), t + step_, 1);
-    return w && !w->values.empty() ? w->values[0] : NAN;
+    return store_.ValueAt(b_.Series(input), t);
   }
   std::vector<double> Recent(const std::string& input, UnixMillis t, size_t steps) const override {
-    auto w = store_.Window(Point(input), t + step_, steps);
+    auto w = store_.Window(PointRef(input), t + step_, steps);
     if (!w) return {};
     for (size_t i = 0; i < w->values.size(); ++i) {
       if (!w->observed[i]) w->values[i] = NAN;
     }
     return w->values;
   }
-  UnixMillis LastObserved(const std::string& input, UnixMillis t, size_t steps) const override {
-    auto w = store_.Window(Point(input), t + step_, steps);
-    if (!w) return 0;
-    for (size_t i = w->values.size(); i-- > 0;) {
-      if (w->observed[i]) return w->start + static_cast<int64_t>(i) * w->step_ms;
-    }
-    return 0;
+  Range ObservedRange(const std::string& input, UnixMillis t, size_t steps) const override {
+    const SeriesStore::ObservedRange r = store_.RangeOf(b_.Series(input), t, steps);
+    return Range{r.min, r.max, r.observed};
   }
-  std::optional<PointForecast> Forecast(const std::string& input, UnixMillis t) const override {
-    if (!forecasts_) return std::nullopt;
-    const std::string& point = Point(input);
-    if (t == 0) return forecasts_(point);
-    // The newest forecast made before step t whose horizon covers it.
-    auto covers = [&](const PointForecast& f) {
-      return f.status == ForecastStatus::kOk && f.window_end <= t &&
-             t < f.window_end + static_cast<int64_t>(f.steps.size()) * f.step_ms;
-    };
+  UnixMillis LastObserved(const std::string& input, UnixMillis t, size_t steps) const override {
+    return store_.LastObservedStep(b_.Series(input), t, steps);
+  }
+  const PointForecast* Forecast(const std::string& input, UnixMillis t) const override {
+    if (!forecasts_) return nullptr;
+    const std::string& point = PointRef(input);
     auto it = past_.find(point);
-    if (it == past_.end()) return std::nullopt;
-    for (auto f = it->second.rbegin(); f != it->second.rend(); ++f) {
-      if (covers(*f)) return *f;
+    if (t == 0) {
+      // The newest: remembered when it was announced (OnForecast), else asked for now.
+      if (it != past_.end() && !it->second.empty()) return &it->second.back();
+      latest_ = forecasts_(point);
+      return latest_ ? &*latest_ : nullptr;
     }
-    return std::nullopt;
+    // The newest forecast made before step t whose horizon covers it.
+    if (it == past_.end()) return nullptr;
+    for (auto f = it->second.rbegin(); f != it->second.rend(); ++f) {
+      if (f->status == ForecastStatus::kOk && f->window_end <= t &&
+          t < f->window_end + static_cast<int64_t>(f->steps.size()) * f->step_ms)
+        return &*f;
+    }
+    return nullptr;
   }
   std::string Unit(const std::string& input) const override {
-    auto info = registry_.Get(Point(input));
+    auto info = registry_.Get(PointRef(input));
     const UnitInfo* u = info ? FindUnit(info->unit) : nullptr;
     return u ? std::string(u->si_symbol) : "";
   }
-  std::string Point(const std::string& input) const override {
-    auto it = b_.points.find(input);
-    return it == b_.points.end() ? std::string() : it->second;
-  }
+  std::string Point(const std::string& input) const override { return PointRef(input); }
 
  private:
   const SeriesStore& store_;
@@ -79,7 +92,10 @@ class LiveInputs : public RuleInputs {
   const PointRegistry& registry_;
   const PastForecasts& past_;
   const int64_t step_;
-  const RuleBinding& b_;
+  BindingState& b_;
+  mutable std::optional<PointForecast> latest_;
+
+  const std::string& PointRef(const std::string& input) const { return b_.Series(input).point(); }
 };
 
 
@@ -100,19 +116,34 @@ struct RuleEngine::Impl {
   std::shared_ptr<const RuleSet> rules;
   std::shared_ptr<const BrickModel> model;
   std::vector<std::unique_ptr<BindingState>> bindings;
-  std::unordered_map<std::string, std::vector<BindingState*>> by_system;     // step-driven bindings
+  // One air-handling system: its step-driven bindings and its data time.
+  struct SystemState {
+    std::vector<BindingState*> bindings;
+    UnixMillis watermark = 0;  // newest data time
+    // Steps in which the system reported anything, ascending. Steps of a gap in the whole feed
+    // are not evaluated: "stale" means silent while the equipment reports, not a dead feed.
+    std::deque<UnixMillis> active;
+    bool Active(UnixMillis t) const { return std::binary_search(active.begin(), active.end(), t); }
+    void MarkActive(UnixMillis t) {
+      if (active.empty() || t > active.back()) active.push_back(t);
+      else if (!Active(t)) active.insert(std::lower_bound(active.begin(), active.end(), t), t);
+    }
+  };
+  // By system IRI; entries are never erased, so the pointers below stay valid across SetRules.
+  std::unordered_map<std::string, SystemState> systems;
+  // Point -> its system (null: a system without step-driven bindings). One lookup per point of
+  // each message, the engine's main per-message cost.
+  std::unordered_map<std::string, SystemState*, StringHash, std::equal_to<>> system_of;
+  // Systems of a whole message's point list, by a 64-bit hash of the list: a stream sends the
+  // same list for an equipment every step, so a message costs one lookup instead of one per point.
+  std::unordered_map<uint64_t, std::vector<SystemState*>> systems_of_list;
   std::unordered_map<std::string, std::vector<BindingState*>> by_forecast;   // forecast-driven, by input point
-  std::unordered_map<std::string, std::string> system_of;                    // point -> system (cache)
-  std::unordered_map<std::string, UnixMillis> watermark;                     // system -> newest data time
-  // Steps in which a system reported anything. Steps of a gap in the whole feed are not
-  // evaluated: "stale" means silent while the equipment reports, not a dead feed.
-  std::unordered_map<std::string, std::set<UnixMillis>> active_steps;
-  std::unordered_set<std::string> remember_forecasts;                        // points residual rules read
+  std::unordered_set<std::string> remember_forecasts;                        // points forecast rules read
   std::unordered_map<std::string, std::deque<PointForecast>> past_forecasts;  // newest last
   std::map<std::string, RuleStatus> status;                                  // by rule id
   RuleEngineCounters counters;
 
-  const std::string& SystemOf(const std::string& point) {
+  SystemState* SystemOf(const std::string& point) {
     auto it = system_of.find(point);
     if (it != system_of.end()) return it->second;
     std::string sys = point;
@@ -123,7 +154,10 @@ struct RuleEngine::Impl {
         sys = model->Find(info->equipment) != nullptr ? model->SystemOf(info->equipment) : info->equipment;
       }
     }
-    return system_of.emplace(point, std::move(sys)).first->second;
+    auto known = systems.find(sys);
+    SystemState* state = known == systems.end() ? nullptr : &known->second;
+    system_of.emplace(point, state);
+    return state;
   }
 
   void Remember(const std::string& point) {
@@ -141,17 +175,19 @@ struct RuleEngine::Impl {
 
 
 void RuleEngine::Impl::Evaluate(BindingState& b, UnixMillis t) {
-  const auto t0 = std::chrono::steady_clock::now();
-  LiveInputs inputs(store, forecasts, registry, past_forecasts, b.binding);
-  const ConditionResult r = b.condition->Evaluate(inputs, t);
-  alerts.Apply(b.binding, r);
-  counters.evaluation_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  ++counters.evaluations;
-  RuleStatus& s = status[b.binding.rule->id];
+  LiveInputs inputs(store, forecasts, registry, past_forecasts, b);
+  ConditionResult r = b.condition->Evaluate(inputs, t, /*explain=*/false);
+  RuleStatus& s = *b.status;
   ++s.evaluations;
   s.faults += r.outcome == Outcome::kFault;
   s.no_data += r.outcome == Outcome::kNoData;
   s.last_evaluated = std::max(s.last_evaluated, r.time);
+  ++counters.evaluations;
+  // Normal with nothing active (almost every evaluation) changes no alert: skip the evidence.
+  if (r.outcome == Outcome::kFault || b.active) {
+    r = b.condition->Evaluate(inputs, t, /*explain=*/true);
+    b.active = IsActive(alerts.Apply(b.binding, r));
+  }
 }
 
 RuleEngine::RuleEngine(const SeriesStore& store, ForecastLookup forecasts, const PointRegistry& registry,
@@ -170,9 +206,10 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
   e.rules = std::move(rules);
   e.model = std::move(model);
   e.bindings.clear();
-  e.by_system.clear();
+  for (auto& [iri, sys] : e.systems) sys.bindings.clear();
   e.by_forecast.clear();
   e.system_of.clear();
+  e.systems_of_list.clear();
   e.remember_forecasts.clear();
   std::map<std::string, RuleStatus> status;
   for (const auto& rule : e.rules->rules) status[rule->id].rule = rule;
@@ -182,11 +219,17 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
     b->system = e.model->SystemOf(rb.equipment);
     auto k = kept.find({rb.rule->id, rb.equipment});
     if (k != kept.end()) b->last_step = k->second;
+    rb.alert_id = AlertFingerprint(rb.rule->id, rb.equipment);
+    for (const auto& [name, point] : rb.points) b->inputs.push_back(BindingState::Input{name, SeriesStore::SeriesRef(point)});
+    if (auto restored = e.alerts.StateOf(rb.alert_id)) b->active = IsActive(*restored);
     status[rb.rule->id].equipment.push_back(rb.equipment);
     if (b->condition->on_forecast()) {
-      for (const auto& [name, point] : rb.points) e.by_forecast[point].push_back(b.get());
+      for (const auto& [name, point] : rb.points) {
+        e.by_forecast[point].push_back(b.get());
+        e.remember_forecasts.insert(point);
+      }
     } else {
-      e.by_system[b->system].push_back(b.get());
+      e.systems[b->system].bindings.push_back(b.get());
     }
     if (rb.rule->kind == RuleKind::kResidual) {
       for (const auto& [name, point] : rb.points) e.remember_forecasts.insert(point);
@@ -205,6 +248,7 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
     s.last_evaluated = old->second.last_evaluated;
   }
   e.status = std::move(status);
+  for (auto& b : e.bindings) b->status = &e.status[b->binding.rule->id];
   e.counters.bindings = e.bindings.size();
   e.counters.rules = e.rules->rules.size();
   spdlog::info("rules: {} rules, {} bindings, {} not applicable", e.rules->rules.size(), e.bindings.size(),
@@ -215,43 +259,50 @@ void RuleEngine::OnObservations(const ObservationsApplied& applied) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   Impl& e = *impl_;
   if (e.bindings.empty()) return;
-  // Systems touched, in order of appearance (a message usually holds one).
-  std::vector<std::string> systems;
-  for (const std::string& p : applied.points) {
-    e.Remember(p);
-    const std::string& sys = e.SystemOf(p);
-    if (std::find(systems.begin(), systems.end(), sys) == systems.end()) systems.push_back(sys);
+  const auto t0 = std::chrono::steady_clock::now();
+  const uint64_t evaluations = e.counters.evaluations;
+  // Systems touched (a message usually holds one).
+  uint64_t list_hash = applied.points.size();
+  for (const std::string& p : applied.points) list_hash = list_hash * 0x9E3779B97F4A7C15ULL ^ StringHash{}(p);
+  auto cached = e.systems_of_list.find(list_hash);
+  if (cached == e.systems_of_list.end()) {
+    std::vector<Impl::SystemState*> found;
+    for (const std::string& p : applied.points) {
+      Impl::SystemState* sys = e.SystemOf(p);
+      if (sys != nullptr && std::find(found.begin(), found.end(), sys) == found.end()) found.push_back(sys);
+    }
+    if (e.systems_of_list.size() > 100'000) e.systems_of_list.clear();  // bounded: odd streams vary their lists
+    cached = e.systems_of_list.emplace(list_hash, std::move(found)).first;
   }
+  const std::vector<Impl::SystemState*>& more = cached->second;
   const UnixMillis earliest = applied.earliest_time != 0 ? applied.earliest_time : applied.latest_time;
-  for (const std::string& sys : systems) {
-    std::set<UnixMillis>& active = e.active_steps[sys];
-    for (UnixMillis t = earliest - earliest % e.step; t <= applied.latest_time && active.size() < 100000; t += e.step)
-      active.insert(t);
-    UnixMillis& mark = e.watermark[sys];
-    if (applied.latest_time <= mark) continue;
-    const UnixMillis before = mark - mark % e.step;
-    mark = applied.latest_time;
-    const UnixMillis closed_until = mark - mark % e.step;  // steps before this one are closed
+  for (Impl::SystemState* sys : more) {
+    for (UnixMillis t = earliest - earliest % e.step; t <= applied.latest_time && sys->active.size() < 100000;
+         t += e.step)
+      sys->MarkActive(t);
+    if (applied.latest_time <= sys->watermark) continue;
+    const UnixMillis before = sys->watermark - sys->watermark % e.step;
+    sys->watermark = applied.latest_time;
+    const UnixMillis closed_until = sys->watermark - sys->watermark % e.step;  // steps before it are closed
     if (closed_until == before) continue;
     ++e.counters.steps_closed;
-    auto it = e.by_system.find(sys);
-    if (it == e.by_system.end()) continue;
-    for (BindingState* b : it->second) {
+    const UnixMillis catch_up_from = closed_until - static_cast<int64_t>(e.options.max_catch_up_steps) * e.step;
+    for (BindingState* b : sys->bindings) {
       UnixMillis first = b->last_step != 0 ? b->last_step + e.step : closed_until - e.step;
-      const UnixMillis catch_up_from = closed_until - static_cast<int64_t>(e.options.max_catch_up_steps) * e.step;
       if (first < catch_up_from) {
         e.counters.skipped_steps += static_cast<uint64_t>((catch_up_from - first) / e.step);
         first = catch_up_from;
       }
       for (UnixMillis t = first; t < closed_until; t += e.step) {
-        if (active.count(t)) e.Evaluate(*b, t);
+        if (sys->Active(t)) e.Evaluate(*b, t);
         b->last_step = t;
       }
     }
     // Steps older than any catch-up can reach are not needed again.
-    const UnixMillis horizon = closed_until - static_cast<int64_t>(e.options.max_catch_up_steps + 1) * e.step;
-    active.erase(active.begin(), active.lower_bound(horizon));
+    while (!sys->active.empty() && sys->active.front() < catch_up_from - e.step) sys->active.pop_front();
   }
+  if (e.counters.evaluations != evaluations)
+    e.counters.evaluation_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 void RuleEngine::OnForecast(const ForecastProduced& produced) {
@@ -260,23 +311,21 @@ void RuleEngine::OnForecast(const ForecastProduced& produced) {
   e.Remember(produced.point);
   auto it = e.by_forecast.find(produced.point);
   if (it == e.by_forecast.end()) return;
+  const auto t0 = std::chrono::steady_clock::now();
   for (BindingState* b : it->second) e.Evaluate(*b, produced.window_end);
+  e.counters.evaluation_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 void RuleEngine::Drop(const std::vector<std::string>& points) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   Impl& e = *impl_;
-  std::unordered_set<std::string> systems;
   for (const std::string& p : points) {
-    systems.insert(e.SystemOf(p));
     e.past_forecasts.erase(p);
-  }
-  for (const std::string& sys : systems) {
-    e.watermark.erase(sys);
-    e.active_steps.erase(sys);
-    auto it = e.by_system.find(sys);
-    if (it == e.by_system.end()) continue;
-    for (BindingState* b : it->second) b->last_step = 0;
+    Impl::SystemState* sys = e.SystemOf(p);
+    if (sys == nullptr) continue;
+    sys->watermark = 0;
+    sys->active.clear();
+    for (BindingState* b : sys->bindings) b->last_step = 0;
   }
 }
 

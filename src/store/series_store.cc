@@ -117,7 +117,7 @@ AppendOutcome SeriesStore::Append(const Observation& obs) {
 std::optional<SeriesWindow> SeriesStore::Window(std::string_view point, UnixMillis end, size_t steps) const {
   Shard& shard = ShardFor(point);
   std::lock_guard<std::mutex> lock(shard.mu);
-  auto it = shard.series.find(std::string(point));
+  auto it = shard.series.find(point);
   if (it == shard.series.end()) return std::nullopt;
   const Series& s = *it->second;
   const int64_t cap = static_cast<int64_t>(s.slots.size());
@@ -156,6 +156,98 @@ std::optional<SeriesWindow> SeriesStore::Window(std::string_view point, UnixMill
   return w;
 }
 
+double SeriesStore::ValueIn(const Series& s, UnixMillis time) const {
+  const int64_t cap = static_cast<int64_t>(s.slots.size());
+  const int64_t bucket = FloorDiv(time, options_.step_ms);
+  if (bucket > s.newest_bucket) return std::nan("");
+  // The step itself, else the newest of the ffill_limit steps before it (as Window fills).
+  for (int64_t b = bucket; b >= bucket - static_cast<int64_t>(options_.ffill_limit_steps); --b) {
+    const Series::Slot& slot = s.slots[static_cast<size_t>(((b % cap) + cap) % cap)];
+    if (slot.bucket == b && slot.count > 0 && b > s.newest_bucket - cap) return slot.sum / slot.count;
+  }
+  return std::nan("");
+}
+
+UnixMillis SeriesStore::LastObservedIn(const Series& s, UnixMillis time, size_t steps) const {
+  const int64_t cap = static_cast<int64_t>(s.slots.size());
+  const int64_t last = FloorDiv(time, options_.step_ms);
+  // Walk the ring backwards from `last` without a division per slot.
+  size_t i = static_cast<size_t>(((last % cap) + cap) % cap);
+  for (int64_t b = last; b > last - static_cast<int64_t>(steps); --b, i = i == 0 ? s.slots.size() - 1 : i - 1) {
+    const Series::Slot& slot = s.slots[i];
+    if (slot.bucket == b && slot.count > 0 && b > s.newest_bucket - cap) return b * options_.step_ms;
+  }
+  return 0;
+}
+
+SeriesStore::ObservedRange SeriesStore::RangeIn(const Series& s, UnixMillis time, size_t steps) const {
+  ObservedRange r;
+  const int64_t cap = static_cast<int64_t>(s.slots.size());
+  const int64_t last = FloorDiv(time, options_.step_ms);
+  size_t i = static_cast<size_t>(((last % cap) + cap) % cap);
+  for (int64_t b = last; b > last - static_cast<int64_t>(steps); --b, i = i == 0 ? s.slots.size() - 1 : i - 1) {
+    const Series::Slot& slot = s.slots[i];
+    if (slot.bucket != b || slot.count == 0 || b <= s.newest_bucket - cap) continue;
+    const double v = slot.sum / slot.count;
+    r.min = r.observed == 0 ? v : std::min(r.min, v);
+    r.max = r.observed == 0 ? v : std::max(r.max, v);
+    ++r.observed;
+  }
+  return r;
+}
+
+double SeriesStore::ValueAt(std::string_view point, UnixMillis time) const {
+  Shard& shard = ShardFor(point);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  auto it = shard.series.find(point);
+  return it == shard.series.end() ? std::nan("") : ValueIn(*it->second, time);
+}
+
+UnixMillis SeriesStore::LastObservedStep(std::string_view point, UnixMillis time, size_t steps) const {
+  Shard& shard = ShardFor(point);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  auto it = shard.series.find(point);
+  return it == shard.series.end() ? 0 : LastObservedIn(*it->second, time, steps);
+}
+
+SeriesStore::ObservedRange SeriesStore::RangeOf(std::string_view point, UnixMillis time, size_t steps) const {
+  Shard& shard = ShardFor(point);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  auto it = shard.series.find(point);
+  return it == shard.series.end() ? ObservedRange{} : RangeIn(*it->second, time, steps);
+}
+
+const SeriesStore::Series* SeriesStore::Resolve(SeriesRef& ref) const {
+  const uint64_t generation = generation_.load(std::memory_order_acquire);
+  if (ref.series_ == nullptr || ref.generation_ != generation) {
+    auto it = ref.shard_->series.find(ref.point_);
+    ref.series_ = it == ref.shard_->series.end() ? nullptr : it->second.get();
+    ref.generation_ = generation;
+  }
+  return ref.series_;
+}
+
+double SeriesStore::ValueAt(SeriesRef& ref, UnixMillis time) const {
+  if (ref.shard_ == nullptr) ref.shard_ = &ShardFor(ref.point_);
+  std::lock_guard<std::mutex> lock(ref.shard_->mu);
+  const Series* s = Resolve(ref);
+  return s == nullptr ? std::nan("") : ValueIn(*s, time);
+}
+
+UnixMillis SeriesStore::LastObservedStep(SeriesRef& ref, UnixMillis time, size_t steps) const {
+  if (ref.shard_ == nullptr) ref.shard_ = &ShardFor(ref.point_);
+  std::lock_guard<std::mutex> lock(ref.shard_->mu);
+  const Series* s = Resolve(ref);
+  return s == nullptr ? 0 : LastObservedIn(*s, time, steps);
+}
+
+SeriesStore::ObservedRange SeriesStore::RangeOf(SeriesRef& ref, UnixMillis time, size_t steps) const {
+  if (ref.shard_ == nullptr) ref.shard_ = &ShardFor(ref.point_);
+  std::lock_guard<std::mutex> lock(ref.shard_->mu);
+  const Series* s = Resolve(ref);
+  return s == nullptr ? ObservedRange{} : RangeIn(*s, time, steps);
+}
+
 std::optional<SeriesWindow> SeriesStore::Latest(std::string_view point, size_t steps) const {
   auto stats = Stats(point);
   if (!stats) return std::nullopt;
@@ -163,7 +255,7 @@ std::optional<SeriesWindow> SeriesStore::Latest(std::string_view point, size_t s
   {
     Shard& shard = ShardFor(point);
     std::lock_guard<std::mutex> lock(shard.mu);
-    newest = shard.series.at(std::string(point))->newest_bucket;
+    newest = shard.series.find(point)->second->newest_bucket;
   }
   return Window(point, (newest + 1) * options_.step_ms, steps);
 }
@@ -171,7 +263,7 @@ std::optional<SeriesWindow> SeriesStore::Latest(std::string_view point, size_t s
 std::optional<SeriesStats> SeriesStore::Stats(std::string_view point) const {
   Shard& shard = ShardFor(point);
   std::lock_guard<std::mutex> lock(shard.mu);
-  auto it = shard.series.find(std::string(point));
+  auto it = shard.series.find(point);
   if (it == shard.series.end()) return std::nullopt;
   return it->second->stats;
 }
@@ -179,7 +271,12 @@ std::optional<SeriesStats> SeriesStore::Stats(std::string_view point) const {
 void SeriesStore::Drop(std::string_view point) {
   Shard& shard = ShardFor(point);
   std::lock_guard<std::mutex> lock(shard.mu);
-  if (shard.series.erase(std::string(point)) > 0) points_.fetch_sub(1, std::memory_order_relaxed);
+  auto it = shard.series.find(point);
+  if (it != shard.series.end()) {
+    shard.series.erase(it);
+    points_.fetch_sub(1, std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);  // under the lock: no ref reads the freed series
+  }
 }
 
 std::vector<std::string> SeriesStore::Points() const {

@@ -64,6 +64,32 @@ TEST(CliTest, CheckConfigValidatesAndRedacts) {
   EXPECT_EQ(Brickcast("check-config " + SourcePath("config/brickcast.example.json")).status, 0);
 }
 
+TEST(CliTest, CheckConfigLoadsRulesAndSaysWhereTheyApply) {
+  TempDir dir;
+  dir.File("model.ttl", R"(@prefix b: <urn:b#> .
+b:AHU1 a brick:AHU ; brick:hasPoint b:SAT .
+b:SAT a brick:Supply_Air_Temperature_Sensor .
+b:AHU2 a brick:AHU .)");
+  dir.File("rules/r.json", R"([{"id": "sat-high", "kind": "threshold", "applies_to": "AHU", "limit": "30 degC",
+                               "inputs": {"SAT": "Supply_Air_Temperature_Sensor"}}])");
+  const std::string config = dir.File("c.json", R"({"brick": {"models": ["model.ttl"]}, "rules": ["rules"]})");
+  const std::string err = dir.path() + "/err.txt";
+  ASSERT_EQ(Brickcast("check-config " + config, err).status, 0) << Slurp(err);
+  const std::string report = Slurp(err);
+  EXPECT_NE(report.find("rule sat-high (threshold): applies to 1 equipment; not applicable to AHU2: missing SAT "
+                        "(Supply_Air_Temperature_Sensor)"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find("1 rules in 1 files, 1 bindings"), std::string::npos) << report;
+  dir.File("rules/bad.json", R"([{"id": "x", "kind": "threshold", "applies_to": "AHU", "limit": "hot",
+                                 "inputs": {"SAT": "Supply_Air_Temperature_Sensor"}}])");
+  ASSERT_EQ(Brickcast("check-config " + config, err).status, 1);
+  EXPECT_NE(Slurp(err).find("bad.json: /0/limit: 'hot' is not a number"), std::string::npos) << Slurp(err);
+  const CliRun reference = Brickcast("check-config --reference");
+  EXPECT_NE(reference.out.find("### kind `forecast_threshold`"), std::string::npos);
+  EXPECT_NE(reference.out.find("`alerts.mute_windows[].start`"), std::string::npos);
+}
+
 TEST(CliTest, ParsePrintsJsonLinesAndFailsOnBadMessages) {
   TempDir dir;
   const std::string good = dir.File("good.ttl", R"(@prefix b: <urn:b#> .

@@ -42,10 +42,19 @@ class TableInputs : public RuleInputs {
     }
     return 0;
   }
-  std::optional<PointForecast> Forecast(const std::string& input, UnixMillis) const override {
+  Range ObservedRange(const std::string& input, UnixMillis t, size_t steps) const override {
+    Range r;
+    for (double v : Recent(input, t, steps)) {
+      if (std::isnan(v)) continue;
+      r.min = r.observed == 0 ? v : std::min(r.min, v);
+      r.max = r.observed == 0 ? v : std::max(r.max, v);
+      ++r.observed;
+    }
+    return r;
+  }
+  const PointForecast* Forecast(const std::string& input, UnixMillis) const override {
     auto it = forecasts.find(input);
-    if (it == forecasts.end()) return std::nullopt;
-    return it->second;
+    return it == forecasts.end() ? nullptr : &it->second;
   }
   std::string Unit(const std::string& input) const override {
     auto it = units.find(input);

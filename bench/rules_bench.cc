@@ -1,0 +1,173 @@
+// Rule evaluation cost next to ingest cost (issue 11): 1,000 air handlers of 10 points each
+// (10,000 points) with the shipped rules (config/rules), fed one Turtle message per air handler
+// per 5-minute step, as Kafka would deliver them. Each message is ingested (parse, units, store:
+// the reference), then the rule engine takes its event and evaluates the step it closed
+// (conditions, alert lifecycle, the in-memory alert store), as the daemon's rules subscriber
+// does right after each message. Both are timed on this thread's CPU clock in the same run, so
+// the ratio holds on a noisy machine. A forecast per supply air sensor is supplied by a
+// lookup so the residual and predicted-crossing rules do their full work.
+// Run: build/bench/rules_bench [--quick]
+#include <time.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "brickcast/alerts.h"
+#include "brickcast/ingestor.h"
+#include "brickcast/point_registry.h"
+#include "brickcast/rule_engine.h"
+
+namespace brickcast {
+namespace {
+
+constexpr int64_t kStep = 300'000;
+constexpr UnixMillis kT0 = 1'790'000'000'000 / kStep * kStep;
+
+double ThreadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+const char* const kPoints[10][2] = {
+    {"SAT", "Supply_Air_Temperature_Sensor"}, {"OAT", "Outside_Air_Temperature_Sensor"},
+    {"MAT", "Mixed_Air_Temperature_Sensor"},  {"RAT", "Return_Air_Temperature_Sensor"},
+    {"SATSP", "Supply_Air_Temperature_Setpoint"}, {"SF", "Fan_Speed_Command"},
+    {"OAD", "Damper_Position_Command"},       {"CCV", "Valve_Command"},
+    {"DSP", "Static_Pressure_Sensor"},        {"SAF", "Supply_Air_Flow_Sensor"},
+};
+
+std::string ModelTurtle(int ahus) {
+  std::string ttl = "@prefix b: <urn:bench#> .\n";
+  for (int a = 0; a < ahus; ++a) {
+    const std::string ahu = "b:AHU" + std::to_string(a);
+    ttl += ahu + " a brick:Air_Handling_Unit ; brick:hasPoint ";
+    for (int p = 0; p < 10; ++p) ttl += std::string(p ? ", " : "") + ahu + "_" + kPoints[p][0];
+    ttl += " .\n";
+    for (int p = 0; p < 10; ++p) {
+      ttl += ahu + "_" + kPoints[p][0] + " a brick:" + kPoints[p][1] + " ; brick:hasUnit unit:" +
+             (p < 5 ? "DEG_C" : p < 8 ? "PERCENT" : p == 8 ? "PA" : "M3-PER-SEC") + " .\n";
+    }
+  }
+  return ttl;
+}
+
+// One air handler's step: brick:lastKnownValue for each point.
+std::string Message(int a, int step) {
+  const std::string time = FormatIsoUtc(kT0 + step * kStep + 30'000);
+  std::string ttl = "@prefix b: <urn:bench#> .\n";
+  for (int p = 0; p < 10; ++p) {
+    const double v = 10 + p + std::sin(step * 0.1 + a + p) * (p == 1 ? 3 : 0.5);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.3f", v);
+    ttl += "b:AHU" + std::to_string(a) + "_" + kPoints[p][0] + " brick:lastKnownValue [ brick:value " + buf +
+           " ; brick:timestamp \"" + time + "\" ] .\n";
+  }
+  return ttl;
+}
+
+int Run(bool quick) {
+  spdlog::set_level(spdlog::level::warn);
+  const int ahus = quick ? 200 : 1000;
+  const int steps = quick ? 24 : 48;
+  auto classes = ClassHierarchy::BuiltIn();
+  auto model = std::make_shared<BrickModel>(classes);
+  if (!model->LoadTurtle(ModelTurtle(ahus), "bench.ttl").ok()) return 1;
+  PointRegistry registry(classes);
+  registry.LoadModel(*model);
+  SeriesStore store(SeriesOptions{kStep, 288, 2, 32});
+  StreamParser parser(StreamParserOptions{});
+  Ingestor ingestor(parser, registry, store, true, nullptr);
+  AlertManager alerts(NewMemoryAlertStore(), AlertManagerOptions{});
+  // A forecast of every supply air sensor, as the forecast service would give: from the step the
+  // bench is at, 24 steps of the signal's own shape with a +-1 K interval (so, like on a healthy
+  // site, the residual rule finds nothing and the predicted-crossing rule scans the horizon).
+  int current_step = 0;
+  auto forecast_of = [&current_step](const std::string& point) -> std::optional<PointForecast> {
+    const size_t at = point.find("AHU") + 3;
+    const int a = std::stoi(point.substr(at, point.find('_', at) - at));
+    PointForecast f;
+    f.point = point;
+    f.model = "bench";
+    f.step_ms = kStep;
+    f.window_end = kT0 + current_step * kStep;
+    for (int h = 0; h < 24; ++h) {
+      const double v = 10 + std::sin((current_step + h) * 0.1 + a) * 0.5;
+      f.steps.push_back(ForecastStep{f.window_end + h * kStep, v, v - 1, v + 1});
+    }
+    return f;
+  };
+  RuleEngine engine(store, forecast_of, registry, alerts);
+  const char* rules_dir = std::getenv("BRICKCAST_BENCH_RULES");  // another rule set to measure
+  auto rules = LoadRules({rules_dir != nullptr ? std::string(rules_dir) : std::string(BRICKCAST_SOURCE_DIR) + "/config/rules"});
+  if (!rules.ok()) {
+    std::fprintf(stderr, "%s\n", rules.status().message().c_str());
+    return 1;
+  }
+  engine.SetRules(*rules, model);
+
+  std::vector<std::vector<std::string>> messages(static_cast<size_t>(steps));
+  for (int s = 0; s < steps; ++s) {
+    for (int a = 0; a < ahus; ++a) messages[static_cast<size_t>(s)].push_back(Message(a, s));
+  }
+  // Reading the thread CPU clock is a system call that costs about as much as a few rule
+  // evaluations: measure it and take it out of both sides.
+  double clock_cost = 0;
+  {
+    const double c0 = ThreadCpuSeconds();
+    for (int i = 0; i < 10000; ++i) (void)ThreadCpuSeconds();
+    clock_cost = (ThreadCpuSeconds() - c0) / 10001;
+  }
+  double ingest_s = 0, rules_s = 0;
+  uint64_t evaluations_before = 0;
+  const int warmup = 2;
+  for (int s = 0; s < steps; ++s) {
+    current_step = s;
+    // As in the daemon, where the rules subscriber takes each message's event right after the
+    // ingest of that message: ingest, then rules, message by message, each on its own clock.
+    double ingest_step = 0, rules_step = 0;
+    for (int a = 0; a < ahus; ++a) {
+      const double t0 = ThreadCpuSeconds();
+      IngestReport r = ingestor.IngestMessage(messages[static_cast<size_t>(s)][static_cast<size_t>(a)], "bench");
+      const ObservationsApplied event{std::move(r.points), r.latest_time, r.earliest_time};  // the ingest's publish
+      const double t1 = ThreadCpuSeconds();
+      engine.OnObservations(event);
+      if (s % 3 == 0)  // a fresh forecast every 15 minutes
+        engine.OnForecast(ForecastProduced{"urn:bench#AHU" + std::to_string(a) + "_SAT", kT0 + s * kStep, false});
+      const double t2 = ThreadCpuSeconds();
+      ingest_step += t1 - t0 - clock_cost;
+      rules_step += t2 - t1 - clock_cost;
+    }
+    if (s < warmup) {
+      evaluations_before = engine.Counters().evaluations;
+      continue;
+    }
+    ingest_s += ingest_step;
+    rules_s += rules_step;
+  }
+  const RuleEngineCounters c = engine.Counters();
+  const double evaluations = static_cast<double>(c.evaluations - evaluations_before);
+  const int measured = steps - warmup;
+  std::printf("rules_bench: %d air handlers x 10 points = %d points, %zu rules -> %zu bindings, %d steps measured\n",
+              ahus, ahus * 10, (*rules)->rules.size(), c.bindings, measured);
+  std::printf("  ingest of a step (parse + store, %d messages): %.2f ms CPU\n", ahus, 1e3 * ingest_s / measured);
+  std::printf("  rules on that step (%.0f evaluations):          %.2f ms CPU  (%.2f us per evaluation, %.0f evaluations/s)\n",
+              evaluations / measured, 1e3 * rules_s / measured, 1e6 * rules_s / evaluations, evaluations / rules_s);
+  std::printf("  rules / ingest CPU: %.3f  (bar: < 0.10; clock reads of %.2f us subtracted)\n", rules_s / ingest_s,
+              1e6 * clock_cost);
+  return rules_s / ingest_s < 0.10 ? 0 : 2;
+}
+
+}  // namespace
+}  // namespace brickcast
+
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  return brickcast::Run(quick);
+}
