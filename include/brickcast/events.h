@@ -31,11 +31,15 @@ struct ObservationsApplied {
   UnixMillis latest_time = 0;    // newest observation time among them (data time)
   UnixMillis earliest_time = 0;  // oldest (0: same as latest_time)
 };
-// A forecast for `point` was produced (window ending at `window_end`, data time).
+struct PointForecast;  // forecast_service.h
+
+// A forecast for `point` was produced (window ending at `window_end`, data time). `forecast` is
+// the forecast itself, shared (immutable): subscribers need not ask the service for a copy.
 struct ForecastProduced {
   std::string point;
   UnixMillis window_end = 0;
   bool fallback = false;
+  std::shared_ptr<const PointForecast> forecast;  // may be null (tests, older publishers)
 };
 // This instance now owns these partitions ("topic/partition").
 struct PartitionsAssigned {

@@ -19,16 +19,23 @@ struct BindingState {
   struct Input {
     std::string name;
     SeriesStore::SeriesRef series;
+    // The engine's memory of this point's forecasts (forecast rules only; entries are never
+    // erased, so the pointer stays valid).
+    const std::deque<std::shared_ptr<const PointForecast>>* forecasts = nullptr;
   };
   std::vector<Input> inputs;
-  SeriesStore::SeriesRef& Series(const std::string& name) {
+  Input* Find(const std::string& name) {
     for (Input& in : inputs) {
-      if (in.name == name) return in.series;
+      if (in.name == name) return &in;
     }
-    static thread_local SeriesStore::SeriesRef none;
-    return none;
+    return nullptr;
   }
-  std::unique_ptr<Condition> condition;
+  SeriesStore::SeriesRef& Series(const std::string& name) {
+    static thread_local SeriesStore::SeriesRef none;
+    Input* in = Find(name);
+    return in != nullptr ? in->series : none;
+  }
+  const Condition* condition = nullptr;  // the rule's, shared by all its bindings (stays hot in cache)
   std::string system;
   UnixMillis last_step = 0;  // start of the last step evaluated; 0: none yet
   bool active = false;       // its alert is pending, firing or no_data
@@ -37,7 +44,7 @@ struct BindingState {
 // RuleInputs over the store, the forecasts and the registry, for one binding.
 class LiveInputs : public RuleInputs {
  public:
-  using PastForecasts = std::unordered_map<std::string, std::deque<PointForecast>>;
+  using PastForecasts = std::unordered_map<std::string, std::deque<std::shared_ptr<const PointForecast>>>;
   LiveInputs(const SeriesStore& store, const ForecastLookup& forecasts, const PointRegistry& registry,
              const PastForecasts& past, BindingState& b)
       : store_(store), forecasts_(forecasts), registry_(registry), past_(past), step_(store.options().step_ms), b_(b) {}
@@ -63,19 +70,25 @@ class LiveInputs : public RuleInputs {
   const PointForecast* Forecast(const std::string& input, UnixMillis t) const override {
     if (!forecasts_) return nullptr;
     const std::string& point = PointRef(input);
-    auto it = past_.find(point);
+    const BindingState::Input* in = b_.Find(input);
+    const std::deque<std::shared_ptr<const PointForecast>>* past = in != nullptr ? in->forecasts : nullptr;
+    if (past == nullptr) {
+      auto it = past_.find(point);
+      if (it != past_.end()) past = &it->second;
+    }
     if (t == 0) {
       // The newest: remembered when it was announced (OnForecast), else asked for now.
-      if (it != past_.end() && !it->second.empty()) return &it->second.back();
+      if (past != nullptr && !past->empty()) return past->back().get();
       latest_ = forecasts_(point);
       return latest_ ? &*latest_ : nullptr;
     }
     // The newest forecast made before step t whose horizon covers it.
-    if (it == past_.end()) return nullptr;
-    for (auto f = it->second.rbegin(); f != it->second.rend(); ++f) {
-      if (f->status == ForecastStatus::kOk && f->window_end <= t &&
-          t < f->window_end + static_cast<int64_t>(f->steps.size()) * f->step_ms)
-        return &*f;
+    if (past == nullptr) return nullptr;
+    for (auto f = past->rbegin(); f != past->rend(); ++f) {
+      const PointForecast& pf = **f;
+      if (pf.status == ForecastStatus::kOk && pf.window_end <= t &&
+          t < pf.window_end + static_cast<int64_t>(pf.steps.size()) * pf.step_ms)
+        return &pf;
     }
     return nullptr;
   }
@@ -115,6 +128,7 @@ struct RuleEngine::Impl {
   mutable std::mutex mu;  // everything below; held while evaluating
   std::shared_ptr<const RuleSet> rules;
   std::shared_ptr<const BrickModel> model;
+  std::map<std::string, std::unique_ptr<Condition>> conditions;  // one per rule (immutable, shared)
   std::vector<std::unique_ptr<BindingState>> bindings;
   // One air-handling system: its step-driven bindings and its data time.
   struct SystemState {
@@ -126,7 +140,7 @@ struct RuleEngine::Impl {
     bool Active(UnixMillis t) const { return std::binary_search(active.begin(), active.end(), t); }
     void MarkActive(UnixMillis t) {
       if (active.empty() || t > active.back()) active.push_back(t);
-      else if (!Active(t)) active.insert(std::lower_bound(active.begin(), active.end(), t), t);
+      else if (t != active.back() && !Active(t)) active.insert(std::lower_bound(active.begin(), active.end(), t), t);
     }
   };
   // By system IRI; entries are never erased, so the pointers below stay valid across SetRules.
@@ -139,7 +153,8 @@ struct RuleEngine::Impl {
   std::unordered_map<uint64_t, std::vector<SystemState*>> systems_of_list;
   std::unordered_map<std::string, std::vector<BindingState*>> by_forecast;   // forecast-driven, by input point
   std::unordered_set<std::string> remember_forecasts;                        // points forecast rules read
-  std::unordered_map<std::string, std::deque<PointForecast>> past_forecasts;  // newest last
+  // The last forecasts of the points forecast rules read, newest last (shared with the service).
+  std::unordered_map<std::string, std::deque<std::shared_ptr<const PointForecast>>> past_forecasts;
   std::map<std::string, RuleStatus> status;                                  // by rule id
   RuleEngineCounters counters;
 
@@ -160,13 +175,18 @@ struct RuleEngine::Impl {
     return state;
   }
 
-  void Remember(const std::string& point) {
-    if (!forecasts || !remember_forecasts.count(point)) return;
-    std::optional<PointForecast> f = forecasts(point);
+  // Keeps `produced` (or, from a publisher that did not attach it, the service's latest).
+  void Remember(const ForecastProduced& produced) {
+    if (!remember_forecasts.count(produced.point)) return;
+    std::shared_ptr<const PointForecast> f = produced.forecast;
+    if (!f && forecasts) {
+      if (std::optional<PointForecast> got = forecasts(produced.point))
+        f = std::make_shared<const PointForecast>(std::move(*got));
+    }
     if (!f || f->status != ForecastStatus::kOk) return;
-    auto& past = past_forecasts[point];
-    if (!past.empty() && past.back().window_end >= f->window_end) return;
-    past.push_back(std::move(*f));
+    auto& past = past_forecasts[produced.point];
+    if (!past.empty() && past.back()->window_end >= f->window_end) return;
+    past.push_back(std::move(f));
     while (past.size() > 8) past.pop_front();
   }
 
@@ -206,6 +226,7 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
   e.rules = std::move(rules);
   e.model = std::move(model);
   e.bindings.clear();
+  e.conditions.clear();
   for (auto& [iri, sys] : e.systems) sys.bindings.clear();
   e.by_forecast.clear();
   e.system_of.clear();
@@ -215,24 +236,27 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
   for (const auto& rule : e.rules->rules) status[rule->id].rule = rule;
   for (RuleBinding& rb : resolved.bindings) {
     auto b = std::make_unique<BindingState>();
-    b->condition = MakeCondition(rb.rule);
+    std::unique_ptr<Condition>& condition = e.conditions[rb.rule->id];
+    if (!condition) condition = MakeCondition(rb.rule);
+    b->condition = condition.get();
     b->system = e.model->SystemOf(rb.equipment);
     auto k = kept.find({rb.rule->id, rb.equipment});
     if (k != kept.end()) b->last_step = k->second;
     rb.alert_id = AlertFingerprint(rb.rule->id, rb.equipment);
-    for (const auto& [name, point] : rb.points) b->inputs.push_back(BindingState::Input{name, SeriesStore::SeriesRef(point)});
+    const bool reads_forecasts = b->condition->on_forecast() || rb.rule->kind == RuleKind::kResidual;
+    for (const auto& [name, point] : rb.points) {
+      b->inputs.push_back(BindingState::Input{name, SeriesStore::SeriesRef(point), nullptr});
+      if (reads_forecasts) {
+        e.remember_forecasts.insert(point);
+        b->inputs.back().forecasts = &e.past_forecasts[point];
+      }
+    }
     if (auto restored = e.alerts.StateOf(rb.alert_id)) b->active = IsActive(*restored);
     status[rb.rule->id].equipment.push_back(rb.equipment);
     if (b->condition->on_forecast()) {
-      for (const auto& [name, point] : rb.points) {
-        e.by_forecast[point].push_back(b.get());
-        e.remember_forecasts.insert(point);
-      }
+      for (const auto& [name, point] : rb.points) e.by_forecast[point].push_back(b.get());
     } else {
       e.systems[b->system].bindings.push_back(b.get());
-    }
-    if (rb.rule->kind == RuleKind::kResidual) {
-      for (const auto& [name, point] : rb.points) e.remember_forecasts.insert(point);
     }
     b->binding = std::move(rb);
     e.bindings.push_back(std::move(b));
@@ -287,16 +311,31 @@ void RuleEngine::OnObservations(const ObservationsApplied& applied) {
     if (closed_until == before) continue;
     ++e.counters.steps_closed;
     const UnixMillis catch_up_from = closed_until - static_cast<int64_t>(e.options.max_catch_up_steps) * e.step;
+    // The closed steps in which the system reported, from the oldest any binding still needs
+    // (usually just the one step before `closed_until`).
+    UnixMillis oldest = closed_until - e.step;
+    for (const BindingState* b : sys->bindings)
+      oldest = std::min(oldest, b->last_step != 0 ? b->last_step + e.step : closed_until - e.step);
+    oldest = std::max(oldest, catch_up_from);
+    UnixMillis due[8];
+    std::vector<UnixMillis> due_more;
+    size_t n_due = 0;
+    for (auto it = std::lower_bound(sys->active.begin(), sys->active.end(), oldest);
+         it != sys->active.end() && *it < closed_until; ++it) {
+      if (n_due < 8) due[n_due++] = *it;
+      else due_more.push_back(*it);
+    }
+    if (!due_more.empty()) due_more.insert(due_more.begin(), due, due + n_due);
+    const UnixMillis* due_begin = due_more.empty() ? due : due_more.data();
+    const UnixMillis* due_end = due_more.empty() ? due + n_due : due_more.data() + due_more.size();
     for (BindingState* b : sys->bindings) {
       UnixMillis first = b->last_step != 0 ? b->last_step + e.step : closed_until - e.step;
       if (first < catch_up_from) {
         e.counters.skipped_steps += static_cast<uint64_t>((catch_up_from - first) / e.step);
         first = catch_up_from;
       }
-      for (UnixMillis t = first; t < closed_until; t += e.step) {
-        if (sys->Active(t)) e.Evaluate(*b, t);
-        b->last_step = t;
-      }
+      for (const UnixMillis* t = std::lower_bound(due_begin, due_end, first); t != due_end; ++t) e.Evaluate(*b, *t);
+      b->last_step = closed_until - e.step;
     }
     // Steps older than any catch-up can reach are not needed again.
     while (!sys->active.empty() && sys->active.front() < catch_up_from - e.step) sys->active.pop_front();
@@ -308,7 +347,7 @@ void RuleEngine::OnObservations(const ObservationsApplied& applied) {
 void RuleEngine::OnForecast(const ForecastProduced& produced) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   Impl& e = *impl_;
-  e.Remember(produced.point);
+  e.Remember(produced);
   auto it = e.by_forecast.find(produced.point);
   if (it == e.by_forecast.end()) return;
   const auto t0 = std::chrono::steady_clock::now();
@@ -320,7 +359,7 @@ void RuleEngine::Drop(const std::vector<std::string>& points) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   Impl& e = *impl_;
   for (const std::string& p : points) {
-    e.past_forecasts.erase(p);
+    if (auto f = e.past_forecasts.find(p); f != e.past_forecasts.end()) f->second.clear();
     Impl::SystemState* sys = e.SystemOf(p);
     if (sys == nullptr) continue;
     sys->watermark = 0;

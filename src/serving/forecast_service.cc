@@ -59,7 +59,7 @@ struct PointState {
   bool in_flight = false;
   bool newer_due = false;        // a newer step closed while the request was in flight
   UnixMillis scored_until = 0;   // steps before this were compared with their forecasts
-  std::optional<PointForecast> latest;
+  std::shared_ptr<const PointForecast> latest;  // shared with ForecastProduced subscribers
   std::deque<PastForecast> past;
   serving::ScoreRings scores;
   serving::RollingMean mae, coverage, persistence_mae;
@@ -223,7 +223,7 @@ struct ForecastService::Impl {
         std::lock_guard<std::mutex> lock(shard.mu);
         PointState& st = shard.points[point];
         st.requested_end = closed_end;
-        st.latest = std::move(pf);
+        st.latest = std::make_shared<const PointForecast>(std::move(pf));
         Count([](ForecastCounters& c) { ++c.insufficient_data; });
         continue;
       }
@@ -413,6 +413,7 @@ struct ForecastService::Impl {
       pf.input_coverage = r.coverage;
       pf.produced_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(opt.clock->Now()));
       PastForecast past;
+      std::shared_ptr<const PointForecast> produced;
       past.first_step = r.window_end;
       past.scale = scale;
       past.last_value = r.last_value;
@@ -442,7 +443,8 @@ struct ForecastService::Impl {
           }
           pf.steps.push_back(step);
         }
-        st.latest = std::move(pf);
+        produced = std::make_shared<const PointForecast>(std::move(pf));
+        st.latest = produced;
         st.past.push_back(std::move(past));
         while (st.past.size() > static_cast<size_t>(horizon)) st.past.pop_front();
         st.in_flight = false;
@@ -453,7 +455,7 @@ struct ForecastService::Impl {
         }
       }
       if (redo) MarkDirty(r.point);
-      if (opt.events != nullptr) opt.events->Publish(ForecastProduced{r.point, r.window_end, !usable});
+      if (opt.events != nullptr) opt.events->Publish(ForecastProduced{r.point, r.window_end, !usable, produced});
       latencies.push_back(std::chrono::duration<double>(now - r.enqueued).count());
     }
     {
