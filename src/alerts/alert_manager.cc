@@ -264,6 +264,10 @@ AlertState AlertManager::Apply(const RuleBinding& binding, const ConditionResult
         }
         break;
       case Outcome::kFault:
+        // A prediction of a crossing that has already happened warns of nothing: a predicted
+        // alert only starts ahead of the measured crossing (a measured rule covers the rest).
+        if (r.predicted && r.measured_crossed && (from == AlertState::kInactive || from == AlertState::kResolved))
+          break;
         if (from == AlertState::kInactive || from == AlertState::kResolved) {
           a.pending_since = t;
           a.predicted = r.predicted;

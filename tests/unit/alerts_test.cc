@@ -101,6 +101,34 @@ TEST_F(AlertLifecycleTest, NoDataIsNotAResolveAndKeepsTheStart) {
   EXPECT_EQ(StateAfter(b, Outcome::kNoData, 5), AlertState::kResolved);
 }
 
+TEST_F(AlertLifecycleTest, PredictedAlertsStartOnlyAheadOfTheCrossingAndRecordTheLead) {
+  RuleBinding b{Rule(R"({"id": "p", "kind": "forecast_threshold", "applies_to": "AHU", "limit": 30, "within": "1h",
+                        "inputs": {"SAT": "Supply_Air_Temperature_Sensor"}})"),
+                "urn:b#AHU1", {{"SAT", "urn:b#SAT"}}};
+  auto predicted = [](UnixMillis t, bool crossed) {
+    ConditionResult r = Result(Outcome::kFault, t);
+    r.predicted = true;
+    r.crossing_time = t + 30 * 60'000;
+    r.measured_crossed = crossed;
+    return r;
+  };
+  const std::string id = AlertFingerprint("p", "urn:b#AHU1");
+  // Already past the limit when the forecast first says so: no "prediction".
+  alerts_.Apply(b, predicted(kT0, true));
+  EXPECT_FALSE(alerts_.StateOf(id) && *alerts_.StateOf(id) != AlertState::kInactive);
+  alerts_.Apply(b, Result(Outcome::kNormal, kT0 + kStep));
+  // Ahead of the crossing: fires, and the measured crossing 20 minutes later is its lead.
+  alerts_.Apply(b, predicted(kT0 + 2 * kStep, false));
+  EXPECT_EQ(*alerts_.StateOf(id), AlertState::kFiring);
+  alerts_.Apply(b, predicted(kT0 + 3 * kStep, false));
+  alerts_.Apply(b, predicted(kT0 + 6 * kStep, true));
+  const Alert a = alerts_.Get(id)->alert;
+  EXPECT_TRUE(a.predicted);
+  EXPECT_EQ(a.starts_at, kT0 + 2 * kStep);
+  EXPECT_EQ(a.realised_at, kT0 + 6 * kStep);
+  EXPECT_EQ(a.crossing_time, kT0 + 6 * kStep + 30 * 60'000);
+}
+
 TEST_F(AlertLifecycleTest, EvidenceSummaryAndAckUntilTheStateChanges) {
   RuleBinding b{Rule(R"({"id": "r", "kind": "threshold", "applies_to": "AHU", "limit": 30, "clear_for": "10m",
                         "summary": "{equipment}: SAT {SAT} over {rule}", "action": "Check the valve.",
