@@ -32,7 +32,7 @@
 namespace brickcast {
 
 struct RuleEngineOptions {
-  size_t max_catch_up_steps = 288;
+  size_t max_catch_up_steps = 288;  // at most 500
 };
 
 // Where one rule applies and how its evaluations went.

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <array>
+#include <climits>
 #include <deque>
 #include <set>
 #include <map>
@@ -13,8 +15,13 @@
 namespace brickcast {
 namespace {
 
+// What one (rule, equipment) pair needs at evaluation; the fields read on every closed step come
+// first (one cache line), the binding itself last.
 struct BindingState {
-  RuleBinding binding;
+  UnixMillis last_step = 0;  // start of the last step evaluated; 0: none yet
+  bool active = false;       // its alert is pending, firing or no_data
+  const Condition* condition = nullptr;  // the rule's, shared by all its bindings
+  RuleStatus* status = nullptr;          // its rule's counters (in Impl::status)
   // The binding's inputs with their series found once (a handful: a linear search by name).
   struct Input {
     std::string name;
@@ -35,11 +42,8 @@ struct BindingState {
     Input* in = Find(name);
     return in != nullptr ? in->series : none;
   }
-  const Condition* condition = nullptr;  // the rule's, shared by all its bindings (stays hot in cache)
   std::string system;
-  UnixMillis last_step = 0;  // start of the last step evaluated; 0: none yet
-  bool active = false;       // its alert is pending, firing or no_data
-  RuleStatus* status = nullptr;  // its rule's counters (in Impl::status)
+  RuleBinding binding;
 };
 // RuleInputs over the store, the forecasts and the registry, for one binding.
 class LiveInputs : public RuleInputs {
@@ -116,7 +120,12 @@ class LiveInputs : public RuleInputs {
 
 struct RuleEngine::Impl {
   Impl(const SeriesStore& s, ForecastLookup f, const PointRegistry& r, AlertManager& a, RuleEngineOptions o)
-      : store(s), forecasts(std::move(f)), registry(r), alerts(a), options(o), step(s.options().step_ms) {}
+      : store(s), forecasts(std::move(f)), registry(r), alerts(a), options(Clamped(o)), step(s.options().step_ms) {}
+  // The catch-up must fit the ring of active steps (SystemState::kSpan).
+  static RuleEngineOptions Clamped(RuleEngineOptions o) {
+    o.max_catch_up_steps = std::min<size_t>(o.max_catch_up_steps, 500);
+    return o;
+  }
 
   const SeriesStore& store;
   const ForecastLookup forecasts;
@@ -129,18 +138,36 @@ struct RuleEngine::Impl {
   std::shared_ptr<const RuleSet> rules;
   std::shared_ptr<const BrickModel> model;
   std::map<std::string, std::unique_ptr<Condition>> conditions;  // one per rule (immutable, shared)
-  std::vector<std::unique_ptr<BindingState>> bindings;
-  // One air-handling system: its step-driven bindings and its data time.
+  std::vector<BindingState*> bindings;                            // all of them
+  std::vector<std::unique_ptr<BindingState>> forecast_bindings;   // owned here; step-driven ones by their system
+  // One air-handling system: its step-driven bindings (stored contiguously: a closing step walks
+  // them all) and its data time.
   struct SystemState {
-    std::vector<BindingState*> bindings;
+    std::vector<BindingState> bindings;
     UnixMillis watermark = 0;  // newest data time
-    // Steps in which the system reported anything, ascending. Steps of a gap in the whole feed
-    // are not evaluated: "stale" means silent while the equipment reports, not a dead feed.
-    std::deque<UnixMillis> active;
-    bool Active(UnixMillis t) const { return std::binary_search(active.begin(), active.end(), t); }
-    void MarkActive(UnixMillis t) {
-      if (active.empty() || t > active.back()) active.push_back(t);
-      else if (t != active.back() && !Active(t)) active.insert(std::lower_bound(active.begin(), active.end(), t), t);
+    // Steps (by index: time / step) in which the system reported anything, as a bit ring over the
+    // newest kSpan steps. Steps of a gap in the whole feed are not evaluated: "stale" means silent
+    // while the equipment reports, not a dead feed.
+    static constexpr int64_t kSpan = 512;
+    int64_t newest_step = INT64_MIN;
+    std::array<uint64_t, kSpan / 64> bits{};
+    static size_t Slot(int64_t step) { return static_cast<size_t>(((step % kSpan) + kSpan) % kSpan); }
+    bool Active(int64_t step) const {
+      return newest_step != INT64_MIN && step <= newest_step && step > newest_step - kSpan &&
+             (bits[Slot(step) / 64] >> (Slot(step) % 64) & 1) != 0;
+    }
+    void MarkActive(int64_t step) {
+      if (newest_step != INT64_MIN && step <= newest_step - kSpan) return;  // older than any catch-up
+      if (newest_step == INT64_MIN || step > newest_step) {
+        const int64_t from = newest_step == INT64_MIN ? step - kSpan + 1 : std::max(newest_step + 1, step - kSpan + 1);
+        for (int64_t k = from; k < step; ++k) bits[Slot(k) / 64] &= ~(1ULL << (Slot(k) % 64));
+        newest_step = step;
+      }
+      bits[Slot(step) / 64] |= 1ULL << (Slot(step) % 64);
+    }
+    void ForgetSteps() {
+      newest_step = INT64_MIN;
+      bits.fill(0);
     }
   };
   // By system IRI; entries are never erased, so the pointers below stay valid across SetRules.
@@ -226,6 +253,7 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
   e.rules = std::move(rules);
   e.model = std::move(model);
   e.bindings.clear();
+  e.forecast_bindings.clear();
   e.conditions.clear();
   for (auto& [iri, sys] : e.systems) sys.bindings.clear();
   e.by_forecast.clear();
@@ -235,32 +263,38 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
   std::map<std::string, RuleStatus> status;
   for (const auto& rule : e.rules->rules) status[rule->id].rule = rule;
   for (RuleBinding& rb : resolved.bindings) {
-    auto b = std::make_unique<BindingState>();
+    BindingState b;
     std::unique_ptr<Condition>& condition = e.conditions[rb.rule->id];
     if (!condition) condition = MakeCondition(rb.rule);
-    b->condition = condition.get();
-    b->system = e.model->SystemOf(rb.equipment);
+    b.condition = condition.get();
+    b.system = e.model->SystemOf(rb.equipment);
     auto k = kept.find({rb.rule->id, rb.equipment});
-    if (k != kept.end()) b->last_step = k->second;
+    if (k != kept.end()) b.last_step = k->second;
     rb.alert_id = AlertFingerprint(rb.rule->id, rb.equipment);
-    const bool reads_forecasts = b->condition->on_forecast() || rb.rule->kind == RuleKind::kResidual;
+    const bool reads_forecasts = b.condition->on_forecast() || rb.rule->kind == RuleKind::kResidual;
     for (const auto& [name, point] : rb.points) {
-      b->inputs.push_back(BindingState::Input{name, SeriesStore::SeriesRef(point), nullptr});
+      b.inputs.push_back(BindingState::Input{name, SeriesStore::SeriesRef(point), nullptr});
       if (reads_forecasts) {
         e.remember_forecasts.insert(point);
-        b->inputs.back().forecasts = &e.past_forecasts[point];
+        b.inputs.back().forecasts = &e.past_forecasts[point];
       }
     }
-    if (auto restored = e.alerts.StateOf(rb.alert_id)) b->active = IsActive(*restored);
+    if (auto restored = e.alerts.StateOf(rb.alert_id)) b.active = IsActive(*restored);
     status[rb.rule->id].equipment.push_back(rb.equipment);
-    if (b->condition->on_forecast()) {
-      for (const auto& [name, point] : rb.points) e.by_forecast[point].push_back(b.get());
+    b.binding = std::move(rb);
+    if (b.condition->on_forecast()) {
+      e.forecast_bindings.push_back(std::make_unique<BindingState>(std::move(b)));
+      BindingState* owned = e.forecast_bindings.back().get();
+      for (const auto& [name, point] : owned->binding.points) e.by_forecast[point].push_back(owned);
     } else {
-      e.systems[b->system].bindings.push_back(b.get());
+      e.systems[b.system].bindings.push_back(std::move(b));
     }
-    b->binding = std::move(rb);
-    e.bindings.push_back(std::move(b));
   }
+  // Pointers last: the systems' vectors no longer move.
+  for (auto& [iri, sys] : e.systems) {
+    for (BindingState& b : sys.bindings) e.bindings.push_back(&b);
+  }
+  for (auto& b : e.forecast_bindings) e.bindings.push_back(b.get());
   for (RuleNotApplicable& na : resolved.not_applicable) status[na.rule].not_applicable.push_back(std::move(na));
   // Counts of rules that stay carry over.
   for (auto& [id, s] : status) {
@@ -272,7 +306,7 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
     s.last_evaluated = old->second.last_evaluated;
   }
   e.status = std::move(status);
-  for (auto& b : e.bindings) b->status = &e.status[b->binding.rule->id];
+  for (BindingState* b : e.bindings) b->status = &e.status[b->binding.rule->id];
   e.counters.bindings = e.bindings.size();
   e.counters.rules = e.rules->rules.size();
   spdlog::info("rules: {} rules, {} bindings, {} not applicable", e.rules->rules.size(), e.bindings.size(),
@@ -300,45 +334,27 @@ void RuleEngine::OnObservations(const ObservationsApplied& applied) {
   }
   const std::vector<Impl::SystemState*>& more = cached->second;
   const UnixMillis earliest = applied.earliest_time != 0 ? applied.earliest_time : applied.latest_time;
+  const int64_t step = e.step;
   for (Impl::SystemState* sys : more) {
-    for (UnixMillis t = earliest - earliest % e.step; t <= applied.latest_time && sys->active.size() < 100000;
-         t += e.step)
-      sys->MarkActive(t);
+    for (int64_t s = earliest / step; s <= applied.latest_time / step; ++s) sys->MarkActive(s);
     if (applied.latest_time <= sys->watermark) continue;
-    const UnixMillis before = sys->watermark - sys->watermark % e.step;
+    const UnixMillis before = sys->watermark - sys->watermark % step;
     sys->watermark = applied.latest_time;
-    const UnixMillis closed_until = sys->watermark - sys->watermark % e.step;  // steps before it are closed
+    const UnixMillis closed_until = sys->watermark - sys->watermark % step;  // steps before it are closed
     if (closed_until == before) continue;
     ++e.counters.steps_closed;
-    const UnixMillis catch_up_from = closed_until - static_cast<int64_t>(e.options.max_catch_up_steps) * e.step;
-    // The closed steps in which the system reported, from the oldest any binding still needs
-    // (usually just the one step before `closed_until`).
-    UnixMillis oldest = closed_until - e.step;
-    for (const BindingState* b : sys->bindings)
-      oldest = std::min(oldest, b->last_step != 0 ? b->last_step + e.step : closed_until - e.step);
-    oldest = std::max(oldest, catch_up_from);
-    UnixMillis due[8];
-    std::vector<UnixMillis> due_more;
-    size_t n_due = 0;
-    for (auto it = std::lower_bound(sys->active.begin(), sys->active.end(), oldest);
-         it != sys->active.end() && *it < closed_until; ++it) {
-      if (n_due < 8) due[n_due++] = *it;
-      else due_more.push_back(*it);
-    }
-    if (!due_more.empty()) due_more.insert(due_more.begin(), due, due + n_due);
-    const UnixMillis* due_begin = due_more.empty() ? due : due_more.data();
-    const UnixMillis* due_end = due_more.empty() ? due + n_due : due_more.data() + due_more.size();
-    for (BindingState* b : sys->bindings) {
-      UnixMillis first = b->last_step != 0 ? b->last_step + e.step : closed_until - e.step;
+    const UnixMillis catch_up_from = closed_until - static_cast<int64_t>(e.options.max_catch_up_steps) * step;
+    for (BindingState& b : sys->bindings) {
+      UnixMillis first = b.last_step != 0 ? b.last_step + step : closed_until - step;
       if (first < catch_up_from) {
-        e.counters.skipped_steps += static_cast<uint64_t>((catch_up_from - first) / e.step);
+        e.counters.skipped_steps += static_cast<uint64_t>((catch_up_from - first) / step);
         first = catch_up_from;
       }
-      for (const UnixMillis* t = std::lower_bound(due_begin, due_end, first); t != due_end; ++t) e.Evaluate(*b, *t);
-      b->last_step = closed_until - e.step;
+      for (UnixMillis t = first; t < closed_until; t += step) {
+        if (sys->Active(t / step)) e.Evaluate(b, t);
+      }
+      b.last_step = closed_until - step;
     }
-    // Steps older than any catch-up can reach are not needed again.
-    while (!sys->active.empty() && sys->active.front() < catch_up_from - e.step) sys->active.pop_front();
   }
   if (e.counters.evaluations != evaluations)
     e.counters.evaluation_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -363,8 +379,8 @@ void RuleEngine::Drop(const std::vector<std::string>& points) {
     Impl::SystemState* sys = e.SystemOf(p);
     if (sys == nullptr) continue;
     sys->watermark = 0;
-    sys->active.clear();
-    for (BindingState* b : sys->bindings) b->last_step = 0;
+    sys->ForgetSteps();
+    for (BindingState& b : sys->bindings) b.last_step = 0;
   }
 }
 
