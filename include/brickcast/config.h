@@ -145,5 +145,8 @@ std::string ConfigReference();
 // Path of the shipped forecast model (`forecast.model: "default"`): $BRICKCAST_HOME/models, else
 // found beside the running binary (../share/brickcast/models, ../models), else the source tree.
 std::string DefaultModelPath();
+// The shipped rule set, found the same way: $BRICKCAST_HOME/rules, ../share/brickcast/rules beside
+// the binary, else config/rules of the source tree.
+std::string DefaultRulesDir();
 
 }  // namespace brickcast

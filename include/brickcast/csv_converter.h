@@ -39,6 +39,7 @@ struct CsvMapping {
   MetadataMode metadata = MetadataMode::kEvery;
   std::vector<CsvColumnMapping> columns;
   std::vector<std::string> ignore_columns;
+  std::string label_column;  // fault labels (evaluate-faults); also ignored as a point
 };
 
 StatusOr<CsvMapping> LoadCsvMapping(const std::string& path);

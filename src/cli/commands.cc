@@ -22,6 +22,7 @@
 #include "brickcast/config.h"
 #include "brickcast/csv_converter.h"
 #include "brickcast/daemon.h"
+#include "brickcast/fault_evaluation.h"
 #include "brickcast/rules.h"
 #include "brickcast/forecast_service.h"
 #include "brickcast/logging.h"
@@ -495,6 +496,70 @@ int Evaluate(const EvaluateArgs& args) {
     std::printf("%-40s %10.4f %10.4f %12.4f %14.4f %s\n", name.c_str(), c.mse, c.mae, c.mae_units,
                 c.persistence_mae_units, c.unit.c_str());
   }
+  return 0;
+}
+
+int EvaluateFaults(const FaultsArgs& args) {
+  FaultEvaluationOptions o;
+  if (!args.config.empty()) {
+    auto c = LoadConfigFile(args.config);
+    if (!c.ok()) return Fail(c.status());
+    o.config = std::move(*c);
+  }
+  // A command, not a daemon: the pipeline's info lines would drown the report.
+  if (Status st = SetupLogging(o.config.log.level == "info" ? "warn" : o.config.log.level); !st.ok()) return Fail(st);
+  o.data = args.data;
+  o.mapping = args.mapping;
+  o.brick_models = args.models;
+  o.rules = args.rules.empty() ? std::vector<std::string>{DefaultRulesDir()} : args.rules;
+  o.forecast_model = args.forecast_model == "none"      ? ""
+                     : args.forecast_model == "default" ? DefaultModelPath()
+                                                        : args.forecast_model;
+  auto r = EvaluateFaults(o);
+  if (!r.ok()) return Fail(r.status());
+  if (args.json) {
+    nlohmann::json days = nlohmann::json::array();
+    for (const DayResult& d : r->days) {
+      nlohmann::json alerts = nlohmann::json::array();
+      for (const FiredAlert& a : d.alerts)
+        alerts.push_back({{"rule", a.rule}, {"kind", a.kind}, {"severity", a.severity}, {"predicted", a.predicted},
+                          {"time", FormatIsoUtc(a.time)}, {"local_time", a.local_time}, {"equipment", a.equipment},
+                          {"summary", a.summary}});
+      days.push_back({{"date", d.date},
+                      {"label", d.label < 0 ? nlohmann::json() : nlohmann::json(d.label)},
+                      {"alarmed", d.alarmed()},
+                      {"alerts", alerts}});
+    }
+    std::cout << nlohmann::json{{"fault_days", r->fault_days},
+                                {"detected", r->detected},
+                                {"fault_free_days", r->fault_free_days},
+                                {"alarmed", r->alarmed},
+                                {"median_first_alert", r->median_first_alert.empty() ? nlohmann::json()
+                                                                                    : nlohmann::json(r->median_first_alert)},
+                                {"detected_by_kind", r->detected_by_kind},
+                                {"messages", r->messages},
+                                {"rules", r->rules},
+                                {"bindings", r->bindings},
+                                {"days", days}}
+                     .dump(2)
+              << '\n';
+    return 0;
+  }
+  std::cout << "day (local) label       alerts that started firing (warning, critical), local time\n";
+  for (const DayResult& d : r->days) {
+    std::cout << d.date << "  " << (d.label == 1 ? "fault     " : d.label == 0 ? "fault-free" : "unlabelled") << "  ";
+    if (d.alerts.empty()) std::cout << "-";
+    for (size_t i = 0; i < d.alerts.size() && i < 4; ++i)
+      std::cout << (i ? ", " : "") << d.alerts[i].rule << " " << d.alerts[i].local_time
+                << (d.alerts[i].predicted ? " (predicted)" : "");
+    if (d.alerts.size() > 4) std::cout << ", +" << d.alerts.size() - 4 << " more";
+    std::cout << '\n';
+  }
+  std::cout << "fault days detected: " << r->detected << "/" << r->fault_days << "; fault-free days alarmed: "
+            << r->alarmed << "/" << r->fault_free_days << "; median first alert: "
+            << (r->median_first_alert.empty() ? "-" : r->median_first_alert + " local") << "\n";
+  for (const auto& [kind, n] : r->detected_by_kind) std::cout << "  fault days caught by " << kind << ": " << n << '\n';
+  std::cout << r->rules << " rules, " << r->bindings << " bindings, " << r->messages << " messages\n";
   return 0;
 }
 

@@ -52,6 +52,14 @@ struct ForecastArgs {
   std::string out = "-";
 };
 int Forecast(const ForecastArgs& args);
+
+struct FaultsArgs {
+  std::string data, mapping, config;
+  std::vector<std::string> models, rules;
+  std::string forecast_model = "default";
+  bool json = false;
+};
+int EvaluateFaults(const FaultsArgs& args);
 int Version();
 
 }  // namespace brickcast::cli

@@ -105,6 +105,20 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   forecast->add_option("-o,--out", forecast_args.out, "Output file ('-' for stdout)")->capture_default_str();
 
+  brickcast::cli::FaultsArgs faults_args;
+  auto* faults = app.add_subcommand(
+      "evaluate-faults",
+      "Replay a labelled CSV through the whole pipeline (store, forecasts, rules, alerts) and score fault days.");
+  faults->add_option("--data", faults_args.data, "Labelled CSV file")->required();
+  faults->add_option("--mapping", faults_args.mapping, "convert mapping naming the label_column")->required();
+  faults->add_option("--model", faults_args.models, "Brick model file (repeatable)")->required();
+  faults->add_option("--rules", faults_args.rules, "Rule files or directories (default: the shipped rules)");
+  faults->add_option("--forecast-model", faults_args.forecast_model,
+                     "Forecast model file, 'default' (the shipped model) or 'none'")
+      ->capture_default_str();
+  faults->add_option("-c,--config", faults_args.config, "Daemon config for store and forecast settings");
+  faults->add_flag("--json", faults_args.json, "Print JSON instead of a report");
+
   app.add_subcommand("version", "Print the version.");
 
   try {
@@ -120,6 +134,7 @@ int main(int argc, char** argv) {
     if (*train) return brickcast::cli::Train(train_args);
     if (*evaluate) return brickcast::cli::Evaluate(eval_args);
     if (*forecast) return brickcast::cli::Forecast(forecast_args);
+    if (*faults) return brickcast::cli::EvaluateFaults(faults_args);
     if (*replay) {
       if (max_speed) replay_args.speed = 0;
       return brickcast::cli::Replay(replay_args);

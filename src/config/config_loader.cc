@@ -247,26 +247,36 @@ const Schema& RootSchema() {
 // (packages, `cmake --install`, the Docker image), <bin>/../models (a build directory inside the
 // source tree), <bin>/models; else the source tree the binary was built from. The first one that
 // holds the file wins; when none does, the error names the installed location.
-std::string DefaultModelPath() {
+namespace {
+
+// The first of: $BRICKCAST_HOME/<installed>; beside the running binary <bin>/../share/brickcast/
+// <installed>, <bin>/../<source>, <bin>/<source>; the source tree's <source>. When none exists,
+// the installed location (for the error message).
+std::string FindShipped(const std::string& installed, const std::string& source) {
   namespace fs = std::filesystem;
-  const std::string file = "hvac-5min.model";
   const char* home = std::getenv("BRICKCAST_HOME");
-  if (home != nullptr && *home != '\0') return (fs::path(home) / "models" / file).string();
+  if (home != nullptr && *home != '\0') return (fs::path(home) / installed).string();
   std::vector<fs::path> candidates;
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) {
     const fs::path bin = exe.parent_path();
-    candidates.push_back(bin / ".." / "share" / "brickcast" / "models" / file);
-    candidates.push_back(bin / ".." / "models" / file);
-    candidates.push_back(bin / "models" / file);
+    candidates.push_back(bin / ".." / "share" / "brickcast" / installed);
+    candidates.push_back(bin / ".." / source);
+    candidates.push_back(bin / source);
   }
-  candidates.push_back(fs::path(BRICKCAST_DATA_DIR) / "models" / file);
+  candidates.push_back(fs::path(BRICKCAST_DATA_DIR) / source);
   for (const fs::path& c : candidates) {
-    if (fs::is_regular_file(c, ec)) return c.lexically_normal().string();
+    if (fs::exists(c, ec)) return c.lexically_normal().string();
   }
   return candidates.front().lexically_normal().string();
 }
+
+}  // namespace
+
+std::string DefaultModelPath() { return FindShipped("models/hvac-5min.model", "models/hvac-5min.model"); }
+
+std::string DefaultRulesDir() { return FindShipped("rules", "config/rules"); }
 
 namespace {
 

@@ -52,6 +52,8 @@ const Schema& MappingSchema() {
        nullptr, false, false, OneOf({"every", "first", "none"})},
       {"columns", FieldType::kObjectMap, Json(), "CSV column -> {point, class, unit}.", kColumn, false, true},
       {"ignore_columns", FieldType::kStringList, Json::array(), "Columns that carry no point (labels, ids)."},
+      {"label_column", FieldType::kString, "",
+       "Column of fault labels (1 fault, 0 fault-free, empty: none), read by evaluate-faults; not a point."},
   }};
   return *kRoot;
 }
@@ -188,6 +190,10 @@ StatusOr<CsvMapping> LoadCsvMapping(const std::string& path) {
       m.columns.push_back(std::move(c));
     }
     for (const auto& c : eff["ignore_columns"]) m.ignore_columns.push_back(c);
+    m.label_column = eff["label_column"];
+    if (!m.label_column.empty() &&
+        std::find(m.ignore_columns.begin(), m.ignore_columns.end(), m.label_column) == m.ignore_columns.end())
+      m.ignore_columns.push_back(m.label_column);
     if (m.equipment.empty() && !m.equipment_column.empty()) m.equipment = "{equipment_id}";
   }
   BRICKCAST_RETURN_IF_ERROR(config::ErrorsToStatus("mapping " + path, errors));

@@ -1,0 +1,57 @@
+// Fault evaluation (`brickcast evaluate-faults`): a labelled CSV file replayed through the daemon's
+// own pipeline in-process, at full speed, in data time (convert -> Turtle -> parser -> store ->
+// forecast service -> rules -> alerts in a temporary SQLite file), scored per day against its
+// labels. A day is alarmed when a warning or critical alert starts firing on it (the site's local
+// date); gaps between the file's days raise nothing, because the rule engine does not judge steps
+// in which the equipment reported nothing.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "brickcast/config.h"
+#include "brickcast/status.h"
+#include "brickcast/time.h"
+
+namespace brickcast {
+
+struct FaultEvaluationOptions {
+  std::string data;           // labelled CSV
+  std::string mapping;        // convert mapping with a label_column
+  std::vector<std::string> brick_models;
+  std::vector<std::string> rules;  // rule files or directories
+  std::string forecast_model;      // "" = no model (seasonal-naive forecasts)
+  Config config;                   // store and forecast settings (defaults are the daemon's)
+};
+
+struct FiredAlert {
+  std::string rule;
+  std::string kind;      // rule kind: threshold, forecast_threshold, sensor_health, residual
+  std::string severity;
+  bool predicted = false;
+  UnixMillis time = 0;   // data time it started firing
+  std::string local_time;  // HH:MM in the site's time zone
+  std::string equipment;
+  std::string summary;
+};
+
+struct DayResult {
+  std::string date;  // local date, YYYY-MM-DD
+  int label = -1;    // 1 fault, 0 fault-free, -1 no label
+  std::vector<FiredAlert> alerts;  // warning or critical alerts that started firing that day
+  bool alarmed() const { return !alerts.empty(); }
+};
+
+struct FaultEvaluation {
+  std::vector<DayResult> days;
+  size_t fault_days = 0, detected = 0, fault_free_days = 0, alarmed = 0;
+  // Median local time of day of the first alert on detected fault days ("HH:MM"; "" when none).
+  std::string median_first_alert;
+  std::map<std::string, size_t> detected_by_kind;  // fault days on which a rule of this kind fired
+  size_t messages = 0, rules = 0, bindings = 0;
+};
+
+StatusOr<FaultEvaluation> EvaluateFaults(const FaultEvaluationOptions& options);
+
+}  // namespace brickcast
