@@ -332,10 +332,10 @@ void RuleEngine::OnObservations(const ObservationsApplied& applied) {
     if (e.systems_of_list.size() > 100'000) e.systems_of_list.clear();  // bounded: odd streams vary their lists
     cached = e.systems_of_list.emplace(list_hash, std::move(found)).first;
   }
-  const std::vector<Impl::SystemState*>& more = cached->second;
+  const std::vector<Impl::SystemState*>& touched = cached->second;
   const UnixMillis earliest = applied.earliest_time != 0 ? applied.earliest_time : applied.latest_time;
   const int64_t step = e.step;
-  for (Impl::SystemState* sys : more) {
+  for (Impl::SystemState* sys : touched) {
     for (int64_t s = earliest / step; s <= applied.latest_time / step; ++s) sys->MarkActive(s);
     if (applied.latest_time <= sys->watermark) continue;
     const UnixMillis before = sys->watermark - sys->watermark % step;
