@@ -153,6 +153,24 @@ TEST(CliTest, EvaluateFaultsOnSzvavRaisesNoFalseAlarm) {
   EXPECT_EQ(r["messages"], 15839);
 }
 
+// The simulated multi-zone file, through its own Brick model: 13 + 13 days scored, no false
+// alarm (a supply air sensor reading freezing outdoor air with the fan off at night is not one).
+TEST(CliTest, EvaluateFaultsOnMzvavRaisesNoFalseAlarm) {
+  BRICKCAST_REQUIRE_SHARED_DATA();
+  TempDir dir;
+  const std::string err = dir.path() + "/err.txt";
+  CliRun run = Brickcast("evaluate-faults --data " + testing::SharedData("hvac-faults/MZVAV-2-2.csv") + " --mapping " +
+                             SourcePath("config/mappings/lbnl-mzvav.json") + " --model " +
+                             SourcePath("models/brick/lbnl-mzvav-ahu.ttl") + " --forecast-model none --json",
+                         err);
+  ASSERT_EQ(run.status, 0) << Slurp(err);
+  const auto r = nlohmann::json::parse(run.out);
+  EXPECT_EQ(r["fault_days"], 13);
+  EXPECT_EQ(r["fault_free_days"], 13);
+  EXPECT_EQ(r["alarmed"], 0) << run.out;
+  EXPECT_EQ(r["bindings"], 10) << "every shipped AHU rule resolves on the model";
+}
+
 TEST(CliTest, ParsePrintsJsonLinesAndFailsOnBadMessages) {
   TempDir dir;
   const std::string good = dir.File("good.ttl", R"(@prefix b: <urn:b#> .
