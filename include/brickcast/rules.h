@@ -51,6 +51,15 @@ struct ValueExpr {
   std::string text() const { return op == 0 ? a : a + " " + op + " " + b; }
 };
 
+// A condition on an input that must hold for the rule to judge a step (`when`): e.g. the supply
+// fan proven on for 15 minutes. While a gate is closed the rule sees a normal step.
+struct RuleGate {
+  std::string input;
+  Direction direction = Direction::kAbove;
+  double value = 0;       // SI
+  int64_t for_ms = 0;     // it must have held over the steps of this span (all observed)
+};
+
 struct RuleSpec {
   std::string id;
   std::string description;
@@ -63,6 +72,7 @@ struct RuleSpec {
   int64_t clear_for_ms = 0;  // normal this long before resolving (hysteresis)
   std::string summary;       // template: {equipment}, {rule}, {value}, {limit}, {<input>}, {detail}
   std::string action;        // recommended action
+  std::vector<RuleGate> when;  // all must hold, else the step is not judged
 
   // threshold, forecast_threshold: value (expression of inputs) compared with a limit, which is a
   // constant or another input plus an offset.

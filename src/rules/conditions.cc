@@ -313,6 +313,49 @@ class ResidualCondition : public Condition {
   std::shared_ptr<const RuleSpec> rule_;
 };
 
+// Any kind behind its `when` gates: a step whose gates are not all open is not judged.
+class GatedCondition : public Condition {
+ public:
+  GatedCondition(std::shared_ptr<const RuleSpec> r, std::unique_ptr<Condition> inner)
+      : rule_(std::move(r)), inner_(std::move(inner)) {}
+  bool on_forecast() const override { return inner_->on_forecast(); }
+
+  ConditionResult Evaluate(const RuleInputs& in, UnixMillis t, bool explain) const override {
+    // A forecast rule runs at the forecast's start: its gates look at the last measured step.
+    const UnixMillis at = inner_->on_forecast() ? t - in.step_ms() : t;
+    for (const RuleGate& g : rule_->when) {
+      std::string why;
+      if (!Open(in, g, at, explain ? &why : nullptr)) {
+        ConditionResult out;
+        out.time = t;
+        out.outcome = Outcome::kNormal;
+        if (explain) out.detail = "not judged: " + why;
+        return out;
+      }
+    }
+    return inner_->Evaluate(in, t, explain);
+  }
+
+ private:
+  static bool Open(const RuleInputs& in, const RuleGate& g, UnixMillis t, std::string* why) {
+    const size_t steps = static_cast<size_t>(std::max<int64_t>(1, (g.for_ms + in.step_ms() - 1) / in.step_ms()));
+    auto holds = [&g](double v) { return !std::isnan(v) && Past(g.direction, v, g.value); };
+    bool open = holds(in.StepValue(g.input, t));
+    if (open && g.for_ms > 0) {
+      // Every step of the span observed and past the gate value.
+      const RuleInputs::Range r = in.ObservedRange(g.input, t, steps);
+      open = r.observed == steps && holds(g.direction == Direction::kAbove ? r.min : r.max);
+    }
+    if (!open && why != nullptr) {
+      *why = g.input + " not " + DirectionWord(g.direction) + " " + Format(g.value, in.Unit(g.input)) +
+             (g.for_ms > 0 ? " for " + std::to_string(g.for_ms / 60000) + " min" : "");
+    }
+    return open;
+  }
+  std::shared_ptr<const RuleSpec> rule_;
+  std::unique_ptr<Condition> inner_;
+};
+
 }  // namespace
 
 const char* OutcomeName(Outcome o) {
@@ -324,7 +367,9 @@ const char* OutcomeName(Outcome o) {
   return "?";
 }
 
-std::unique_ptr<Condition> MakeCondition(std::shared_ptr<const RuleSpec> rule) {
+namespace {
+
+std::unique_ptr<Condition> MakeKind(std::shared_ptr<const RuleSpec> rule) {
   switch (rule->kind) {
     case RuleKind::kThreshold: return std::make_unique<ThresholdCondition>(std::move(rule));
     case RuleKind::kForecastThreshold: return std::make_unique<ForecastThresholdCondition>(std::move(rule));
@@ -332,6 +377,14 @@ std::unique_ptr<Condition> MakeCondition(std::shared_ptr<const RuleSpec> rule) {
     case RuleKind::kResidual: return std::make_unique<ResidualCondition>(std::move(rule));
   }
   return nullptr;
+}
+
+}  // namespace
+
+std::unique_ptr<Condition> MakeCondition(std::shared_ptr<const RuleSpec> rule) {
+  std::unique_ptr<Condition> kind = MakeKind(rule);
+  if (rule->when.empty()) return kind;
+  return std::make_unique<GatedCondition>(std::move(rule), std::move(kind));
 }
 
 std::string RenderSummary(const RuleSpec& rule, const std::string& equipment, const ConditionResult& result) {

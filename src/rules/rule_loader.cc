@@ -52,6 +52,18 @@ const Schema& InputSchema() {
   return *kInput;
 }
 
+const Schema& GateSchema() {
+  static const Schema* const kGate = new Schema{{
+      {"input", FieldType::kString, Json(), "One of the rule's inputs.", nullptr, false, true},
+      {"above", FieldType::kScalar, Json(), "The gate holds while the input is above this (SI or with a unit).",
+       nullptr, false, false, CheckQuantity},
+      {"below", FieldType::kScalar, Json(), "... or below this.", nullptr, false, false, CheckQuantity},
+      {"for", FieldType::kScalar, 0, "... and has for this long (every step of the span observed), e.g. a settling time.",
+       nullptr, false, false, CheckDuration},
+  }};
+  return *kGate;
+}
+
 // Keys every rule has.
 std::vector<Field> CommonFields() {
   return {
@@ -74,6 +86,10 @@ std::vector<Field> CommonFields() {
       {"summary", FieldType::kString, "{equipment}: {rule} ({detail})",
        "One-line summary template: {equipment}, {rule}, {detail}, {value}, {limit} and each {<input>}."},
       {"action", FieldType::kString, "", "Recommended action shown with the alert."},
+      {"when", FieldType::kObjectList, Json::array(),
+       "Gates that must all hold for a step to be judged (e.g. [{\"input\": \"SF\", \"above\": \"5 %\", \"for\": \"15m\"}]): "
+       "the fan proven on, an operating state, a settling time.",
+       &GateSchema()},
   };
 }
 
@@ -182,6 +198,21 @@ std::shared_ptr<RuleSpec> BuildRule(const Json& r, RuleKind kind, const std::str
     names.insert(name);
   }
   if (names.empty()) errors->push_back(ptr + "/inputs: at least one input is required");
+  for (size_t i = 0; i < r["when"].size(); ++i) {
+    const Json& g = r["when"][i];
+    const std::string where = ptr + "/when/" + std::to_string(i);
+    RuleGate gate;
+    gate.input = g["input"];
+    if (!names.count(gate.input)) errors->push_back(where + "/input: '" + gate.input + "' is not one of the rule's inputs");
+    if (g["above"].is_null() == g["below"].is_null()) {
+      errors->push_back(where + ": give exactly one of above or below");
+      continue;
+    }
+    gate.direction = g["above"].is_null() ? Direction::kBelow : Direction::kAbove;
+    gate.value = Quantity(g["above"].is_null() ? g["below"] : g["above"]);
+    gate.for_ms = Duration(g["for"]);
+    rule->when.push_back(gate);
+  }
   auto known = [&](const std::string& name, const std::string& where) {
     if (!names.count(name)) errors->push_back(ptr + where + ": '" + name + "' is not one of the rule's inputs");
   };

@@ -223,6 +223,50 @@ TEST(ThresholdRuleTest, LimitFromAnotherInputPlusOffsetAndBelow) {
   EXPECT_EQ(RenderSummary(*rule, "urn:b#VAV-3", r), "VAV-3: zone 18.50 degC below 19.00 degC");
 }
 
+TEST(GatedRuleTest, StepsAreJudgedOnlyWhileEveryGateHasHeldForItsSpan) {
+  auto rule = OneRule(R"({"id": "sat-high-fan-on", "kind": "threshold", "applies_to": "AHU", "limit": 30,
+      "inputs": {"SAT": "Supply_Air_Temperature_Sensor", "SF": "Fan_Speed_Command"},
+      "value": "SAT", "when": [{"input": "SF", "above": "5 %", "for": "15m"}]})");
+  ASSERT_TRUE(rule);
+  ASSERT_EQ(rule->when.size(), 1u);
+  EXPECT_NEAR(rule->when[0].value, 0.05, 1e-12);
+  auto condition = MakeCondition(rule);
+  struct GCase {
+    const char* name;
+    std::vector<double> fan;  // the three steps ending at kT0 (NaN: no data)
+    double sat;
+    Outcome expected;
+  };
+  const std::vector<GCase> cases = {
+      {"fan on 15 min, hot", {0.5, 0.6, 0.7}, 35, Outcome::kFault},
+      {"fan on 15 min, normal", {0.5, 0.6, 0.7}, 20, Outcome::kNormal},
+      {"fan just started: settling", {0, 0.6, 0.7}, 35, Outcome::kNormal},
+      {"fan off", {0, 0, 0}, 35, Outcome::kNormal},
+      {"fan unknown this step", {0.5, 0.6, NAN}, 35, Outcome::kNormal},
+      {"fan data gap in the span", {NAN, 0.6, 0.7}, 35, Outcome::kNormal},
+  };
+  for (const GCase& c : cases) {
+    TableInputs in;
+    for (int i = 0; i < 3; ++i) {
+      if (!std::isnan(c.fan[static_cast<size_t>(i)])) in.values["SF"][kT0 - (2 - i) * kStep] = c.fan[static_cast<size_t>(i)];
+    }
+    in.values["SAT"][kT0] = c.sat;
+    in.units["SF"] = "1";
+    ConditionResult r = condition->Evaluate(in, kT0);
+    EXPECT_EQ(r.outcome, c.expected) << c.name << ": " << r.detail;
+    if (c.expected == Outcome::kNormal && c.sat > 30) {
+      EXPECT_NE(r.detail.find("not judged: SF not above 5 % for 15 min"), std::string::npos) << c.name << ": " << r.detail;
+    }
+  }
+  auto bad = ParseRules(R"([{"id": "g", "kind": "threshold", "applies_to": "AHU", "limit": 1,
+      "inputs": {"SAT": "Supply_Air_Temperature_Sensor"}, "when": [{"input": "FAN", "above": 0.1, "below": 0.9}]}])",
+                        "g.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("/0/when/0/input: 'FAN' is not one of the rule's inputs"), std::string::npos)
+      << bad.status().message();
+  EXPECT_NE(bad.status().message().find("/0/when/0: give exactly one of above or below"), std::string::npos);
+}
+
 PointForecast Forecast(std::vector<double> values, double half_width) {
   PointForecast f;
   f.model = "test";
