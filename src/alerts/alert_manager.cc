@@ -137,18 +137,18 @@ struct AlertManager::Impl {
     std::set<std::string> out;
     if (model) {
       // Walk isFedBy from the equipment and everything it is part of.
-      std::vector<std::string> todo{equipment};
+      std::vector<std::string> to_visit{equipment};
       std::set<std::string> seen;
-      while (!todo.empty()) {
-        const std::string iri = todo.back();
-        todo.pop_back();
+      while (!to_visit.empty()) {
+        const std::string iri = to_visit.back();
+        to_visit.pop_back();
         if (!seen.insert(iri).second) continue;
         const Entity* e = model->Find(iri);
         if (e == nullptr) continue;
-        for (const std::string& p : e->part_of) todo.push_back(p);
+        for (const std::string& p : e->part_of) to_visit.push_back(p);
         for (const std::string& f : e->fed_by) {
           out.insert(model->RootEquipmentOf(f));
-          todo.push_back(f);
+          to_visit.push_back(f);
         }
       }
       out.erase(model->RootEquipmentOf(equipment));

@@ -14,12 +14,43 @@
 
 namespace brickcast {
 
+// The number of open streams, which tests and shutdown can wait on.
+class HttpServer::StreamCount {
+ public:
+  size_t Get() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return n_;
+  }
+  // Adds one unless `max` are open already.
+  bool TryAdd(size_t max) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (n_ >= max) return false;
+    ++n_;
+    cv_.notify_all();
+    return true;
+  }
+  void Remove() {
+    std::lock_guard<std::mutex> lock(mu_);
+    --n_;
+    cv_.notify_all();
+  }
+  bool WaitFor(size_t n, std::chrono::milliseconds timeout) const {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return n_ == n; });
+  }
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  size_t n_ = 0;
+};
+
 // cpp-httplib runs each connection as one task on its TaskQueue. This queue keeps `workers`
 // threads for requests; a worker that starts a stream detaches (it will exit when its connection
 // ends) and a fresh worker replaces it at once, so streams never starve requests.
 class HttpServer::WorkerPool : public httplib::TaskQueue {
  public:
-  WorkerPool(size_t workers, size_t max_streams, std::atomic<size_t>* streams)
+  WorkerPool(size_t workers, size_t max_streams, StreamCount* streams)
       : max_streams_(max_streams), streams_(streams) {
     std::lock_guard<std::mutex> lock(mu_);
     for (size_t i = 0; i < workers; ++i) SpawnLocked();
@@ -58,8 +89,7 @@ class HttpServer::WorkerPool : public httplib::TaskQueue {
   // Called on a worker about to serve a stream: false when max_streams are already open.
   bool Detach() {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stop_ || streams_->load() >= max_streams_) return false;
-    streams_->fetch_add(1);
+    if (stop_ || !streams_->TryAdd(max_streams_)) return false;
     detached_ = true;
     ReapLocked();
     SpawnLocked();
@@ -83,7 +113,7 @@ class HttpServer::WorkerPool : public httplib::TaskQueue {
       job();
       if (detached_) {
         std::lock_guard<std::mutex> lock(mu_);
-        streams_->fetch_sub(1);
+        streams_->Remove();
         finished_.push_back(std::this_thread::get_id());
         return;
       }
@@ -106,7 +136,7 @@ class HttpServer::WorkerPool : public httplib::TaskQueue {
   static thread_local WorkerPool* current_;
   static thread_local bool detached_;
   const size_t max_streams_;
-  std::atomic<size_t>* streams_;
+  StreamCount* streams_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> jobs_;
@@ -154,7 +184,7 @@ struct HttpServer::Impl {
   httplib::Server server;
   HttpHandler dispatch;
   std::atomic<bool> stopping{false};
-  std::atomic<size_t> streams{0};
+  StreamCount streams;
 };
 
 std::string HttpRequest::Query(const std::string& key, const std::string& fallback) const {
@@ -177,7 +207,7 @@ HttpServer::HttpServer(HttpServerOptions options, HttpHandler dispatch)
   impl_->dispatch = std::move(dispatch);
   const size_t threads = static_cast<size_t>(std::max(1, options_.threads));
   const size_t max_streams = options_.max_streams;
-  std::atomic<size_t>* streams = &impl_->streams;
+  StreamCount* streams = &impl_->streams;
   impl_->server.new_task_queue = [threads, max_streams, streams] {
     return new WorkerPool(threads, max_streams, streams);
   };
@@ -240,7 +270,11 @@ HttpServer::HttpServer(HttpServerOptions options, HttpHandler dispatch)
 
 HttpServer::~HttpServer() { Stop(); }
 
-size_t HttpServer::open_streams() const { return impl_->streams.load(); }
+size_t HttpServer::open_streams() const { return impl_->streams.Get(); }
+
+bool HttpServer::WaitForOpenStreams(size_t n, std::chrono::milliseconds timeout) const {
+  return impl_->streams.WaitFor(n, timeout);
+}
 
 Status HttpServer::Start() {
   if (options_.port == 0) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -77,9 +78,12 @@ class HttpServer {
   void Stop();
   int port() const { return port_; }
   size_t open_streams() const;
+  // Blocks until exactly `n` streams are open or the timeout passes; true when they are.
+  bool WaitForOpenStreams(size_t n, std::chrono::milliseconds timeout) const;
 
  private:
   class WorkerPool;
+  class StreamCount;
   struct Impl;
   std::unique_ptr<Impl> impl_;
   HttpServerOptions options_;

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -167,17 +168,22 @@ TEST_F(ApiTest, AlertsFromPostedObservationsAckAndSilence) {
                    "rules": ["rules"], "alerts": {"database": "alerts.db"})");
   httplib::Headers read{{"Authorization", "Bearer r"}};
   httplib::Headers ops{{"Authorization", "Bearer o"}};
+  // The rules run on the daemon's subscriber thread: wait for the alert to fire, not for time.
+  std::promise<void> fired;
+  bool once = false;  // only the subscription's thread touches it
+  auto on_fire = daemon_->events().Subscribe("test", {EventKind<AlertChanged>()}, [&](const Event& e) {
+    if (std::get<AlertChanged>(e).to == "firing" && !once) {
+      once = true;
+      fired.set_value();
+    }
+  });
   // SAT in degF (the model's unit): 85 degF = 29.4 degC over the 80 degF = 26.7 degC limit.
   auto post = client_->Post("/api/v1/observations", ops, R"({"observations": [
       {"point": "SAT", "time": "2026-11-22T10:00:10Z", "value": 85},
       {"point": "SAT", "time": "2026-11-22T10:01:10Z", "value": 85}]})", "application/json");
   ASSERT_EQ(post->status, 200) << post->body;
-  Json list;
-  for (int i = 0; i < 200; ++i) {
-    list = Json::parse(client_->Get("/api/v1/alerts?state=firing", read)->body);
-    if (list["total"] == 1) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  ASSERT_EQ(fired.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready) << "the alert fired";
+  Json list = Json::parse(client_->Get("/api/v1/alerts?state=firing", read)->body);
   ASSERT_EQ(list["total"], 1) << list.dump();
   const Json alert = list["alerts"][0];
   const std::string id = alert["id"];

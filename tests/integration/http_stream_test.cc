@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -15,7 +17,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Streams one line every 20 ms until the client goes or the server stops.
+// Streams one line every 20 ms until the client goes or the server stops: an event source, as
+// server-sent events will be (the pause is the source's pace, not a test waiting on time).
 HttpResponse Dispatch(const HttpRequest& r) {
   if (r.path == "/stream") {
     HttpResponse res;
@@ -34,7 +37,9 @@ TEST(HttpStreamTest, StreamsDoNotPinRequestWorkers) {
   const int port = server.port();
 
   // Twice as many streams as request workers, each reading until its first tick arrived.
-  std::atomic<int> ticked{0};
+  std::mutex mu;
+  std::condition_variable cv;
+  int ticked = 0;
   std::atomic<bool> done{false};
   std::vector<std::thread> readers;
   for (int i = 0; i < 4; ++i) {
@@ -43,14 +48,20 @@ TEST(HttpStreamTest, StreamsDoNotPinRequestWorkers) {
       c.set_read_timeout(30, 0);
       bool counted = false;
       c.Get("/stream", [&](const char*, size_t) {
-        if (!counted) ticked.fetch_add(1);
+        if (!counted) {
+          std::lock_guard<std::mutex> lock(mu);
+          ++ticked;
+          cv.notify_all();
+        }
         counted = true;
         return !done.load();
       });
     });
   }
-  for (int i = 0; i < 500 && ticked.load() < 4; ++i) std::this_thread::sleep_for(10ms);
-  ASSERT_EQ(ticked.load(), 4);
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return ticked == 4; })) << ticked << " streams ticked";
+  }
   EXPECT_EQ(server.open_streams(), 4u);
 
   // Plain requests still get an answer while four streams are open on two workers.
@@ -70,8 +81,7 @@ TEST(HttpStreamTest, StreamsDoNotPinRequestWorkers) {
       m.Get("/stream", [&](const char*, size_t) { return !done.load(); });
     });
   }
-  for (int i = 0; i < 500 && server.open_streams() < 6; ++i) std::this_thread::sleep_for(10ms);
-  ASSERT_EQ(server.open_streams(), 6u);
+  ASSERT_TRUE(server.WaitForOpenStreams(6, 10s)) << server.open_streams();
   auto refused = c.Get("/stream");
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->status, 503);
@@ -96,8 +106,8 @@ TEST(HttpStreamTest, AClosedStreamGivesItsThreadBack) {
     int chunks = 0;
     c.Get("/stream", [&](const char*, size_t) { return ++chunks < 3; });
     EXPECT_GE(chunks, 3);
-    for (int k = 0; k < 300 && server.open_streams() > 0; ++k) std::this_thread::sleep_for(10ms);
-    EXPECT_EQ(server.open_streams(), 0u) << "stream " << i;
+    // The server notices the client has gone at its next write, then the thread leaves.
+    EXPECT_TRUE(server.WaitForOpenStreams(0, 5s)) << "stream " << i;
   }
   server.Stop();
 }
