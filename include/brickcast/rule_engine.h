@@ -41,11 +41,13 @@ struct RuleStatus {
   std::vector<std::string> equipment;  // bound
   std::vector<RuleNotApplicable> not_applicable;
   uint64_t evaluations = 0, faults = 0, no_data = 0;
+  uint64_t errors = 0;     // evaluations that threw (a bug or an allocation failure): counted, logged, skipped
+  std::string last_error;  // what the last one said
   UnixMillis last_evaluated = 0;  // data time
 };
 
 struct RuleEngineCounters {
-  uint64_t evaluations = 0, steps_closed = 0, skipped_steps = 0;
+  uint64_t evaluations = 0, steps_closed = 0, skipped_steps = 0, errors = 0;
   double evaluation_seconds = 0;  // CPU spent in conditions and the alert manager
   size_t bindings = 0, rules = 0;
 };

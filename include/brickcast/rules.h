@@ -141,11 +141,14 @@ class RuleInputs {
   virtual std::vector<double> Recent(const std::string& input, UnixMillis step_start, size_t steps) const = 0;
   // Lowest and highest observed step mean over the `steps` steps ending with the one starting at
   // `step_start`, and how many steps were observed (flatline checks, without copying a window).
+  // May stop scanning (newest first) once max - min reaches `stop_at_spread`; `observed` then
+  // counts the steps scanned.
   struct Range {
     double min = NAN, max = NAN;
     size_t observed = 0;
   };
-  virtual Range ObservedRange(const std::string& input, UnixMillis step_start, size_t steps) const = 0;
+  virtual Range ObservedRange(const std::string& input, UnixMillis step_start, size_t steps,
+                              double stop_at_spread = INFINITY) const = 0;
   // Start of the newest step with an observation among the `steps` steps ending with the one
   // starting at `step_start`; 0 when there is none. As of that step, not of now, so a replay that
   // is ahead of its evaluations judges the same.

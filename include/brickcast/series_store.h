@@ -87,11 +87,14 @@ class SeriesStore {
   UnixMillis LastObservedStep(std::string_view point, UnixMillis time, size_t steps) const;
   // Lowest and highest observed step mean among the `steps` steps ending with the one containing
   // `time`, and how many of them were observed (filled steps do not count). Allocation-free.
+  // The scan runs newest first and stops once max - min reaches `stop_at_spread` (a flatline check
+  // needs no more than that); `observed` then counts the steps scanned.
   struct ObservedRange {
     double min = NAN, max = NAN;
     size_t observed = 0;
   };
-  ObservedRange RangeOf(std::string_view point, UnixMillis time, size_t steps) const;
+  ObservedRange RangeOf(std::string_view point, UnixMillis time, size_t steps,
+                        double stop_at_spread = INFINITY) const;
   std::optional<SeriesStats> Stats(std::string_view point) const;
 
  private:
@@ -117,7 +120,7 @@ class SeriesStore {
   };
   double ValueAt(SeriesRef& ref, UnixMillis time) const;
   UnixMillis LastObservedStep(SeriesRef& ref, UnixMillis time, size_t steps) const;
-  ObservedRange RangeOf(SeriesRef& ref, UnixMillis time, size_t steps) const;
+  ObservedRange RangeOf(SeriesRef& ref, UnixMillis time, size_t steps, double stop_at_spread = INFINITY) const;
 
   void Drop(std::string_view point);
   std::vector<std::string> Points() const;
@@ -137,7 +140,7 @@ class SeriesStore {
   const Series* Resolve(SeriesRef& ref) const;
   double ValueIn(const Series& s, UnixMillis time) const;
   UnixMillis LastObservedIn(const Series& s, UnixMillis time, size_t steps) const;
-  ObservedRange RangeIn(const Series& s, UnixMillis time, size_t steps) const;
+  ObservedRange RangeIn(const Series& s, UnixMillis time, size_t steps, double stop_at_spread) const;
 
   SeriesOptions options_;
   mutable std::array<Shard, kShards> shards_;

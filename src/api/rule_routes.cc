@@ -39,6 +39,8 @@ void AddRuleRoutes(Router& router, const ApiServices& s) {
                              {"evaluations", st.evaluations},
                              {"faults", st.faults},
                              {"no_data", st.no_data},
+                             {"errors", st.errors},
+                             {"last_error", st.last_error.empty() ? Json() : Json(st.last_error)},
                              {"last_evaluated", st.last_evaluated == 0 ? Json() : Json(FormatIsoUtc(st.last_evaluated))}});
         }
         return JsonResponse(Json{{"rules", out}, {"count", out.size()}});

@@ -209,18 +209,21 @@ class SensorHealthCondition : public Condition {
     const std::string& input = r.value.a;
     ConditionResult out;
     out.time = t;
-    const RuleInputs::Range range = in.ObservedRange(input, t, r.window_steps);
+    // A sensor that moved by epsilon anywhere in the window is not stuck, whatever else the
+    // window holds: the scan stops there (unless the evidence needs the whole spread).
+    const RuleInputs::Range range = in.ObservedRange(input, t, r.window_steps, explain ? INFINITY : r.epsilon);
+    const bool moved = range.observed > 0 && range.max - range.min >= r.epsilon;
     const bool complete = range.observed == r.window_steps;  // a gap is not a flat line
-    if (complete) {
+    if (moved || complete) {
       out.primary_value = range.max - range.min;
-      out.outcome = out.primary_value < r.epsilon ? Outcome::kFault : Outcome::kNormal;
+      out.outcome = moved ? Outcome::kNormal : Outcome::kFault;
     } else {
       out.outcome = Outcome::kNoData;
     }
     if (!explain) return out;
     const std::string spread_unit = DifferenceUnit(in.Unit(input), '-');
     out.thresholds.push_back(EvidenceValue{"epsilon", "", r.epsilon, spread_unit});
-    if (!complete) return NoData(std::move(out), input);
+    if (out.outcome == Outcome::kNoData) return NoData(std::move(out), input);
     out.values.push_back(InputEvidence(in, input, in.StepValue(input, t)));
     out.values.push_back(EvidenceValue{"spread", "", out.primary_value, spread_unit});
     out.detail = input + " spread " + Format(out.primary_value, spread_unit) + " over " +

@@ -180,7 +180,8 @@ UnixMillis SeriesStore::LastObservedIn(const Series& s, UnixMillis time, size_t 
   return 0;
 }
 
-SeriesStore::ObservedRange SeriesStore::RangeIn(const Series& s, UnixMillis time, size_t steps) const {
+SeriesStore::ObservedRange SeriesStore::RangeIn(const Series& s, UnixMillis time, size_t steps,
+                                                double stop_at_spread) const {
   ObservedRange r;
   const int64_t cap = static_cast<int64_t>(s.slots.size());
   const int64_t last = FloorDiv(time, options_.step_ms);
@@ -192,6 +193,7 @@ SeriesStore::ObservedRange SeriesStore::RangeIn(const Series& s, UnixMillis time
     r.min = r.observed == 0 ? v : std::min(r.min, v);
     r.max = r.observed == 0 ? v : std::max(r.max, v);
     ++r.observed;
+    if (r.max - r.min >= stop_at_spread) break;
   }
   return r;
 }
@@ -210,11 +212,12 @@ UnixMillis SeriesStore::LastObservedStep(std::string_view point, UnixMillis time
   return it == shard.series.end() ? 0 : LastObservedIn(*it->second, time, steps);
 }
 
-SeriesStore::ObservedRange SeriesStore::RangeOf(std::string_view point, UnixMillis time, size_t steps) const {
+SeriesStore::ObservedRange SeriesStore::RangeOf(std::string_view point, UnixMillis time, size_t steps,
+                                                double stop_at_spread) const {
   Shard& shard = ShardFor(point);
   std::lock_guard<std::mutex> lock(shard.mu);
   auto it = shard.series.find(point);
-  return it == shard.series.end() ? ObservedRange{} : RangeIn(*it->second, time, steps);
+  return it == shard.series.end() ? ObservedRange{} : RangeIn(*it->second, time, steps, stop_at_spread);
 }
 
 const SeriesStore::Series* SeriesStore::Resolve(SeriesRef& ref) const {
@@ -241,11 +244,12 @@ UnixMillis SeriesStore::LastObservedStep(SeriesRef& ref, UnixMillis time, size_t
   return s == nullptr ? 0 : LastObservedIn(*s, time, steps);
 }
 
-SeriesStore::ObservedRange SeriesStore::RangeOf(SeriesRef& ref, UnixMillis time, size_t steps) const {
+SeriesStore::ObservedRange SeriesStore::RangeOf(SeriesRef& ref, UnixMillis time, size_t steps,
+                                                double stop_at_spread) const {
   if (ref.shard_ == nullptr) ref.shard_ = &ShardFor(ref.point_);
   std::lock_guard<std::mutex> lock(ref.shard_->mu);
   const Series* s = Resolve(ref);
-  return s == nullptr ? ObservedRange{} : RangeIn(*s, time, steps);
+  return s == nullptr ? ObservedRange{} : RangeIn(*s, time, steps, stop_at_spread);
 }
 
 std::optional<SeriesWindow> SeriesStore::Latest(std::string_view point, size_t steps) const {

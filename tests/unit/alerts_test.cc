@@ -455,5 +455,102 @@ TEST_F(EngineTest, SameAlertsAtTheSameDataTimesLiveAndInABurst) {
   EXPECT_TRUE(has(kT0 + 5 * kStep, "zat-hot:resolved"));
 }
 
+// A message that carries points of two air handlers (two systems) closes the steps of both; a
+// later message of one of them alone does not advance the other.
+TEST(RuleEngineTest, OneMessageAdvancesEverySystemItTouches) {
+  auto classes = ClassHierarchy::BuiltIn();
+  auto model = std::make_shared<BrickModel>(classes);
+  ASSERT_TRUE(model->LoadTurtle(R"(@prefix b: <urn:b#> .
+b:AHU1 a brick:AHU ; brick:hasPoint b:SAT1 .
+b:AHU2 a brick:AHU ; brick:hasPoint b:SAT2 .
+b:SAT1 a brick:Supply_Air_Temperature_Sensor ; brick:hasUnit unit:DEG_C .
+b:SAT2 a brick:Supply_Air_Temperature_Sensor ; brick:hasUnit unit:DEG_C .)",
+                                "m.ttl")
+                  .ok());
+  PointRegistry registry(classes);
+  registry.LoadModel(*model);
+  SeriesStore store(SeriesOptions{kStep, 48, 0, 32});
+  ManualClock clock(kT0);
+  AlertManagerOptions o;
+  o.clock = &clock;
+  AlertManager alerts(NewMemoryAlertStore(), o);
+  RuleEngine engine(store, nullptr, registry, alerts);
+  auto rules = ParseRules(R"([{"id": "sat-high", "kind": "threshold", "applies_to": "AHU", "limit": 30,
+      "inputs": {"SAT": "Supply_Air_Temperature_Sensor"}}])", "r.json");
+  ASSERT_TRUE(rules.ok()) << rules.status().message();
+  engine.SetRules(*rules, model);
+  auto deliver = [&](int step, std::vector<std::pair<std::string, double>> values) {
+    std::vector<Observation> obs;
+    std::vector<std::string> points;
+    const UnixMillis t = kT0 + step * kStep + 60'000;
+    for (const auto& [p, v] : values) {
+      obs.push_back({p, t, v, "DEG_C", ""});
+      points.push_back(p);
+    }
+    ASSERT_EQ(store.Append(obs[0]), AppendOutcome::kAccepted);
+    for (size_t i = 1; i < obs.size(); ++i) ASSERT_EQ(store.Append(obs[i]), AppendOutcome::kAccepted);
+    engine.OnObservations(ObservationsApplied{points, t});
+  };
+  for (int step = 0; step < 4; ++step) deliver(step, {{"urn:b#SAT1", 35}, {"urn:b#SAT2", 35}});  // the same list each step
+  auto state = [&](const std::string& ahu) {
+    auto a = alerts.Get(AlertFingerprint("sat-high", "urn:b#" + ahu));
+    return a ? std::string(AlertStateName(a->alert.state)) : std::string("none");
+  };
+  EXPECT_EQ(state("AHU1"), "firing");
+  EXPECT_EQ(state("AHU2"), "firing");
+  for (int step = 4; step < 8; ++step) deliver(step, {{"urn:b#SAT1", 20}});
+  EXPECT_EQ(state("AHU1"), "resolved");
+  EXPECT_EQ(state("AHU2"), "firing") << "AHU2 sent nothing: its steps are not closed";
+  EXPECT_EQ(engine.Counters().evaluations, 3u + 3u + 4u);
+}
+
+// A failing evaluation (here the forecast lookup throws) is counted against its rule and logged;
+// the other rules and the engine go on.
+TEST(RuleEngineTest, AFailingEvaluationIsCountedAndTheOthersGoOn) {
+  auto classes = ClassHierarchy::BuiltIn();
+  auto model = std::make_shared<BrickModel>(classes);
+  ASSERT_TRUE(model->LoadTurtle(R"(@prefix b: <urn:b#> .
+b:AHU1 a brick:AHU ; brick:hasPoint b:SAT .
+b:SAT a brick:Supply_Air_Temperature_Sensor ; brick:hasUnit unit:DEG_C .)",
+                                "m.ttl")
+                  .ok());
+  PointRegistry registry(classes);
+  registry.LoadModel(*model);
+  SeriesStore store(SeriesOptions{kStep, 48, 0, 32});
+  ManualClock clock(kT0);
+  AlertManagerOptions o;
+  o.clock = &clock;
+  AlertManager alerts(NewMemoryAlertStore(), o);
+  ForecastLookup broken = [](const std::string&) -> std::optional<PointForecast> {
+    throw std::runtime_error("forecast service exploded");
+  };
+  RuleEngine engine(store, broken, registry, alerts);
+  auto rules = ParseRules(R"([
+      {"id": "sat-high", "kind": "threshold", "applies_to": "AHU", "limit": 30,
+       "inputs": {"SAT": "Supply_Air_Temperature_Sensor"}},
+      {"id": "sat-high-soon", "kind": "forecast_threshold", "applies_to": "AHU", "limit": 30, "within": "1h",
+       "inputs": {"SAT": "Supply_Air_Temperature_Sensor"}}])", "r.json");
+  ASSERT_TRUE(rules.ok()) << rules.status().message();
+  engine.SetRules(*rules, model);
+  engine.OnForecast(ForecastProduced{"urn:b#SAT", kT0, false, nullptr});  // the engine must look it up
+  for (int step = 0; step < 3; ++step) {
+    const Observation ob{"urn:b#SAT", kT0 + step * kStep + 60'000, 35, "DEG_C", ""};
+    ASSERT_EQ(store.Append(ob), AppendOutcome::kAccepted);
+    engine.OnObservations(ObservationsApplied{{ob.point}, ob.time});
+  }
+  auto a = alerts.Get(AlertFingerprint("sat-high", "urn:b#AHU1"));
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->alert.state, AlertState::kFiring) << "the threshold rule still runs";
+  EXPECT_EQ(engine.Counters().errors, 2u) << "keeping the forecast, then the predictive rule";
+  for (const RuleStatus& s : engine.Status()) {
+    if (s.rule->id != "sat-high-soon") continue;
+    EXPECT_EQ(s.errors, 1u);
+    EXPECT_NE(s.last_error.find("forecast service exploded"), std::string::npos) << s.last_error;
+  }
+  MetricWriter w;
+  CollectRuleMetrics(engine, w);
+  EXPECT_NE(w.Text().find("brickcast_rule_evaluation_errors_total 2"), std::string::npos) << w.Text();
+}
+
 }  // namespace
 }  // namespace brickcast

@@ -42,7 +42,7 @@ class TableInputs : public RuleInputs {
     }
     return 0;
   }
-  Range ObservedRange(const std::string& input, UnixMillis t, size_t steps) const override {
+  Range ObservedRange(const std::string& input, UnixMillis t, size_t steps, double) const override {
     Range r;
     for (double v : Recent(input, t, steps)) {
       if (std::isnan(v)) continue;
@@ -337,10 +337,13 @@ TEST(SensorHealthRuleTest, StaleFlatlineRangeAndSpike) {
   TableInputs f;
   for (int i = 0; i < 4; ++i) f.values["SAT"][kT0 - i * kStep] = 14.0 + 0.01 * i;
   EXPECT_EQ(flat->Evaluate(f, kT0).outcome, Outcome::kFault);
-  f.values["SAT"][kT0 - 2 * kStep] = 15;
-  EXPECT_EQ(flat->Evaluate(f, kT0).outcome, Outcome::kNormal);
   f.values["SAT"].erase(kT0 - 3 * kStep);
   EXPECT_EQ(flat->Evaluate(f, kT0).outcome, Outcome::kNoData) << "a gap is not a flatline";
+  f.values["SAT"][kT0 - 2 * kStep] = 15;
+  EXPECT_EQ(flat->Evaluate(f, kT0).outcome, Outcome::kNormal) << "it moved: not stuck, gap or not";
+  f.values["SAT"][kT0 - 3 * kStep] = 14.0;
+  EXPECT_EQ(flat->Evaluate(f, kT0).outcome, Outcome::kNormal);
+  EXPECT_EQ(flat->Evaluate(f, kT0, /*explain=*/true).outcome, Outcome::kNormal);
 
   RunCases(OneRule(R"({"id": "range", "kind": "sensor_health", "check": "range", "min": "-40 degF", "max": "130 degF",
       "applies_to": "AHU", "inputs": {"OAT": "Outside_Air_Temperature_Sensor"}})"),

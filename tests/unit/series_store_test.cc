@@ -36,6 +36,30 @@ TEST(SeriesStoreTest, MeanWithinStep) {
   EXPECT_DOUBLE_EQ(w->coverage(), 1.0);
 }
 
+// The rule engine's allocation-free reads, by name and through a cached SeriesRef, agree.
+TEST(SeriesStoreTest, RuleReadsValueLastObservedAndRange) {
+  SeriesStore s(Opts());
+  const double values[] = {10, 10.5, 9.5, 12};  // steps 0..3; step 4 missing; step 5 = 11
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(s.Append(Obs(kT0 + i * 5 * kMin, values[i])), AppendOutcome::kAccepted);
+  ASSERT_EQ(s.Append(Obs(kT0 + 25 * kMin, 11)), AppendOutcome::kAccepted);
+  SeriesStore::SeriesRef ref("urn:p");
+  EXPECT_DOUBLE_EQ(s.ValueAt("urn:p", kT0 + 5 * kMin), 10.5);
+  EXPECT_DOUBLE_EQ(s.ValueAt(ref, kT0 + 5 * kMin), 10.5);
+  EXPECT_DOUBLE_EQ(s.ValueAt(ref, kT0 + 20 * kMin), 12) << "forward-filled across one missing step";
+  EXPECT_TRUE(std::isnan(s.ValueAt("urn:other", kT0)));
+  EXPECT_EQ(s.LastObservedStep(ref, kT0 + 20 * kMin, 3), kT0 + 15 * kMin) << "the filled step does not count";
+  EXPECT_EQ(s.LastObservedStep("urn:p", kT0 + 20 * kMin, 1), 0);
+  const SeriesStore::ObservedRange all = s.RangeOf(ref, kT0 + 25 * kMin, 6);
+  EXPECT_DOUBLE_EQ(all.min, 9.5);
+  EXPECT_DOUBLE_EQ(all.max, 12);
+  EXPECT_EQ(all.observed, 5u);
+  // Newest first, stopping once the spread reaches 1: steps 5 (11) and 3 (12) suffice.
+  const SeriesStore::ObservedRange early = s.RangeOf(ref, kT0 + 25 * kMin, 6, 1.0);
+  EXPECT_DOUBLE_EQ(early.max - early.min, 1.0);
+  EXPECT_EQ(early.observed, 2u);
+  EXPECT_EQ(s.RangeOf("urn:p", kT0 + 25 * kMin, 6, 100.0).observed, 5u) << "never reached: the whole window";
+}
+
 TEST(SeriesStoreTest, ForwardFillUpToLimitThenGap) {
   SeriesStore s(Opts());
   ASSERT_EQ(s.Append(Obs(kT0, 1)), AppendOutcome::kAccepted);
