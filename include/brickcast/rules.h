@@ -25,7 +25,7 @@
 
 namespace brickcast {
 
-enum class RuleKind { kThreshold, kForecastThreshold, kSensorHealth, kResidual };
+enum class RuleKind { kThreshold, kForecastThreshold, kSensorHealth, kResidual, kG36 };
 enum class Severity { kInfo, kWarning, kCritical };
 enum class Direction { kAbove, kBelow };
 enum class ForecastBound { kValue, kLower, kUpper };
@@ -41,6 +41,9 @@ struct RuleInput {
   std::string name;
   std::string point_class;        // class IRI
   std::vector<std::string> path;  // part class IRIs, outermost first
+  // Classes tried in order when `point_class` resolves to nothing on an equipment (e.g. a single
+  // SAT set point where a unit has no separate heating one).
+  std::vector<std::string> otherwise;
 };
 
 // `a`, or `a - b` / `a + b` over input names.
@@ -58,6 +61,25 @@ struct RuleGate {
   Direction direction = Direction::kAbove;
   double value = 0;       // SI
   int64_t for_ms = 0;     // it must have held over the steps of this span (all observed)
+};
+
+// g36: one ASHRAE Guideline 36 AHU fault condition with its tolerances (SI: K, Pa, fractions)
+// and the thresholds of the operating-state machine. Defaults and sources: RuleReference().
+struct G36Params {
+  int condition = 0;  // 1..15
+  double eps_sat = 2 * 5.0 / 9, eps_mat = 5 * 5.0 / 9, eps_oat = 5 * 5.0 / 9, eps_rat = 2 * 5.0 / 9;
+  double delta_t_sf = 2 * 5.0 / 9;    // supply fan heat
+  double delta_t_min = 10 * 5.0 / 9;  // FC6: |RAT - OAT| needed to read an OA fraction
+  double eps_dsp = 0.1 * 249.08891;   // 0.1 inH2O
+  double fan_max = 0.99, eps_fan = 0.05;
+  double eps_flow = 0.3;              // FC6: OA fraction tolerance
+  double cc_eps = 2 * 5.0 / 9, hc_eps = 2 * 5.0 / 9;  // coil entering/leaving air sensors
+  double valve_off = 0.01;     // a valve command at or below this is closed
+  double valve_full = 0.9;     // ... at or above this is fully open
+  double damper_min = 0.5;     // an OA damper command at or below this is at minimum OA
+  double damper_full = 0.9;    // ... at or above this is 100 % OA
+  int os_changes_max = 7;      // FC4: operating-state changes per hour
+  int64_t settle_ms = 15 * 60'000;  // the state must have held this long before a step is judged
 };
 
 struct RuleSpec {
@@ -93,7 +115,13 @@ struct RuleSpec {
   double spike_k = 8;         // spike: a step larger than k x the window's median absolute step
   // residual: measured value outside the prediction interval by more than this (SI).
   double min_deviation = 0;
+  // g36
+  G36Params g36;
 };
+
+// The input names G36 fault condition `condition` reads, its operating state's HTG, CLG and ECO
+// included (empty for an unknown number).
+std::vector<std::string> G36Inputs(int condition);
 
 struct RuleSet {
   std::vector<std::shared_ptr<const RuleSpec>> rules;

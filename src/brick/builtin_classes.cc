@@ -146,6 +146,8 @@ const std::vector<std::string_view>& BuiltinClassTable() {
       // Parameters
       "Limit Parameter", "Min_Limit Limit", "Max_Limit Limit",
       "Ventilation_Air_Flow_Ratio_Limit Limit",
+      "Air_Flow_Setpoint_Limit Limit", "Min_Air_Flow_Setpoint_Limit Air_Flow_Setpoint_Limit Min_Limit",
+      "Min_Outside_Air_Flow_Setpoint_Limit Min_Air_Flow_Setpoint_Limit",
       // Equipment
       "HVAC_Equipment Equipment",
       "Air_Handling_Unit HVAC_Equipment",

@@ -3,29 +3,15 @@
 #include <cstdio>
 
 #include "brickcast/rules.h"
+#include "rules/condition_support.h"
+#include "rules/g36.h"
 
 namespace brickcast {
 namespace {
 
-std::string Format(double v, const std::string& unit) {
-  if (std::isnan(v)) return "n/a";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.2f", v);
-  std::string s = buf;
-  if (!unit.empty() && unit != "1") s += " " + unit;
-  if (unit == "1") {
-    std::snprintf(buf, sizeof buf, "%.0f %%", v * 100);
-    s = buf;
-  }
-  return s;
-}
-
-// A difference of two temperatures is in kelvin, not degrees Celsius.
-std::string DifferenceUnit(const std::string& unit, char op) { return op == '-' && unit == "degC" ? "K" : unit; }
-
-EvidenceValue InputEvidence(const RuleInputs& in, const std::string& name, double v) {
-  return EvidenceValue{name, in.Point(name), v, in.Unit(name)};
-}
+using rules_internal::DifferenceUnit;
+using rules_internal::Format;
+using rules_internal::InputEvidence;
 
 bool Past(Direction d, double v, double limit) { return d == Direction::kAbove ? v > limit : v < limit; }
 const char* DirectionWord(Direction d) { return d == Direction::kAbove ? "above" : "below"; }
@@ -378,6 +364,7 @@ std::unique_ptr<Condition> MakeKind(std::shared_ptr<const RuleSpec> rule) {
     case RuleKind::kForecastThreshold: return std::make_unique<ForecastThresholdCondition>(std::move(rule));
     case RuleKind::kSensorHealth: return std::make_unique<SensorHealthCondition>(std::move(rule));
     case RuleKind::kResidual: return std::make_unique<ResidualCondition>(std::move(rule));
+    case RuleKind::kG36: return MakeG36Condition(std::move(rule));
   }
   return nullptr;
 }

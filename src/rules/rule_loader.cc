@@ -48,6 +48,9 @@ const Schema& InputSchema() {
       {"path", FieldType::kStringList, Json::array(),
        "Part classes from the equipment down to the part holding the point, e.g. [\"Hot_Water_Coil\", "
        "\"Heating_Valve\"]; empty: the equipment and all its parts."},
+      {"otherwise", FieldType::kStringList, Json::array(),
+       "Classes tried in order (same path) where `class` resolves to nothing, e.g. a unit with one SAT set point "
+       "instead of separate heating and cooling ones."},
   }, "class"};
   return *kInput;
 }
@@ -69,8 +72,8 @@ std::vector<Field> CommonFields() {
   return {
       {"id", FieldType::kString, Json(), "Unique rule id (part of the alert fingerprint).", nullptr, false, true,
        CheckRuleId},
-      {"kind", FieldType::kString, Json(), "threshold, forecast_threshold, sensor_health or residual.", nullptr, false,
-       true, OneOf({"threshold", "forecast_threshold", "sensor_health", "residual"})},
+      {"kind", FieldType::kString, Json(), "threshold, forecast_threshold, sensor_health, residual or g36.", nullptr,
+       false, true, OneOf({"threshold", "forecast_threshold", "sensor_health", "residual", "g36"})},
       {"description", FieldType::kString, "", "What the rule detects and why it matters."},
       {"applies_to", FieldType::kString, Json(), "Equipment class the rule runs on (subclasses match), e.g. AHU.",
        nullptr, false, true},
@@ -141,7 +144,58 @@ const Schema& KindSchema(RuleKind kind) {
        "Ignore excursions outside the interval smaller than this (SI or with a unit).", nullptr, false, false,
        CheckQuantity},
   });
+  // Defaults: ASHRAE Guideline 36 (2018) section 5.16.14 as reproduced by open-fdd (field notes
+  // section d); the state thresholds are ours and say why.
+  static const Schema* const kG36Schema = build({
+      {"condition", FieldType::kInteger, Json(),
+       "G36 AHU fault condition 1..15 (inputs by role: SAT, MAT, OAT, RAT, SATSP, DSP, DSPSP, FAN, HTG, CLG, ECO, "
+       "SAF, OAMIN, CCET, CCLT, HCET, HCLT; HTG, CLG and ECO set the operating state).",
+       nullptr, false, true, config::Between(1, 15)},
+      {"eps_sat", FieldType::kScalar, "2 delta_degF", "Supply air temperature sensor error (G36 default).", nullptr,
+       false, false, CheckQuantity},
+      {"eps_mat", FieldType::kScalar, "5 delta_degF", "Mixed air temperature sensor error (G36 default).", nullptr,
+       false, false, CheckQuantity},
+      {"eps_oat", FieldType::kScalar, "5 delta_degF", "Outside air temperature sensor error (G36 default).", nullptr,
+       false, false, CheckQuantity},
+      {"eps_rat", FieldType::kScalar, "2 delta_degF", "Return air temperature sensor error (G36 default).", nullptr,
+       false, false, CheckQuantity},
+      {"delta_t_sf", FieldType::kScalar, "2 delta_degF", "Temperature rise across the supply fan (G36 default).",
+       nullptr, false, false, CheckQuantity},
+      {"delta_t_min", FieldType::kScalar, "10 delta_degF",
+       "FC6: smallest |RAT - OAT| at which an outside air fraction is computed (G36 default).", nullptr, false, false,
+       CheckQuantity},
+      {"eps_dsp", FieldType::kScalar, "0.1 inH2O", "FC1: duct static pressure error (G36 default).", nullptr, false,
+       false, CheckQuantity},
+      {"fan_max", FieldType::kScalar, "99 %", "FC1: maximum supply fan speed command (G36 VFDSPD max).", nullptr,
+       false, false, CheckQuantity},
+      {"eps_fan", FieldType::kScalar, "5 %", "FC1: fan speed error (G36 default).", nullptr, false, false,
+       CheckQuantity},
+      {"eps_flow", FieldType::kScalar, "30 %", "FC6: outside air fraction error (G36 default).", nullptr, false, false,
+       CheckQuantity},
+      {"eps_coil", FieldType::kScalar, "2 delta_degF",
+       "FC14/FC15: error of each coil entering and leaving air sensor (G36 default).", nullptr, false, false,
+       CheckQuantity},
+      {"os_changes_max", FieldType::kInteger, 7, "FC4: operating-state changes per hour (G36 delta-OS max).", nullptr,
+       false, false, config::Between(1, 11)},
+      {"valve_off", FieldType::kScalar, "1 %",
+       "A valve command at or below this is closed (G36 writes HTG = 0: this absorbs controller output noise).",
+       nullptr, false, false, CheckQuantity},
+      {"valve_full", FieldType::kScalar, "90 %", "A valve command at or above this is fully open (G36: FC7, FC13).",
+       nullptr, false, false, CheckQuantity},
+      {"damper_min", FieldType::kScalar, "50 %",
+       "An OA damper command at or below this is at minimum outside air. Set the site's minimum position where "
+       "known; the default is above the usual 10-40 %, so a lower minimum only narrows the economizer state "
+       "(checks skipped), never widens it (false alarms).",
+       nullptr, false, false, CheckQuantity},
+      {"damper_full", FieldType::kScalar, "90 %", "An OA damper command at or above this is 100 % outside air.",
+       nullptr, false, false, CheckQuantity},
+      {"settle", FieldType::kScalar, "15m",
+       "The operating state must have held this long before a step is judged (G36 mode-change delay; states "
+       "from the 5-minute means of HTG, CLG and ECO).",
+       nullptr, false, false, CheckDuration},
+  });
   switch (kind) {
+    case RuleKind::kG36: return *kG36Schema;
     case RuleKind::kThreshold: return *kThresholdSchema;
     case RuleKind::kForecastThreshold: return *kForecastSchema;
     case RuleKind::kSensorHealth: return *kHealthSchema;
@@ -155,6 +209,7 @@ std::optional<RuleKind> ParseKind(const std::string& s) {
   if (s == "forecast_threshold") return RuleKind::kForecastThreshold;
   if (s == "sensor_health") return RuleKind::kSensorHealth;
   if (s == "residual") return RuleKind::kResidual;
+  if (s == "g36") return RuleKind::kG36;
   return std::nullopt;
 }
 
@@ -192,8 +247,9 @@ std::shared_ptr<RuleSpec> BuildRule(const Json& r, RuleKind kind, const std::str
   rule->action = r["action"];
   std::set<std::string> names;
   for (const auto& [name, in] : r["inputs"].items()) {
-    RuleInput input{name, BrickClassIri(in["class"].get<std::string>()), {}};
+    RuleInput input{name, BrickClassIri(in["class"].get<std::string>()), {}, {}};
     for (const auto& p : in["path"]) input.path.push_back(BrickClassIri(p.get<std::string>()));
+    for (const auto& c : in["otherwise"]) input.otherwise.push_back(BrickClassIri(c.get<std::string>()));
     rule->inputs.push_back(std::move(input));
     names.insert(name);
   }
@@ -273,6 +329,32 @@ std::shared_ptr<RuleSpec> BuildRule(const Json& r, RuleKind kind, const std::str
       rule->value.a = single_input("/inputs");
       rule->min_deviation = Quantity(r["min_deviation"]);
       break;
+    case RuleKind::kG36: {
+      G36Params& g = rule->g36;
+      g.condition = r["condition"];
+      g.eps_sat = Quantity(r["eps_sat"]);
+      g.eps_mat = Quantity(r["eps_mat"]);
+      g.eps_oat = Quantity(r["eps_oat"]);
+      g.eps_rat = Quantity(r["eps_rat"]);
+      g.delta_t_sf = Quantity(r["delta_t_sf"]);
+      g.delta_t_min = Quantity(r["delta_t_min"]);
+      g.eps_dsp = Quantity(r["eps_dsp"]);
+      g.fan_max = Quantity(r["fan_max"]);
+      g.eps_fan = Quantity(r["eps_fan"]);
+      g.eps_flow = Quantity(r["eps_flow"]);
+      g.cc_eps = g.hc_eps = Quantity(r["eps_coil"]);
+      g.os_changes_max = r["os_changes_max"];
+      g.valve_off = Quantity(r["valve_off"]);
+      g.valve_full = Quantity(r["valve_full"]);
+      g.damper_min = Quantity(r["damper_min"]);
+      g.damper_full = Quantity(r["damper_full"]);
+      g.settle_ms = Duration(r["settle"]);
+      for (const std::string& role : G36Inputs(g.condition)) {
+        if (!names.count(role))
+          errors->push_back(ptr + "/inputs: G36 FC" + std::to_string(g.condition) + " needs an input named " + role);
+      }
+      break;
+    }
   }
   return rule;
 }
@@ -308,7 +390,7 @@ void ParseInto(const std::string& text, const std::string& file, RuleSet* set, s
     }
     std::optional<RuleKind> kind = r.contains("kind") && r["kind"].is_string() ? ParseKind(r["kind"]) : std::nullopt;
     if (!kind) {
-      errors->push_back(file + ": " + ptr + "/kind: required, one of threshold, forecast_threshold, sensor_health, residual");
+      errors->push_back(file + ": " + ptr + "/kind: required, one of threshold, forecast_threshold, sensor_health, residual, g36");
       continue;
     }
     Json eff;
@@ -334,6 +416,7 @@ const char* RuleKindName(RuleKind k) {
     case RuleKind::kForecastThreshold: return "forecast_threshold";
     case RuleKind::kSensorHealth: return "sensor_health";
     case RuleKind::kResidual: return "residual";
+    case RuleKind::kG36: return "g36";
   }
   return "?";
 }
@@ -407,7 +490,7 @@ StatusOr<std::shared_ptr<const RuleSet>> LoadRules(const std::vector<std::string
 
 std::string RuleReference() {
   std::string out;
-  for (RuleKind k : {RuleKind::kThreshold, RuleKind::kForecastThreshold, RuleKind::kSensorHealth, RuleKind::kResidual}) {
+  for (RuleKind k : {RuleKind::kThreshold, RuleKind::kForecastThreshold, RuleKind::kSensorHealth, RuleKind::kResidual, RuleKind::kG36}) {
     out += std::string("\n### kind `") + RuleKindName(k) + "`\n\n| key | type | default | description |\n|---|---|---|---|\n";
     config::DescribeSchema(KindSchema(k), "", &out);
   }
@@ -425,6 +508,9 @@ RuleResolution ResolveRules(const RuleSet& rules, const BrickModel& model) {
       for (const std::string& p : in.path) {
         if (!model.classes().Knows(p)) unknown.push_back(in.name + ": unknown part class " + p);
       }
+      for (const std::string& c : in.otherwise) {
+        if (!model.classes().Knows(c)) unknown.push_back(in.name + ": unknown class " + c);
+      }
     }
     if (!unknown.empty()) {
       out.not_applicable.push_back(RuleNotApplicable{rule->id, "", std::move(unknown)});
@@ -435,6 +521,8 @@ RuleResolution ResolveRules(const RuleSet& rules, const BrickModel& model) {
       std::vector<std::string> missing;
       for (const RuleInput& in : rule->inputs) {
         std::vector<std::string> found = model.ResolvePoints(e->iri, in.point_class, in.path);
+        for (size_t k = 0; found.empty() && k < in.otherwise.size(); ++k)
+          found = model.ResolvePoints(e->iri, in.otherwise[k], in.path);
         if (found.empty()) {
           missing.push_back(in.name + " (" + std::string(LocalName(in.point_class)) + ")");
           continue;

@@ -147,28 +147,41 @@ nlohmann::json EvaluateShippedFile(const std::string& file, const std::string& n
   return run.status == 0 ? nlohmann::json::parse(run.out) : nlohmann::json();
 }
 
-// The real SZVAV file: every labelled day is scored, and the shipped rules raise no alarm on its
-// four fault-free days. (The detection targets of the G36 rule set are issue 12's.)
-TEST(CliTest, EvaluateFaultsOnSzvavRaisesNoFalseAlarm) {
+// The real SZVAV file: every labelled day is scored; the shipped rules (G36 FC1-FC15 first)
+// catch at least 6 of its 7 fault days (the target; the open-source baseline flags all 4
+// fault-free days as well) and raise no alarm on its four fault-free days.
+TEST(CliTest, EvaluateFaultsOnSzvavDetectsFaultDaysWithoutFalseAlarms) {
   BRICKCAST_REQUIRE_SHARED_DATA();
   const auto r = EvaluateShippedFile("SZVAV.csv", "lbnl-szvav", "");
   ASSERT_FALSE(r.is_null());
   EXPECT_EQ(r["fault_days"], 7);
   EXPECT_EQ(r["fault_free_days"], 4);
+  EXPECT_GE(r["detected"], 6) << r.dump();
   EXPECT_EQ(r["alarmed"], 0) << r.dump();
   EXPECT_EQ(r["messages"], 15839);
 }
 
 // The simulated multi-zone file, through its own Brick model: 13 + 13 days scored, no false
-// alarm (a supply air sensor reading freezing outdoor air with the fan off at night is not one).
-TEST(CliTest, EvaluateFaultsOnMzvavRaisesNoFalseAlarm) {
+// alarm (a supply air sensor reading freezing outdoor air with the fan off at night is not one),
+// and G36 alone catches 9 fault days, 4 of them among the 5 with the normal fan schedule (on the
+// other 8 the fan runs all night, which a rule must not key on).
+TEST(CliTest, EvaluateFaultsOnMzvavDetectsFaultDaysWithoutFalseAlarms) {
   BRICKCAST_REQUIRE_SHARED_DATA();
   const auto r = EvaluateShippedFile("MZVAV-2-2.csv", "lbnl-mzvav", "--forecast-model none");
   ASSERT_FALSE(r.is_null());
   EXPECT_EQ(r["fault_days"], 13);
   EXPECT_EQ(r["fault_free_days"], 13);
+  EXPECT_GE(r["detected"], 9) << r.dump();
   EXPECT_EQ(r["alarmed"], 0) << r.dump();
-  EXPECT_EQ(r["bindings"], 11) << "every shipped AHU rule resolves on the model";
+  int normal_schedule = 0;
+  for (const auto& day : r["days"]) {
+    const std::string date = day["date"];
+    if ((date == "2007-08-29" || date == "2007-09-01" || date == "2008-02-12" || date == "2008-05-06" ||
+         date == "2008-05-07") && !day["alerts"].empty())
+      ++normal_schedule;
+  }
+  EXPECT_GE(normal_schedule, 4) << r.dump();
+  EXPECT_EQ(r["bindings"], 23) << "every shipped AHU rule whose inputs the unit has resolves on the model";
 }
 
 TEST(CliTest, ParsePrintsJsonLinesAndFailsOnBadMessages) {

@@ -1,0 +1,295 @@
+// ASHRAE Guideline 36 (2018, section 5.16.14) AHU fault conditions FC1-FC15 in their G36 form,
+// with the operating-state machine that gates them.
+//
+// Operating states, from the step means of the heating valve (HTG), cooling valve (CLG) and
+// outside air damper (ECO) commands:
+//   OS1 heating                       HTG open, CLG closed, ECO at minimum
+//   OS2 free cooling (economizer)     HTG and CLG closed, ECO above minimum
+//   OS3 economizer + mechanical       CLG open, HTG closed, ECO at 100 %
+//   OS4 mechanical at minimum OA      CLG open, HTG closed, ECO at minimum
+//   OS5 anything else (not judged by state-gated conditions)
+// A state-gated condition judges a step only when the state has held for `settle` (G36's
+// mode-change delay): a coil or mixing box needs minutes to reach what a state implies, and
+// the open-source baseline's false alarms come from judging those transitions. Whether the fan
+// is proven on, the occupied hours and the start-up delay are the rule's `when` gates.
+//
+// Tolerances combine as G36 does: a difference of two sensors is in error by sqrt(e1^2 + e2^2).
+// Not reproduced from open-fdd v1 (see the field notes): FC1 on percent thresholds against
+// fractions, FC2 with MAT - eps, FC11 as FC10 without its cooling condition, no fan proof.
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "brickcast/rules.h"
+#include "rules/condition_support.h"
+#include "rules/g36.h"
+
+namespace brickcast {
+namespace {
+
+using rules_internal::Format;
+using rules_internal::InputEvidence;
+
+constexpr unsigned kOs1 = 1u << 1, kOs2 = 1u << 2, kOs3 = 1u << 3, kOs4 = 1u << 4;
+constexpr unsigned kAnyState = 0;  // not gated by the operating state
+
+struct ConditionSpec {
+  std::vector<std::string> inputs;  // besides HTG, CLG, ECO for state-gated ones
+  unsigned states;
+  const char* name;
+};
+
+const ConditionSpec* SpecOf(int fc) {
+  static const ConditionSpec kSpecs[16] = {
+      {{}, 0, ""},
+      {{"DSP", "DSPSP", "FAN"}, kAnyState, "duct static pressure too low with the fan at full speed"},
+      {{"MAT", "RAT", "OAT"}, kAnyState, "mixed air colder than both return and outside air"},
+      {{"MAT", "RAT", "OAT"}, kAnyState, "mixed air warmer than both return and outside air"},
+      {{"HTG", "CLG", "ECO"}, kAnyState, "too many operating-state changes (hunting)"},
+      {{"SAT", "MAT"}, kOs1, "supply air not warmer than mixed air while heating"},
+      {{"MAT", "RAT", "OAT", "SAF", "OAMIN"}, kOs1 | kOs4, "outside air fraction far from the design minimum"},
+      {{"SAT", "SATSP"}, kOs1, "supply air below set point with the heating valve full open"},
+      {{"SAT", "MAT"}, kOs2, "supply air differs from mixed air in free cooling"},
+      {{"OAT", "SATSP"}, kOs2, "outside air too warm for free cooling"},
+      {{"MAT", "OAT"}, kOs3, "mixed air differs from outside air at 100 % outside air"},
+      {{"OAT", "SATSP"}, kOs3, "outside air too cold for economizer plus mechanical cooling"},
+      {{"SAT", "MAT"}, kOs3 | kOs4, "supply air warmer than mixed air while cooling"},
+      {{"SAT", "SATSP"}, kOs3 | kOs4, "supply air above set point with the cooling valve full open"},
+      {{"CCET", "CCLT"}, kOs1 | kOs2, "temperature drop across the inactive cooling coil"},
+      {{"HCET", "HCLT"}, kOs2 | kOs3 | kOs4, "temperature rise across the inactive heating coil"},
+  };
+  return fc >= 1 && fc <= 15 ? &kSpecs[fc] : nullptr;
+}
+
+const char* StateName(int os) {
+  switch (os) {
+    case 1: return "OS1 heating";
+    case 2: return "OS2 free cooling";
+    case 3: return "OS3 economizer + mechanical cooling";
+    case 4: return "OS4 mechanical cooling at minimum OA";
+    case 5: return "OS5 other";
+  }
+  return "unknown state (no command data)";
+}
+
+double Rss(double a, double b) { return std::sqrt(a * a + b * b); }
+
+class G36Condition : public Condition {
+ public:
+  explicit G36Condition(std::shared_ptr<const RuleSpec> r) : rule_(std::move(r)), spec_(*SpecOf(rule_->g36.condition)) {}
+
+  ConditionResult Evaluate(const RuleInputs& in, UnixMillis t, bool explain) const override {
+    const G36Params& g = rule_->g36;
+    ConditionResult out;
+    out.time = t;
+    int state = 0;
+    if (spec_.states != kAnyState) {
+      state = G36OperatingState(in, t, g);
+      if (state == 0) return NoData(in, t, {"HTG", "CLG", "ECO"}, explain);
+      if ((spec_.states & (1u << state)) == 0) return NotJudged(t, std::string("in ") + StateName(state), explain);
+      const int64_t steps = std::max<int64_t>(1, (g.settle_ms + in.step_ms() - 1) / in.step_ms());
+      for (int64_t k = 1; k < steps; ++k) {
+        if (G36OperatingState(in, t - k * in.step_ms(), g) != state)
+          return NotJudged(t, std::string(StateName(state)) + " for less than " + std::to_string(g.settle_ms / 60000) +
+                                  " min", explain);
+      }
+    }
+    switch (g.condition) {
+      case 4: return Hunting(in, t, explain);
+      default: return Compare(in, t, state, explain);
+    }
+  }
+
+ private:
+  // Reads the condition's inputs at step t; the value tested and its limit, per condition.
+  ConditionResult Compare(const RuleInputs& in, UnixMillis t, int state, bool explain) const {
+    const G36Params& g = rule_->g36;
+    ConditionResult out;
+    out.time = t;
+    std::vector<double> v;
+    std::vector<std::string> missing;
+    for (const std::string& name : spec_.inputs) {
+      v.push_back(in.StepValue(name, t));
+      if (std::isnan(v.back())) missing.push_back(name);
+    }
+    if (!missing.empty()) return NoData(in, t, missing, explain);
+    double lhs = NAN, rhs = NAN;  // fault when lhs > rhs (each condition written in that form)
+    std::string lhs_text, rhs_text, unit = "K";
+    bool extra = true;  // a second clause (fan at full speed, valve full open, enough OAT-RAT spread)
+    switch (g.condition) {
+      case 1:  // DSP < DSPSP - eDSP and FAN >= max - eFAN
+        lhs = v[1] - g.eps_dsp, rhs = v[0];
+        lhs_text = "DSPSP - eps_dsp", rhs_text = "DSP", unit = "Pa";
+        extra = v[2] >= g.fan_max - g.eps_fan;
+        break;
+      case 2:  // MAT + eMAT < min(RAT - eRAT, OAT - eOAT)
+        lhs = std::min(v[1] - g.eps_rat, v[2] - g.eps_oat), rhs = v[0] + g.eps_mat;
+        lhs_text = "min(RAT - eps_rat, OAT - eps_oat)", rhs_text = "MAT + eps_mat", unit = "degC";
+        break;
+      case 3:  // MAT - eMAT > max(RAT + eRAT, OAT + eOAT)
+        lhs = v[0] - g.eps_mat, rhs = std::max(v[1] + g.eps_rat, v[2] + g.eps_oat);
+        lhs_text = "MAT - eps_mat", rhs_text = "max(RAT + eps_rat, OAT + eps_oat)", unit = "degC";
+        break;
+      case 5:  // SAT + eSAT <= MAT - eMAT + dTSF
+        lhs = v[1] - g.eps_mat + g.delta_t_sf, rhs = v[0] + g.eps_sat;
+        lhs_text = "MAT - eps_mat + dT_sf", rhs_text = "SAT + eps_sat", unit = "degC";
+        break;
+      case 6: {  // |RAT - OAT| >= dTmin and |%OA - %OAmin| > eF
+        const double mat = v[0], rat = v[1], oat = v[2], saf = v[3], oamin = v[4];
+        extra = std::fabs(rat - oat) >= g.delta_t_min && saf > 0;
+        const double oa = extra ? std::max(0.0, (mat - rat) / (oat - rat)) : NAN;
+        const double oa_min = extra ? oamin / saf : NAN;
+        lhs = std::fabs(oa - oa_min), rhs = g.eps_flow;
+        lhs_text = "|OA fraction - design minimum|", rhs_text = "eps_flow", unit = "1";
+        break;
+      }
+      case 7:  // SAT < SATSP - eSAT and HTG >= full
+        lhs = v[1] - g.eps_sat, rhs = v[0];
+        lhs_text = "SATSP - eps_sat", rhs_text = "SAT", unit = "degC";
+        extra = in.StepValue("HTG", t) >= g.valve_full;
+        break;
+      case 8:  // |SAT - dTSF - MAT| > sqrt(eSAT^2 + eMAT^2)
+        lhs = std::fabs(v[0] - g.delta_t_sf - v[1]), rhs = Rss(g.eps_sat, g.eps_mat);
+        lhs_text = "|SAT - dT_sf - MAT|", rhs_text = "sqrt(eps_sat^2 + eps_mat^2)";
+        break;
+      case 9:  // OAT - eOAT > SATSP - dTSF + eSAT
+        lhs = v[0] - g.eps_oat, rhs = v[1] - g.delta_t_sf + g.eps_sat;
+        lhs_text = "OAT - eps_oat", rhs_text = "SATSP - dT_sf + eps_sat", unit = "degC";
+        break;
+      case 10:  // |MAT - OAT| > sqrt(eMAT^2 + eOAT^2)
+        lhs = std::fabs(v[0] - v[1]), rhs = Rss(g.eps_mat, g.eps_oat);
+        lhs_text = "|MAT - OAT|", rhs_text = "sqrt(eps_mat^2 + eps_oat^2)";
+        break;
+      case 11:  // OAT + eOAT < SATSP - dTSF - eSAT
+        lhs = v[1] - g.delta_t_sf - g.eps_sat, rhs = v[0] + g.eps_oat;
+        lhs_text = "SATSP - dT_sf - eps_sat", rhs_text = "OAT + eps_oat", unit = "degC";
+        break;
+      case 12:  // SAT - eSAT - dTSF > MAT + eMAT
+        lhs = v[0] - g.eps_sat - g.delta_t_sf, rhs = v[1] + g.eps_mat;
+        lhs_text = "SAT - eps_sat - dT_sf", rhs_text = "MAT + eps_mat", unit = "degC";
+        break;
+      case 13:  // SAT > SATSP + eSAT and CLG >= full
+        lhs = v[0], rhs = v[1] + g.eps_sat;
+        lhs_text = "SAT", rhs_text = "SATSP + eps_sat", unit = "degC";
+        extra = in.StepValue("CLG", t) >= g.valve_full;
+        break;
+      case 14:  // CCET - CCLT > sqrt(eCCET^2 + eCCLT^2) + dTSF
+        lhs = v[0] - v[1], rhs = Rss(g.cc_eps, g.cc_eps) + g.delta_t_sf;
+        lhs_text = "CCET - CCLT", rhs_text = "sqrt(2) eps_coil + dT_sf";
+        break;
+      case 15:  // HCLT - HCET > sqrt(eHCET^2 + eHCLT^2) + dTSF
+        lhs = v[1] - v[0], rhs = Rss(g.hc_eps, g.hc_eps) + g.delta_t_sf;
+        lhs_text = "HCLT - HCET", rhs_text = "sqrt(2) eps_coil + dT_sf";
+        break;
+    }
+    const bool fault = extra && (g.condition == 5 ? lhs >= rhs : lhs > rhs);  // FC5 is written with <=
+    out.outcome = fault ? Outcome::kFault : Outcome::kNormal;
+    out.primary_value = lhs - rhs;  // how far past the limit (positive: fault side)
+    if (!explain) return out;
+    for (size_t i = 0; i < spec_.inputs.size(); ++i) out.values.push_back(InputEvidence(in, spec_.inputs[i], v[i]));
+    AddStateEvidence(in, t, state, &out);
+    const std::string shown = unit == "degC" ? in.Unit(spec_.inputs[0]) : unit;  // absolute temperatures as stored
+    out.thresholds.push_back(EvidenceValue{"limit", rhs_text, rhs, shown});
+    char buf[320];
+    std::snprintf(buf, sizeof buf, "FC%d %s: %s = %s %s %s = %s%s%s", g.condition, fault ? "fault" : "normal",
+                  lhs_text.c_str(), Format(lhs, shown).c_str(), lhs > rhs ? ">" : "<=", rhs_text.c_str(),
+                  Format(rhs, shown).c_str(), extra ? "" : ExtraClauseText(g.condition).c_str(),
+                  state != 0 ? (std::string(" in ") + StateName(state)).c_str() : "");
+    out.detail = buf;
+    return out;
+  }
+
+  static std::string ExtraClauseText(int fc) {
+    switch (fc) {
+      case 1: return " (fan not at full speed)";
+      case 6: return " (|RAT - OAT| too small to read an OA fraction)";
+      case 7: return " (heating valve not full open)";
+      case 13: return " (cooling valve not full open)";
+    }
+    return "";
+  }
+
+  // FC4: state changes over the last hour of step means.
+  ConditionResult Hunting(const RuleInputs& in, UnixMillis t, bool explain) const {
+    const G36Params& g = rule_->g36;
+    ConditionResult out;
+    out.time = t;
+    const int64_t steps = std::max<int64_t>(2, 3'600'000 / in.step_ms());
+    int changes = 0, previous = 0, known = 0;
+    for (int64_t k = steps - 1; k >= 0; --k) {
+      const int s = G36OperatingState(in, t - k * in.step_ms(), g);
+      if (s == 0) continue;
+      ++known;
+      if (previous != 0 && s != previous) ++changes;
+      previous = s;
+    }
+    if (known < steps / 2) return NoData(in, t, {"HTG", "CLG", "ECO"}, explain);
+    out.primary_value = changes;
+    out.outcome = changes > g.os_changes_max ? Outcome::kFault : Outcome::kNormal;
+    if (!explain) return out;
+    AddStateEvidence(in, t, G36OperatingState(in, t, g), &out);
+    out.thresholds.push_back(EvidenceValue{"os_changes_max", "", static_cast<double>(g.os_changes_max), "per hour"});
+    out.detail = "FC4: " + std::to_string(changes) + " operating-state changes in the last hour (limit " +
+                 std::to_string(g.os_changes_max) + ")";
+    return out;
+  }
+
+  static void AddStateEvidence(const RuleInputs& in, UnixMillis t, int state, ConditionResult* out) {
+    for (const char* name : {"HTG", "CLG", "ECO"}) {
+      if (!in.Point(name).empty()) out->values.push_back(InputEvidence(in, name, in.StepValue(name, t)));
+    }
+    if (state != 0) out->values.push_back(EvidenceValue{"operating_state", "", static_cast<double>(state), ""});
+  }
+
+  static ConditionResult NotJudged(UnixMillis t, const std::string& why, bool explain) {
+    ConditionResult out;
+    out.time = t;
+    out.outcome = Outcome::kNormal;
+    if (explain) out.detail = "not judged: " + why;
+    return out;
+  }
+
+  static ConditionResult NoData(const RuleInputs& in, UnixMillis t, const std::vector<std::string>& names, bool explain) {
+    ConditionResult out;
+    out.time = t;
+    out.outcome = Outcome::kNoData;
+    if (!explain) return out;
+    for (const std::string& n : names) {
+      if (std::isnan(in.StepValue(n, t))) out.missing.push_back(n);
+    }
+    out.detail = "no data for " + (out.missing.empty() ? names.front() : out.missing.front()) + " in this step";
+    return out;
+  }
+
+  std::shared_ptr<const RuleSpec> rule_;
+  const ConditionSpec& spec_;
+};
+
+}  // namespace
+
+std::vector<std::string> G36Inputs(int condition) {
+  const ConditionSpec* spec = SpecOf(condition);
+  if (spec == nullptr) return {};
+  std::vector<std::string> out = spec->inputs;
+  if (spec->states != kAnyState) out.insert(out.end(), {"HTG", "CLG", "ECO"});
+  return out;
+}
+
+int G36OperatingState(const RuleInputs& in, UnixMillis t, const G36Params& g) {
+  const double htg = in.StepValue("HTG", t), clg = in.StepValue("CLG", t), eco = in.StepValue("ECO", t);
+  if (std::isnan(htg) || std::isnan(clg) || std::isnan(eco)) return 0;
+  const bool heating = htg > g.valve_off, cooling = clg > g.valve_off;
+  const bool at_min = eco <= g.damper_min, full = eco >= g.damper_full;
+  if (heating && !cooling && at_min) return 1;
+  if (!heating && !cooling && !at_min) return 2;
+  if (cooling && !heating && full) return 3;
+  if (cooling && !heating && at_min) return 4;
+  return 5;
+}
+
+std::unique_ptr<Condition> MakeG36Condition(std::shared_ptr<const RuleSpec> rule) {
+  return std::make_unique<G36Condition>(std::move(rule));
+}
+
+}  // namespace brickcast
