@@ -16,6 +16,7 @@
 // Tolerances combine as G36 does: a difference of two sensors is in error by sqrt(e1^2 + e2^2).
 // Not reproduced from open-fdd v1 (see the field notes): FC1 on percent thresholds against
 // fractions, FC2 with MAT - eps, FC11 as FC10 without its cooling condition, no fan proof.
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -30,6 +31,9 @@ namespace {
 
 using rules_internal::Format;
 using rules_internal::InputEvidence;
+
+// Input names, built once: conditions look inputs up by name on every read.
+const std::string kHtg = "HTG", kClg = "CLG", kEco = "ECO";
 
 constexpr unsigned kOs1 = 1u << 1, kOs2 = 1u << 2, kOs3 = 1u << 3, kOs4 = 1u << 4;
 constexpr unsigned kAnyState = 0;  // not gated by the operating state
@@ -86,13 +90,18 @@ class G36Condition : public Condition {
     int state = 0;
     if (spec_.states != kAnyState) {
       state = G36OperatingState(in, t, g);
-      if (state == 0) return NoData(in, t, {"HTG", "CLG", "ECO"}, explain);
-      if ((spec_.states & (1u << state)) == 0) return NotJudged(t, std::string("in ") + StateName(state), explain);
+      if (state == 0) return NoData(in, t, {kHtg, kClg, kEco}, explain);
+      // The reasons are built only for evidence: this path runs for every unit on every step.
+      if ((spec_.states & (1u << state)) == 0)
+        return NotJudged(t, explain ? std::string("in ") + StateName(state) : std::string(), explain);
       const int64_t steps = std::max<int64_t>(1, (g.settle_ms + in.step_ms() - 1) / in.step_ms());
       for (int64_t k = 1; k < steps; ++k) {
         if (G36OperatingState(in, t - k * in.step_ms(), g) != state)
-          return NotJudged(t, std::string(StateName(state)) + " for less than " + std::to_string(g.settle_ms / 60000) +
-                                  " min", explain);
+          return NotJudged(t,
+                           explain ? std::string(StateName(state)) + " for less than " +
+                                         std::to_string(g.settle_ms / 60000) + " min"
+                                   : std::string(),
+                           explain);
       }
     }
     switch (g.condition) {
@@ -107,15 +116,14 @@ class G36Condition : public Condition {
     const G36Params& g = rule_->g36;
     ConditionResult out;
     out.time = t;
-    std::vector<double> v;
-    std::vector<std::string> missing;
-    for (const std::string& name : spec_.inputs) {
-      v.push_back(in.StepValue(name, t));
-      if (std::isnan(v.back())) missing.push_back(name);
+    // No allocation on this path: it runs for every air handler on every step.
+    std::array<double, 5> v{};
+    for (size_t i = 0; i < spec_.inputs.size(); ++i) {
+      v[i] = in.StepValue(spec_.inputs[i], t);
+      if (std::isnan(v[i])) return NoData(in, t, spec_.inputs, explain);
     }
-    if (!missing.empty()) return NoData(in, t, missing, explain);
     double lhs = NAN, rhs = NAN;  // fault when lhs > rhs (each condition written in that form)
-    std::string lhs_text, rhs_text, unit = "K";
+    const char *lhs_text = "", *rhs_text = "", *unit = "K";
     bool extra = true;  // a second clause (fan at full speed, valve full open, enough OAT-RAT spread)
     switch (g.condition) {
       case 1:  // DSP < DSPSP - eDSP and FAN >= max - eFAN
@@ -147,7 +155,7 @@ class G36Condition : public Condition {
       case 7:  // SAT < SATSP - eSAT and HTG >= full
         lhs = v[1] - g.eps_sat, rhs = v[0];
         lhs_text = "SATSP - eps_sat", rhs_text = "SAT", unit = "degC";
-        extra = in.StepValue("HTG", t) >= g.valve_full;
+        extra = in.StepValue(kHtg, t) >= g.valve_full;
         break;
       case 8:  // |SAT - dTSF - MAT| > sqrt(eSAT^2 + eMAT^2)
         lhs = std::fabs(v[0] - g.delta_t_sf - v[1]), rhs = Rss(g.eps_sat, g.eps_mat);
@@ -172,7 +180,7 @@ class G36Condition : public Condition {
       case 13:  // SAT > SATSP + eSAT and CLG >= full
         lhs = v[0], rhs = v[1] + g.eps_sat;
         lhs_text = "SAT", rhs_text = "SATSP + eps_sat", unit = "degC";
-        extra = in.StepValue("CLG", t) >= g.valve_full;
+        extra = in.StepValue(kClg, t) >= g.valve_full;
         break;
       case 14:  // CCET - CCLT > sqrt(eCCET^2 + eCCLT^2) + dTSF
         lhs = v[0] - v[1], rhs = Rss(g.cc_eps, g.cc_eps) + g.delta_t_sf;
@@ -189,11 +197,11 @@ class G36Condition : public Condition {
     if (!explain) return out;
     for (size_t i = 0; i < spec_.inputs.size(); ++i) out.values.push_back(InputEvidence(in, spec_.inputs[i], v[i]));
     AddStateEvidence(in, t, state, &out);
-    const std::string shown = unit == "degC" ? in.Unit(spec_.inputs[0]) : unit;  // absolute temperatures as stored
+    const std::string shown = std::string(unit) == "degC" ? in.Unit(spec_.inputs[0]) : unit;  // absolute temperatures as stored
     out.thresholds.push_back(EvidenceValue{"limit", rhs_text, rhs, shown});
     char buf[320];
     std::snprintf(buf, sizeof buf, "FC%d %s: %s = %s %s %s = %s%s%s", g.condition, fault ? "fault" : "normal",
-                  lhs_text.c_str(), Format(lhs, shown).c_str(), lhs > rhs ? ">" : "<=", rhs_text.c_str(),
+                  lhs_text, Format(lhs, shown).c_str(), lhs > rhs ? ">" : "<=", rhs_text,
                   Format(rhs, shown).c_str(), extra ? "" : ExtraClauseText(g.condition).c_str(),
                   state != 0 ? (std::string(" in ") + StateName(state)).c_str() : "");
     out.detail = buf;
@@ -217,14 +225,20 @@ class G36Condition : public Condition {
     out.time = t;
     const int64_t steps = std::max<int64_t>(2, 3'600'000 / in.step_ms());
     int changes = 0, previous = 0, known = 0;
-    for (int64_t k = steps - 1; k >= 0; --k) {
+    // Newest first; without evidence to build, stop once the rest of the hour could not bring
+    // the count past the limit (a steady unit reads a few steps, not the hour).
+    for (int64_t k = 0; k < steps; ++k) {
       const int s = G36OperatingState(in, t - k * in.step_ms(), g);
       if (s == 0) continue;
       ++known;
       if (previous != 0 && s != previous) ++changes;
       previous = s;
+      if (!explain && changes + (steps - 1 - k) <= g.os_changes_max) {
+        known = static_cast<int>(steps);
+        break;
+      }
     }
-    if (known < steps / 2) return NoData(in, t, {"HTG", "CLG", "ECO"}, explain);
+    if (known < steps / 2) return NoData(in, t, {kHtg, kClg, kEco}, explain);
     out.primary_value = changes;
     out.outcome = changes > g.os_changes_max ? Outcome::kFault : Outcome::kNormal;
     if (!explain) return out;
@@ -236,8 +250,8 @@ class G36Condition : public Condition {
   }
 
   static void AddStateEvidence(const RuleInputs& in, UnixMillis t, int state, ConditionResult* out) {
-    for (const char* name : {"HTG", "CLG", "ECO"}) {
-      if (!in.Point(name).empty()) out->values.push_back(InputEvidence(in, name, in.StepValue(name, t)));
+    for (const std::string* name : {&kHtg, &kClg, &kEco}) {
+      if (!in.Point(*name).empty()) out->values.push_back(InputEvidence(in, *name, in.StepValue(*name, t)));
     }
     if (state != 0) out->values.push_back(EvidenceValue{"operating_state", "", static_cast<double>(state), ""});
   }
@@ -277,7 +291,7 @@ std::vector<std::string> G36Inputs(int condition) {
 }
 
 int G36OperatingState(const RuleInputs& in, UnixMillis t, const G36Params& g) {
-  const double htg = in.StepValue("HTG", t), clg = in.StepValue("CLG", t), eco = in.StepValue("ECO", t);
+  const double htg = in.StepValue(kHtg, t), clg = in.StepValue(kClg, t), eco = in.StepValue(kEco, t);
   if (std::isnan(htg) || std::isnan(clg) || std::isnan(eco)) return 0;
   const bool heating = htg > g.valve_off, cooling = clg > g.valve_off;
   const bool at_min = eco <= g.damper_min, full = eco >= g.damper_full;

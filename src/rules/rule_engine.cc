@@ -26,38 +26,82 @@ struct BindingState {
   // Step-driven bindings keep them in their system's contiguous array (SystemState::inputs), so
   // a closing step walks one block of memory; forecast-driven ones in `own_inputs`.
   struct Input {
-    std::string name;
-    SeriesStore::SeriesRef series;
+    uint64_t tag = 0;                          // NameTag(*name): most lookups end on it
+    const std::string* name = nullptr;         // in the rule's RuleSpec::inputs
+    SeriesStore::SeriesRef* series = nullptr;  // shared by every binding reading the point (Impl::refs)
     // The engine's memory of this point's forecasts (forecast rules only; entries are never
     // erased, so the pointer stays valid).
     const std::deque<std::shared_ptr<const PointForecast>>* forecasts = nullptr;
   };
+  // A name's length and first seven bytes in one word: equal tags mean equal names up to seven
+  // bytes, so a lookup compares words, not strings, over a compact array (32 bytes an input).
+  static uint64_t NameTag(const std::string& name) {
+    uint64_t tag = name.size();
+    for (size_t i = 0; i < name.size() && i < 7; ++i) tag |= static_cast<uint64_t>(static_cast<uint8_t>(name[i])) << (8 * (i + 1));
+    return tag;
+  }
   Input* inputs = nullptr;
   size_t input_count = 0;
   Input* Find(const std::string& name) {
+    const uint64_t tag = NameTag(name);
     for (size_t i = 0; i < input_count; ++i) {
-      if (inputs[i].name == name) return &inputs[i];
+      if (inputs[i].tag == tag && (name.size() <= 7 || *inputs[i].name == name)) return &inputs[i];
     }
     return nullptr;
   }
   SeriesStore::SeriesRef& Series(const std::string& name) {
     static thread_local SeriesStore::SeriesRef none;
     Input* in = Find(name);
-    return in != nullptr ? in->series : none;
+    return in != nullptr ? *in->series : none;
   }
   std::vector<Input> own_inputs;
   std::string system;
   RuleBinding binding;
 };
+// Store reads shared by the bindings that judge one closing step: an air handler's G36
+// conditions all read its valve and damper commands over the same steps and their gates the same
+// fan status, so each (point, step, window) is read once. Direct-mapped, keyed by the point's
+// shared SeriesRef; Clear() (each closing step, each forecast) empties it by bumping the epoch.
+class ReadMemo {
+ public:
+  struct Entry {
+    uint64_t epoch = 0;
+    const SeriesStore::SeriesRef* ref = nullptr;
+    UnixMillis t = 0;
+    size_t steps = 0;  // 0: a step value
+    double stop = 0;
+    double value = NAN, min = NAN, max = NAN;
+    size_t observed = 0;
+  };
+  void Clear() { ++epoch_; }
+  // The entry for this read: `hit` tells whether it holds the value already; else fill it.
+  Entry& At(const SeriesStore::SeriesRef* ref, UnixMillis t, size_t steps, double stop, bool* hit) {
+    const uint64_t h = (reinterpret_cast<uintptr_t>(ref) >> 4) * 0x9E3779B97F4A7C15ULL ^
+                       static_cast<uint64_t>(t / 1000) * 0xC2B2AE3D27D4EB4FULL ^ (steps + 1) * 0x165667B19E3779F9ULL;
+    Entry& e = entries_[(h >> 40) % entries_.size()];
+    *hit = e.epoch == epoch_ && e.ref == ref && e.t == t && e.steps == steps && e.stop == stop;
+    if (!*hit) e = Entry{epoch_, ref, t, steps, stop};
+    return e;
+  }
+
+ private:
+  uint64_t epoch_ = 1;
+  std::array<Entry, 256> entries_{};
+};
+
 // RuleInputs over the store, the forecasts and the registry, for one binding.
 class LiveInputs : public RuleInputs {
  public:
   LiveInputs(const SeriesStore& store, const ForecastLookup& forecasts, const PointRegistry& registry,
-             BindingState& b)
-      : store_(store), forecasts_(forecasts), registry_(registry), step_(store.options().step_ms), b_(b) {}
+             BindingState& b, ReadMemo& memo)
+      : store_(store), forecasts_(forecasts), registry_(registry), step_(store.options().step_ms), b_(b), memo_(memo) {}
   int64_t step_ms() const override { return step_; }
   double StepValue(const std::string& input, UnixMillis t) const override {
-    return store_.ValueAt(b_.Series(input), t);
+    SeriesStore::SeriesRef& ref = b_.Series(input);
+    bool hit = false;
+    ReadMemo::Entry& e = memo_.At(&ref, t, 0, 0, &hit);
+    if (!hit) e.value = store_.ValueAt(ref, t);
+    return e.value;
   }
   std::vector<double> Recent(const std::string& input, UnixMillis t, size_t steps) const override {
     auto w = store_.Window(PointRef(input), t + step_, steps);
@@ -68,8 +112,14 @@ class LiveInputs : public RuleInputs {
     return w->values;
   }
   Range ObservedRange(const std::string& input, UnixMillis t, size_t steps, double stop_at_spread) const override {
-    const SeriesStore::ObservedRange r = store_.RangeOf(b_.Series(input), t, steps, stop_at_spread);
-    return Range{r.min, r.max, r.observed};
+    SeriesStore::SeriesRef& ref = b_.Series(input);
+    bool hit = false;
+    ReadMemo::Entry& e = memo_.At(&ref, t, steps == 0 ? SIZE_MAX : steps, stop_at_spread, &hit);
+    if (!hit) {
+      const SeriesStore::ObservedRange r = store_.RangeOf(ref, t, steps, stop_at_spread);
+      e.min = r.min, e.max = r.max, e.observed = r.observed;
+    }
+    return Range{e.min, e.max, e.observed};
   }
   UnixMillis LastObserved(const std::string& input, UnixMillis t, size_t steps) const override {
     return store_.LastObservedStep(b_.Series(input), t, steps);
@@ -108,6 +158,7 @@ class LiveInputs : public RuleInputs {
   const PointRegistry& registry_;
   const int64_t step_;
   BindingState& b_;
+  ReadMemo& memo_;
   mutable std::optional<PointForecast> latest_;
 
   const std::string& PointRef(const std::string& input) const { return b_.Series(input).point(); }
@@ -241,6 +292,10 @@ struct RuleEngine::Impl {
     std::vector<BindingState*> bindings;
   };
   std::unordered_map<std::string, ForecastMemory, StringHash, std::equal_to<>> forecast_memory;
+  // One SeriesRef per point read by any binding (the bindings' inputs point here), rebuilt by
+  // SetRules; and the reads of the step being judged.
+  std::unordered_map<std::string, std::unique_ptr<SeriesStore::SeriesRef>> refs;
+  ReadMemo memo;
   std::map<std::string, RuleStatus> status;                                  // by rule id
   RuleEngineCounters counters;
 
@@ -290,6 +345,7 @@ void RuleEngine::Impl::Advance(SystemState& sys, UnixMillis earliest, UnixMillis
   const UnixMillis closed_until = sys.watermark - sys.watermark % step;  // steps before it are closed
   if (closed_until == before) return;
   ++counters.steps_closed;
+  memo.Clear();  // data arrived since the last reads
   const UnixMillis catch_up_from = closed_until - static_cast<int64_t>(options.max_catch_up_steps) * step;
   for (BindingState& b : sys.bindings) {
     UnixMillis first = b.last_step != 0 ? b.last_step + step : closed_until - step;
@@ -312,7 +368,7 @@ void RuleEngine::Impl::Evaluate(BindingState& b, UnixMillis t) {
   // One binding's failure (a bug in a condition, memory exhausted while building evidence) must not
   // stop the others or the subscriber thread: it is counted, logged and the step skipped.
   try {
-    LiveInputs inputs(store, forecasts, registry, b);
+    LiveInputs inputs(store, forecasts, registry, b, memo);
     ConditionResult r = b.condition->Evaluate(inputs, t, /*explain=*/false);
     s.faults += r.outcome == Outcome::kFault;
     s.no_data += r.outcome == Outcome::kNoData;
@@ -357,6 +413,8 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
   }
   e.system_of.clear();
   e.systems_of_list.Clear();
+  e.refs.clear();
+  e.memo.Clear();
   std::map<std::string, RuleStatus> status;
   for (const auto& rule : e.rules->rules) status[rule->id].rule = rule;
   for (RuleBinding& rb : resolved.bindings) {
@@ -370,7 +428,13 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
     rb.alert_id = AlertFingerprint(rb.rule->id, rb.equipment);
     const bool reads_forecasts = b.condition->on_forecast() || rb.rule->kind == RuleKind::kResidual;
     for (const auto& [name, point] : rb.points) {
-      b.own_inputs.push_back(BindingState::Input{name, SeriesStore::SeriesRef(point), nullptr});
+      std::unique_ptr<SeriesStore::SeriesRef>& ref = e.refs[point];
+      if (!ref) ref = std::make_unique<SeriesStore::SeriesRef>(point);
+      const std::string* key = nullptr;  // the rule's own copy of the name: lives as long as the binding
+      for (const RuleInput& in : rb.rule->inputs) {
+        if (in.name == name) key = &in.name;
+      }
+      b.own_inputs.push_back(BindingState::Input{BindingState::NameTag(name), key, ref.get(), nullptr});
       if (reads_forecasts) {
         Impl::ForecastMemory& memory = e.forecast_memory[point];
         memory.remember = true;
@@ -465,6 +529,7 @@ void RuleEngine::OnForecast(const ForecastProduced& produced) {
   }
   if (it->second.bindings.empty()) return;
   const auto t0 = std::chrono::steady_clock::now();
+  e.memo.Clear();
   for (BindingState* b : it->second.bindings) e.Evaluate(*b, produced.window_end);
   e.counters.evaluation_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
