@@ -163,15 +163,15 @@ TEST(CliTest, EvaluateFaultsOnSzvavDetectsFaultDaysWithoutFalseAlarms) {
 
 // The simulated multi-zone file, through its own Brick model: 13 + 13 days scored, no false
 // alarm (a supply air sensor reading freezing outdoor air with the fan off at night is not one),
-// and G36 alone catches 9 fault days, 4 of them among the 5 with the normal fan schedule (on the
-// other 8 the fan runs all night, which a rule must not key on).
+// at least 10 fault days caught (the target; G36 alone catches 9), and 4 of the 5 fault days
+// with the normal fan schedule (on the other 8 the fan runs all night, which no rule keys on).
 TEST(CliTest, EvaluateFaultsOnMzvavDetectsFaultDaysWithoutFalseAlarms) {
   BRICKCAST_REQUIRE_SHARED_DATA();
   const auto r = EvaluateShippedFile("MZVAV-2-2.csv", "lbnl-mzvav", "--forecast-model none");
   ASSERT_FALSE(r.is_null());
   EXPECT_EQ(r["fault_days"], 13);
   EXPECT_EQ(r["fault_free_days"], 13);
-  EXPECT_GE(r["detected"], 9) << r.dump();
+  EXPECT_GE(r["detected"], 10) << r.dump();
   EXPECT_EQ(r["alarmed"], 0) << r.dump();
   int normal_schedule = 0;
   for (const auto& day : r["days"]) {
@@ -181,7 +181,7 @@ TEST(CliTest, EvaluateFaultsOnMzvavDetectsFaultDaysWithoutFalseAlarms) {
       ++normal_schedule;
   }
   EXPECT_GE(normal_schedule, 4) << r.dump();
-  EXPECT_EQ(r["bindings"], 23) << "every shipped AHU rule whose inputs the unit has resolves on the model";
+  EXPECT_EQ(r["bindings"], 26) << "every shipped AHU rule whose inputs the unit has resolves on the model";
 }
 
 TEST(CliTest, ParsePrintsJsonLinesAndFailsOnBadMessages) {
