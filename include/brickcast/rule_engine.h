@@ -48,6 +48,7 @@ struct RuleStatus {
 
 struct RuleEngineCounters {
   uint64_t evaluations = 0, steps_closed = 0, skipped_steps = 0, errors = 0;
+  uint64_t evicted_steps = 0;  // binding steps whose window the store no longer held (not judged)
   double evaluation_seconds = 0;  // CPU spent in conditions and the alert manager
   size_t bindings = 0, rules = 0;
 };

@@ -121,6 +121,10 @@ class SeriesStore {
   double ValueAt(SeriesRef& ref, UnixMillis time) const;
   UnixMillis LastObservedStep(SeriesRef& ref, UnixMillis time, size_t steps) const;
   ObservedRange RangeOf(SeriesRef& ref, UnixMillis time, size_t steps, double stop_at_spread = INFINITY) const;
+  // Start of the oldest step the point's ring still holds (the newest step minus the window);
+  // 0 when the point has no data. A reader that lags the writer (the rules after a burst) must
+  // not take an evicted step for a missing observation.
+  UnixMillis RetainedFrom(SeriesRef& ref) const;
 
   void Drop(std::string_view point);
   std::vector<std::string> Points() const;

@@ -19,6 +19,7 @@ namespace {
 // first (one cache line), the binding itself last.
 struct BindingState {
   UnixMillis last_step = 0;  // start of the last step evaluated; 0: none yet
+  int64_t lookback_ms = 0;   // how far before a step its condition reads (LookbackMs)
   bool active = false;       // its alert is pending, firing or no_data
   const Condition* condition = nullptr;  // the rule's, shared by all its bindings
   RuleStatus* status = nullptr;          // its rule's counters (in Impl::status)
@@ -58,6 +59,20 @@ struct BindingState {
   std::string system;
   RuleBinding binding;
 };
+// How far before the step it judges a rule reads the store (its gates' spans, stale and
+// flatline windows, G36 settling and FC4's hour).
+int64_t LookbackMs(const RuleSpec& r, int64_t step) {
+  int64_t steps = 1;
+  for (const RuleGate& g : r.when) steps = std::max<int64_t>(steps, (g.for_ms + step - 1) / step);
+  if (r.kind == RuleKind::kSensorHealth)
+    steps = std::max<int64_t>(steps, static_cast<int64_t>(r.check == HealthCheck::kStale ? r.stale_steps : r.window_steps + 1));
+  if (r.kind == RuleKind::kG36) {
+    steps = std::max<int64_t>(steps, (r.g36.settle_ms + step - 1) / step);
+    if (r.g36.condition == 4) steps = std::max<int64_t>(steps, 3'600'000 / step);
+  }
+  return steps * step;
+}
+
 // Store reads shared by the bindings that judge one closing step: an air handler's G36
 // conditions all read its valve and damper commands over the same steps and their gates the same
 // fan status, so each (point, step, window) is read once. Direct-mapped, keyed by the point's
@@ -347,6 +362,11 @@ void RuleEngine::Impl::Advance(SystemState& sys, UnixMillis earliest, UnixMillis
   ++counters.steps_closed;
   memo.Clear();  // data arrived since the last reads
   const UnixMillis catch_up_from = closed_until - static_cast<int64_t>(options.max_catch_up_steps) * step;
+  // The store may be far ahead of this event (a burst, a replay at full speed, data resuming
+  // after a day's gap): a step whose look-back window the ring no longer holds would read as
+  // "no data" and a stale check would fire on a healthy sensor. Such steps are not judged. One
+  // point of the system stands for all of them (they arrive in the same messages).
+  const UnixMillis retained = sys.inputs.empty() ? 0 : store.RetainedFrom(*sys.inputs.front().series);
   for (BindingState& b : sys.bindings) {
     UnixMillis first = b.last_step != 0 ? b.last_step + step : closed_until - step;
     if (first < catch_up_from) {
@@ -354,7 +374,12 @@ void RuleEngine::Impl::Advance(SystemState& sys, UnixMillis earliest, UnixMillis
       first = catch_up_from;
     }
     for (UnixMillis t = first; t < closed_until; t += step) {
-      if (sys.Active(t / step)) Evaluate(b, t);
+      if (!sys.Active(t / step)) continue;
+      if (retained != 0 && t - b.lookback_ms < retained) {
+        ++counters.evicted_steps;
+        continue;
+      }
+      Evaluate(b, t);
     }
     b.last_step = closed_until - step;
   }
@@ -422,6 +447,7 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
     std::unique_ptr<Condition>& condition = e.conditions[rb.rule->id];
     if (!condition) condition = MakeCondition(rb.rule);
     b.condition = condition.get();
+    b.lookback_ms = LookbackMs(*rb.rule, e.step);
     b.system = e.model->SystemOf(rb.equipment);
     auto k = kept.find({rb.rule->id, rb.equipment});
     if (k != kept.end()) b.last_step = k->second;
@@ -571,6 +597,9 @@ void CollectRuleMetrics(const RuleEngine& engine, MetricWriter& w) {
             static_cast<double>(c.steps_closed));
   w.Counter("brickcast_rule_skipped_steps_total", "Closed steps not evaluated after a gap (max_catch_up_steps).",
             static_cast<double>(c.skipped_steps));
+  w.Counter("brickcast_rule_evicted_steps_total",
+            "Binding steps not judged because the store no longer held their window (the rules lagged the ingest).",
+            static_cast<double>(c.evicted_steps));
   w.Counter("brickcast_rule_evaluation_errors_total", "Rule evaluations that failed (logged, step skipped).",
             static_cast<double>(c.errors));
   for (const RuleStatus& s : engine.Status()) {

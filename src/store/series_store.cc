@@ -244,6 +244,14 @@ UnixMillis SeriesStore::LastObservedStep(SeriesRef& ref, UnixMillis time, size_t
   return s == nullptr ? 0 : LastObservedIn(*s, time, steps);
 }
 
+UnixMillis SeriesStore::RetainedFrom(SeriesRef& ref) const {
+  if (ref.shard_ == nullptr) ref.shard_ = &ShardFor(ref.point_);
+  std::lock_guard<std::mutex> lock(ref.shard_->mu);
+  const Series* s = Resolve(ref);
+  if (s == nullptr || s->newest_bucket == kEmpty) return 0;
+  return (s->newest_bucket - static_cast<int64_t>(s->slots.size()) + 1) * options_.step_ms;
+}
+
 SeriesStore::ObservedRange SeriesStore::RangeOf(SeriesRef& ref, UnixMillis time, size_t steps,
                                                 double stop_at_spread) const {
   if (ref.shard_ == nullptr) ref.shard_ = &ShardFor(ref.point_);

@@ -552,5 +552,43 @@ b:SAT a brick:Supply_Air_Temperature_Sensor ; brick:hasUnit unit:DEG_C .)",
   EXPECT_NE(w.Text().find("brickcast_rule_evaluation_errors_total 2"), std::string::npos) << w.Text();
 }
 
+// Rules that lag the ingest (a burst at full speed, then data resuming after a gap longer than
+// the store's window) must not read evicted steps as missing observations: no stale alert on a
+// sensor that reported every step, and the steps not judged are counted.
+TEST(RuleEngineTest, StepsTheStoreNoLongerHoldsAreNotJudged) {
+  auto classes = ClassHierarchy::BuiltIn();
+  auto model = std::make_shared<BrickModel>(classes);
+  ASSERT_TRUE(model->LoadTurtle(R"(@prefix b: <urn:b#> .
+b:AHU1 a brick:AHU ; brick:hasPoint b:SAT, b:OAT .
+b:SAT a brick:Supply_Air_Temperature_Sensor ; brick:hasUnit unit:DEG_C .
+b:OAT a brick:Outside_Air_Temperature_Sensor ; brick:hasUnit unit:DEG_C .)",
+                                "m.ttl")
+                  .ok());
+  PointRegistry registry(classes);
+  registry.LoadModel(*model);
+  SeriesStore store(SeriesOptions{kStep, 12, 0, 32});  // a one-hour window
+  ManualClock clock(kT0);
+  AlertManagerOptions o;
+  o.clock = &clock;
+  AlertManager alerts(NewMemoryAlertStore(), o);
+  RuleEngine engine(store, nullptr, registry, alerts);
+  auto rules = ParseRules(R"([{"id": "oat-stale", "kind": "sensor_health", "check": "stale", "stale_steps": 2,
+      "applies_to": "AHU", "inputs": {"OAT": "Outside_Air_Temperature_Sensor"}}])", "r.json");
+  ASSERT_TRUE(rules.ok()) << rules.status().message();
+  engine.SetRules(*rules, model);
+  // Six steps, a day without data, six more: all stored before the engine sees any event.
+  std::vector<ObservationsApplied> queued;
+  for (int i = 0; i < 12; ++i) {
+    const UnixMillis t = kT0 + (i < 6 ? i : 288 + i) * kStep + 60'000;
+    for (const char* p : {"urn:b#SAT", "urn:b#OAT"}) ASSERT_EQ(store.Append({p, t, 20.0 + i, "DEG_C", ""}), AppendOutcome::kAccepted);
+    queued.push_back(ObservationsApplied{{"urn:b#SAT", "urn:b#OAT"}, t});
+  }
+  for (const ObservationsApplied& a : queued) engine.OnObservations(a);
+  auto a = alerts.Get(AlertFingerprint("oat-stale", "urn:b#AHU1"));
+  EXPECT_TRUE(!a || a->alert.state == AlertState::kInactive) << AlertStateName(a->alert.state);
+  EXPECT_GE(engine.Counters().evicted_steps, 5u) << "the steps before the gap are gone from the ring";
+  EXPECT_GE(engine.Counters().evaluations, 4u) << "the steps after it are judged";
+}
+
 }  // namespace
 }  // namespace brickcast
