@@ -9,6 +9,7 @@
 
 #include "brickcast/rules.h"
 #include "brickcast/units.h"
+#include "table_inputs.h"
 #include "test_support.h"
 
 namespace brickcast {
@@ -20,37 +21,25 @@ constexpr UnixMillis kT0 = 1'700'000'000'000 - 1'700'000'000'000 % kStep;
 double F(double f) { return (f - 32) * 5 / 9; }  // degF -> degC
 const double kInH2O = *ParseQuantity("1 inH2O");  // Pa
 
-// Step values per input (steps not given have no data).
-class StepTable : public RuleInputs {
- public:
-  std::map<std::string, std::map<UnixMillis, double>> values;
-  int64_t step_ms() const override { return kStep; }
-  double StepValue(const std::string& input, UnixMillis t) const override {
-    auto it = values.find(input);
-    if (it == values.end()) return NAN;
-    auto v = it->second.find(t);
-    return v == it->second.end() ? NAN : v->second;
-  }
-  std::vector<double> Recent(const std::string& input, UnixMillis t, size_t steps) const override {
-    std::vector<double> out;
-    for (size_t i = 0; i < steps; ++i) out.push_back(StepValue(input, t - static_cast<int64_t>(steps - 1 - i) * kStep));
-    return out;
-  }
-  Range ObservedRange(const std::string&, UnixMillis, size_t, double) const override { return {}; }
-  UnixMillis LastObserved(const std::string&, UnixMillis, size_t) const override { return 0; }
-  const PointForecast* Forecast(const std::string&, UnixMillis) const override { return nullptr; }
-  std::string Unit(const std::string& input) const override {
-    return input == "HTG" || input == "CLG" || input == "ECO" || input == "FAN" ? "1"
-           : input == "DSP" || input == "DSPSP"                               ? "Pa"
-           : input == "SAF" || input == "OAMIN"                               ? "m3/s"
-                                                                              : "degC";
-  }
-  std::string Point(const std::string& input) const override { return "urn:p#" + input; }
-};
+// Step values per input (steps not given have no data); commands are fractions.
+testing::TableInputs Table() {
+  testing::TableInputs in;
+  for (const char* name : {"HTG", "CLG", "ECO", "FAN"}) in.units[name] = "1";
+  for (const char* name : {"DSP", "DSPSP"}) in.units[name] = "Pa";
+  for (const char* name : {"SAF", "OAMIN"}) in.units[name] = "m3/s";
+  return in;
+}
 
 struct Commands {
   double htg, clg, eco;
 };
+// The commands of the step k steps before kT0.
+void SetCommands(testing::TableInputs& in, int k, const Commands& c) {
+  in.values["HTG"][kT0 - k * kStep] = c.htg;
+  in.values["CLG"][kT0 - k * kStep] = c.clg;
+  in.values["ECO"][kT0 - k * kStep] = c.eco;
+}
+
 constexpr Commands kOs1{0.5, 0, 0.2}, kOs2{0, 0, 0.7}, kOs3{0, 0.5, 1.0}, kOs4{0, 0.5, 0.2}, kOs5{0.3, 0, 0.7};
 
 std::unique_ptr<Condition> G36(int fc, const std::string& extra = "") {
@@ -74,12 +63,8 @@ void RunCases(int fc, const std::vector<Case>& cases) {
   auto condition = G36(fc);
   ASSERT_TRUE(condition);
   for (const Case& c : cases) {
-    StepTable in;
-    for (int k = 0; k < 4; ++k) {
-      in.values["HTG"][kT0 - k * kStep] = c.state.htg;
-      in.values["CLG"][kT0 - k * kStep] = c.state.clg;
-      in.values["ECO"][kT0 - k * kStep] = c.state.eco;
-    }
+    testing::TableInputs in = Table();
+    for (int k = 0; k < 4; ++k) SetCommands(in, k, c.state);
     for (const auto& [name, v] : c.at_t) in.values[name][kT0] = v;
     const ConditionResult r = condition->Evaluate(in, kT0, /*explain=*/true);
     EXPECT_EQ(r.outcome, c.expected) << "FC" << fc << " / " << c.name << ": " << r.detail;
@@ -119,19 +104,14 @@ TEST(G36Test, Fc4CountsOperatingStateChangesOverAnHour) {
   auto condition = G36(4);
   ASSERT_TRUE(condition);
   auto run = [&](int changes_every) {
-    StepTable in;
-    for (int k = 0; k < 12; ++k) {
-      const Commands c = (k / changes_every) % 2 == 0 ? kOs1 : kOs2;
-      in.values["HTG"][kT0 - k * kStep] = c.htg;
-      in.values["CLG"][kT0 - k * kStep] = c.clg;
-      in.values["ECO"][kT0 - k * kStep] = c.eco;
-    }
+    testing::TableInputs in = Table();
+    for (int k = 0; k < 12; ++k) SetCommands(in, k, (k / changes_every) % 2 == 0 ? kOs1 : kOs2);
     return condition->Evaluate(in, kT0);
   };
   EXPECT_EQ(run(1).outcome, Outcome::kFault) << "11 changes in an hour > 7";
   EXPECT_EQ(run(1).primary_value, 11);
   EXPECT_EQ(run(2).outcome, Outcome::kNormal) << "5 changes";
-  EXPECT_EQ(condition->Evaluate(StepTable{}, kT0).outcome, Outcome::kNoData);
+  EXPECT_EQ(condition->Evaluate(Table(), kT0).outcome, Outcome::kNoData);
 }
 
 TEST(G36Test, Fc5And7HeatingOnlyInOs1) {
@@ -211,13 +191,8 @@ TEST(G36Test, Fc14And15IdleCoils) {
 TEST(G36Test, AStateIsJudgedOnlyAfterItHasHeldForTheSettlingTime) {
   auto condition = G36(8);  // settle 15 min: this step and the two before it
   ASSERT_TRUE(condition);
-  StepTable in;
-  for (int k = 0; k < 4; ++k) {
-    const Commands c = k < 2 ? kOs2 : kOs1;  // OS2 for 10 minutes only
-    in.values["HTG"][kT0 - k * kStep] = c.htg;
-    in.values["CLG"][kT0 - k * kStep] = c.clg;
-    in.values["ECO"][kT0 - k * kStep] = c.eco;
-  }
+  testing::TableInputs in = Table();
+  for (int k = 0; k < 4; ++k) SetCommands(in, k, k < 2 ? kOs2 : kOs1);  // OS2 for 10 minutes only
   in.values["SAT"][kT0] = F(75);
   in.values["MAT"][kT0] = F(60);
   ConditionResult r = condition->Evaluate(in, kT0);

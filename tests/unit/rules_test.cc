@@ -7,6 +7,7 @@
 
 #include "brickcast/rules.h"
 #include "brickcast/units.h"
+#include "table_inputs.h"
 #include "test_support.h"
 
 namespace brickcast {
@@ -15,53 +16,7 @@ namespace {
 constexpr int64_t kStep = 300'000;
 constexpr UnixMillis kT0 = 1'700'000'000'000 - 1'700'000'000'000 % kStep;
 
-// Step values per input, as the store would return them.
-class TableInputs : public RuleInputs {
- public:
-  std::map<std::string, std::map<UnixMillis, double>> values;
-  std::map<std::string, PointForecast> forecasts;
-  std::map<std::string, std::string> units;
-
-  int64_t step_ms() const override { return kStep; }
-  double StepValue(const std::string& input, UnixMillis t) const override {
-    auto it = values.find(input);
-    if (it == values.end()) return NAN;
-    auto v = it->second.find(t);
-    return v == it->second.end() ? NAN : v->second;
-  }
-  std::vector<double> Recent(const std::string& input, UnixMillis t, size_t steps) const override {
-    std::vector<double> out;
-    for (size_t i = 0; i < steps; ++i) out.push_back(StepValue(input, t - static_cast<int64_t>(steps - 1 - i) * kStep));
-    return out;
-  }
-  UnixMillis LastObserved(const std::string& input, UnixMillis t, size_t steps) const override {
-    auto v = values.find(input);
-    if (v == values.end()) return 0;
-    for (auto it = v->second.rbegin(); it != v->second.rend(); ++it) {
-      if (it->first <= t && it->first > t - static_cast<int64_t>(steps) * kStep) return it->first;
-    }
-    return 0;
-  }
-  Range ObservedRange(const std::string& input, UnixMillis t, size_t steps, double) const override {
-    Range r;
-    for (double v : Recent(input, t, steps)) {
-      if (std::isnan(v)) continue;
-      r.min = r.observed == 0 ? v : std::min(r.min, v);
-      r.max = r.observed == 0 ? v : std::max(r.max, v);
-      ++r.observed;
-    }
-    return r;
-  }
-  const PointForecast* Forecast(const std::string& input, UnixMillis) const override {
-    auto it = forecasts.find(input);
-    return it == forecasts.end() ? nullptr : &it->second;
-  }
-  std::string Unit(const std::string& input) const override {
-    auto it = units.find(input);
-    return it == units.end() ? "degC" : it->second;
-  }
-  std::string Point(const std::string& input) const override { return "urn:p#" + input; }
-};
+using testing::TableInputs;
 
 std::shared_ptr<const RuleSpec> OneRule(const std::string& json) {
   auto set = ParseRules("{\"rules\": [" + json + "]}", "test.json");
