@@ -1,4 +1,4 @@
-// ASHRAE Guideline 36 (2018, section 5.16.14) AHU fault conditions FC1-FC15 in their G36 form,
+// ASHRAE Guideline 36 AHU fault conditions FC1-FC15 in their G36 form,
 // with the operating-state machine that gates them.
 //
 // Operating states, from the step means of the heating valve (HTG), cooling valve (CLG) and
@@ -8,8 +8,8 @@
 //   OS3 economizer + mechanical       CLG open, HTG closed, ECO at 100 %
 //   OS4 mechanical at minimum OA      CLG open, HTG closed, ECO at minimum
 //   OS5 anything else (not judged by state-gated conditions)
-// A state-gated condition judges a step only when the state has held for `settle` (G36's
-// mode-change delay): a coil or mixing box needs minutes to reach what a state implies, and
+// A state-gated condition judges a step only when the state has held for `settle` (what G36 calls a
+// mode-change delay; 15 min by default, its G36 value is not in our sources): a coil or mixing box needs minutes to reach what a state implies, and
 // the open-source baseline's false alarms come from judging those transitions. Whether the fan
 // is proven on, the occupied hours and the start-up delay are the rule's `when` gates.
 //
@@ -85,8 +85,6 @@ class G36Condition : public Condition {
 
   ConditionResult Evaluate(const RuleInputs& in, UnixMillis t, bool explain) const override {
     const G36Params& g = rule_->g36;
-    ConditionResult out;
-    out.time = t;
     int state = 0;
     if (spec_.states != kAnyState) {
       state = G36OperatingState(in, t, g);

@@ -144,36 +144,36 @@ const Schema& KindSchema(RuleKind kind) {
        "Ignore excursions outside the interval smaller than this (SI or with a unit).", nullptr, false, false,
        CheckQuantity},
   });
-  // Defaults: ASHRAE Guideline 36 (2018) section 5.16.14 as reproduced by open-fdd (field notes
+  // Defaults: ASHRAE Guideline 36 as reproduced by open-fdd (field notes
   // section d); the state thresholds are ours and say why.
   static const Schema* const kG36Schema = build({
       {"condition", FieldType::kInteger, Json(),
        "G36 AHU fault condition 1..15 (inputs by role: SAT, MAT, OAT, RAT, SATSP, DSP, DSPSP, FAN, HTG, CLG, ECO, "
        "SAF, OAMIN, CCET, CCLT, HCET, HCLT; HTG, CLG and ECO set the operating state).",
        nullptr, false, true, config::Between(1, 15)},
-      {"eps_sat", FieldType::kScalar, "2 delta_degF", "Supply air temperature sensor error (G36 default).", nullptr,
+      {"eps_sat", FieldType::kScalar, "2 delta_degF", "Supply air temperature sensor error (open-fdd's G36 default).", nullptr,
        false, false, CheckQuantity},
-      {"eps_mat", FieldType::kScalar, "5 delta_degF", "Mixed air temperature sensor error (G36 default).", nullptr,
+      {"eps_mat", FieldType::kScalar, "5 delta_degF", "Mixed air temperature sensor error (open-fdd's G36 default).", nullptr,
        false, false, CheckQuantity},
-      {"eps_oat", FieldType::kScalar, "5 delta_degF", "Outside air temperature sensor error (G36 default).", nullptr,
+      {"eps_oat", FieldType::kScalar, "5 delta_degF", "Outside air temperature sensor error (open-fdd's G36 default).", nullptr,
        false, false, CheckQuantity},
-      {"eps_rat", FieldType::kScalar, "2 delta_degF", "Return air temperature sensor error (G36 default).", nullptr,
+      {"eps_rat", FieldType::kScalar, "2 delta_degF", "Return air temperature sensor error (open-fdd's G36 default).", nullptr,
        false, false, CheckQuantity},
-      {"delta_t_sf", FieldType::kScalar, "2 delta_degF", "Temperature rise across the supply fan (G36 default).",
+      {"delta_t_sf", FieldType::kScalar, "2 delta_degF", "Temperature rise across the supply fan (open-fdd's G36 default).",
        nullptr, false, false, CheckQuantity},
       {"delta_t_min", FieldType::kScalar, "10 delta_degF",
-       "FC6: smallest |RAT - OAT| at which an outside air fraction is computed (G36 default).", nullptr, false, false,
+       "FC6: smallest |RAT - OAT| at which an outside air fraction is computed (open-fdd's G36 default).", nullptr, false, false,
        CheckQuantity},
-      {"eps_dsp", FieldType::kScalar, "0.1 inH2O", "FC1: duct static pressure error (G36 default).", nullptr, false,
+      {"eps_dsp", FieldType::kScalar, "0.1 inH2O", "FC1: duct static pressure error (open-fdd's G36 default).", nullptr, false,
        false, CheckQuantity},
       {"fan_max", FieldType::kScalar, "99 %", "FC1: maximum supply fan speed command (G36 VFDSPD max).", nullptr,
        false, false, CheckQuantity},
-      {"eps_fan", FieldType::kScalar, "5 %", "FC1: fan speed error (G36 default).", nullptr, false, false,
+      {"eps_fan", FieldType::kScalar, "5 %", "FC1: fan speed error (open-fdd's G36 default).", nullptr, false, false,
        CheckQuantity},
-      {"eps_flow", FieldType::kScalar, "30 %", "FC6: outside air fraction error (G36 default).", nullptr, false, false,
+      {"eps_flow", FieldType::kScalar, "30 %", "FC6: outside air fraction error (open-fdd's G36 default).", nullptr, false, false,
        CheckQuantity},
       {"eps_coil", FieldType::kScalar, "2 delta_degF",
-       "FC14/FC15: error of each coil entering and leaving air sensor (G36 default).", nullptr, false, false,
+       "FC14/FC15: error of each coil entering and leaving air sensor (open-fdd's G36 default).", nullptr, false, false,
        CheckQuantity},
       {"os_changes_max", FieldType::kInteger, 7, "FC4: operating-state changes per hour (G36 delta-OS max).", nullptr,
        false, false, config::Between(1, 11)},
@@ -190,8 +190,8 @@ const Schema& KindSchema(RuleKind kind) {
       {"damper_full", FieldType::kScalar, "90 %", "An OA damper command at or above this is 100 % outside air.",
        nullptr, false, false, CheckQuantity},
       {"settle", FieldType::kScalar, "15m",
-       "The operating state must have held this long before a step is judged (G36 mode-change delay; states "
-       "from the 5-minute means of HTG, CLG and ECO).",
+       "The operating state must have held this long before a step is judged (G36 has a mode-change delay; "
+       "its value is not in our sources. States come from the 5-minute means of HTG, CLG and ECO).",
        nullptr, false, false, CheckDuration},
   });
   switch (kind) {
