@@ -8,10 +8,11 @@
 //   OS3 economizer + mechanical       CLG open, HTG closed, ECO at 100 %
 //   OS4 mechanical at minimum OA      CLG open, HTG closed, ECO at minimum
 //   OS5 anything else (not judged by state-gated conditions)
-// A state-gated condition judges a step only when the state has held for `settle` (what G36 calls a
-// mode-change delay; 15 min by default, its G36 value is not in our sources): a coil or mixing box needs minutes to reach what a state implies, and
-// the open-source baseline's false alarms come from judging those transitions. Whether the fan
-// is proven on, the occupied hours and the start-up delay are the rule's `when` gates.
+// A state-gated condition judges a step only when the state has held for `settle` (what G36
+// calls a mode-change delay; 15 min by default, its G36 value is not in our sources): a coil or
+// mixing box needs minutes to reach what a state implies, and the open-source baseline's false
+// alarms come from judging those transitions. Whether the fan is proven on, the occupied hours
+// and the start-up delay are the rule's `when` gates.
 //
 // Tolerances combine as G36 does: a difference of two sensors is in error by sqrt(e1^2 + e2^2).
 // Not reproduced from open-fdd v1 (see the field notes): FC1 on percent thresholds against
