@@ -197,7 +197,7 @@ class G36Condition : public Condition {
     for (size_t i = 0; i < spec_.inputs.size(); ++i) out.values.push_back(InputEvidence(in, spec_.inputs[i], v[i]));
     AddStateEvidence(in, t, state, &out);
     const std::string shown = std::string(unit) == "degC" ? in.Unit(spec_.inputs[0]) : unit;  // absolute temperatures as stored
-    out.thresholds.push_back(EvidenceValue{"limit", rhs_text, rhs, shown});
+    out.thresholds.push_back(EvidenceValue{rhs_text, "", rhs, shown});  // named by its formula
     char buf[320];
     std::snprintf(buf, sizeof buf, "FC%d %s: %s = %s %s %s = %s%s%s", g.condition, fault ? "fault" : "normal",
                   lhs_text, Format(lhs, shown).c_str(), lhs > rhs ? ">" : "<=", rhs_text,
