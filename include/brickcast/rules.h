@@ -80,6 +80,10 @@ struct G36Params {
   double damper_full = 0.9;    // ... at or above this is 100 % OA
   int os_changes_max = 7;      // FC4: operating-state changes per hour
   int64_t settle_ms = 15 * 60'000;  // the state must have held this long before a step is judged
+  // "on": "forecast": judged on the forecasts of the inputs (measured values for inputs without
+  // one) over `within_ms` of RuleSpec; a predicted fault must hold this long in the forecast.
+  bool on_forecast = false;
+  int64_t predict_hold_ms = 15 * 60'000;
 };
 
 struct RuleSpec {

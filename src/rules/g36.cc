@@ -80,11 +80,106 @@ const char* StateName(int os) {
 
 double Rss(double a, double b) { return std::sqrt(a * a + b * b); }
 
+// The inputs as a forecast made at `now` sees them: before `now` the measured step values; from
+// `now` on an input's newest forecast where it covers the step, else its last measured value
+// (set points and commands without a forecast are held).
+class ForecastView : public RuleInputs {
+ public:
+  ForecastView(const RuleInputs& in, UnixMillis now) : in_(in), now_(now) {}
+  int64_t step_ms() const override { return in_.step_ms(); }
+  double StepValue(const std::string& input, UnixMillis t) const override {
+    if (t < now_) return in_.StepValue(input, t);
+    const PointForecast* f = in_.Forecast(input, 0);
+    if (f != nullptr && f->status == ForecastStatus::kOk && f->step_ms > 0 && t >= f->window_end) {
+      const size_t i = static_cast<size_t>((t - f->window_end) / f->step_ms);
+      if (i < f->steps.size() && !std::isnan(f->steps[i].value)) return f->steps[i].value;
+    }
+    return in_.StepValue(input, now_ - in_.step_ms());
+  }
+  std::vector<double> Recent(const std::string& input, UnixMillis t, size_t steps) const override {
+    std::vector<double> out;
+    for (size_t k = steps; k-- > 0;) out.push_back(StepValue(input, t - static_cast<int64_t>(k) * step_ms()));
+    return out;
+  }
+  Range ObservedRange(const std::string& input, UnixMillis t, size_t steps, double) const override {
+    Range r;
+    for (double v : Recent(input, t, steps)) {
+      if (std::isnan(v)) continue;
+      r.min = r.observed == 0 ? v : std::min(r.min, v);
+      r.max = r.observed == 0 ? v : std::max(r.max, v);
+      ++r.observed;
+    }
+    return r;
+  }
+  UnixMillis LastObserved(const std::string& input, UnixMillis t, size_t steps) const override {
+    return in_.LastObserved(input, std::min(t, now_ - in_.step_ms()), steps);
+  }
+  const PointForecast* Forecast(const std::string& input, UnixMillis t) const override { return in_.Forecast(input, t); }
+  std::string Unit(const std::string& input) const override { return in_.Unit(input); }
+  std::string Point(const std::string& input) const override { return in_.Point(input); }
+
+ private:
+  const RuleInputs& in_;
+  const UnixMillis now_;
+};
+
 class G36Condition : public Condition {
  public:
   explicit G36Condition(std::shared_ptr<const RuleSpec> r) : rule_(std::move(r)), spec_(*SpecOf(rule_->g36.condition)) {}
 
+  bool on_forecast() const override { return rule_->g36.on_forecast; }
+
   ConditionResult Evaluate(const RuleInputs& in, UnixMillis t, bool explain) const override {
+    return rule_->g36.on_forecast ? Predict(in, t, explain) : Judge(in, t, explain);
+  }
+
+ private:
+  // The forecast form: the measured form on the forecast steps from `now` (the forecast's window
+  // end) within `within`; a fault held `predict_hold` long is a predicted fault, expected at the
+  // first step of that run. `measured_crossed` tells whether the last closed step already shows it.
+  ConditionResult Predict(const RuleInputs& in, UnixMillis now, bool explain) const {
+    const G36Params& g = rule_->g36;
+    const int64_t step = in.step_ms();
+    const ForecastView view(in, now);
+    const int64_t hold = std::max<int64_t>(1, (g.predict_hold_ms + step - 1) / step);
+    int64_t run = 0;
+    bool judged = false;
+    ConditionResult out;
+    for (UnixMillis t = now; t < now + rule_->within_ms; t += step) {
+      ConditionResult r = Judge(view, t, false);
+      if (r.outcome == Outcome::kNoData) {
+        run = 0;
+        continue;
+      }
+      judged = true;
+      run = r.outcome == Outcome::kFault ? run + 1 : 0;
+      if (run == hold) {
+        const UnixMillis expected = t - (hold - 1) * step;
+        out = Judge(view, expected, explain);
+        out.outcome = Outcome::kFault;
+        out.predicted = true;
+        out.crossing_time = expected;
+        break;
+      }
+    }
+    if (!out.predicted) {
+      out = ConditionResult{};
+      out.outcome = judged ? Outcome::kNormal : Outcome::kNoData;
+      if (explain) out.detail = judged ? "not predicted within " + std::to_string(rule_->within_ms / 60000) + " min"
+                                       : "no forecast or measured data to judge";
+    } else if (explain) {
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "predicted at %s, %.0f min ahead: ", FormatIsoUtc(out.crossing_time).c_str(),
+                    static_cast<double>(out.crossing_time - now) / 60000.0);
+      out.detail = buf + out.detail;
+    }
+    out.time = now;
+    out.measured_crossed = Judge(in, now - step, false).outcome == Outcome::kFault;
+    return out;
+  }
+
+  // The measured form at step t.
+  ConditionResult Judge(const RuleInputs& in, UnixMillis t, bool explain) const {
     const G36Params& g = rule_->g36;
     int state = 0;
     if (spec_.states != kAnyState) {
@@ -109,7 +204,6 @@ class G36Condition : public Condition {
     }
   }
 
- private:
   // Reads the condition's inputs at step t; the value tested and its limit, per condition.
   ConditionResult Compare(const RuleInputs& in, UnixMillis t, int state, bool explain) const {
     const G36Params& g = rule_->g36;

@@ -189,6 +189,16 @@ const Schema& KindSchema(RuleKind kind) {
        nullptr, false, false, CheckQuantity},
       {"damper_full", FieldType::kScalar, "90 %", "An OA damper command at or above this is 100 % outside air.",
        nullptr, false, false, CheckQuantity},
+      {"on", FieldType::kString, "measured",
+       "measured: judged on each closed step; forecast: judged when a forecast of an input lands, on the forecast "
+       "steps within `within` (inputs without a forecast keep their last measured value): a predicted fault with "
+       "its expected time.",
+       nullptr, false, false, OneOf({"measured", "forecast"})},
+      {"within", FieldType::kScalar, "2h", "on forecast: how far ahead a predicted fault raises an alert.", nullptr,
+       false, false, CheckDuration},
+      {"predict_hold", FieldType::kScalar, "15m",
+       "on forecast: the condition must hold over this many consecutive forecast steps.", nullptr, false, false,
+       CheckDuration},
       {"settle", FieldType::kScalar, "15m",
        "The operating state must have held this long before a step is judged (G36 has a mode-change delay; "
        "its value is not in our sources. States come from the 5-minute means of HTG, CLG and ECO).",
@@ -349,6 +359,10 @@ std::shared_ptr<RuleSpec> BuildRule(const Json& r, RuleKind kind, const std::str
       g.damper_min = Quantity(r["damper_min"]);
       g.damper_full = Quantity(r["damper_full"]);
       g.settle_ms = Duration(r["settle"]);
+      g.on_forecast = r["on"] == "forecast";
+      g.predict_hold_ms = Duration(r["predict_hold"]);
+      rule->within_ms = Duration(r["within"]);
+      if (g.on_forecast && rule->within_ms <= 0) errors->push_back(ptr + "/within: must be > 0");
       for (const std::string& role : G36Inputs(g.condition)) {
         if (!names.count(role))
           errors->push_back(ptr + "/inputs: G36 FC" + std::to_string(g.condition) + " needs an input named " + role);

@@ -211,6 +211,45 @@ TEST(G36Test, AStateIsJudgedOnlyAfterItHasHeldForTheSettlingTime) {
   EXPECT_EQ(condition->Evaluate(in, kT0).outcome, Outcome::kNormal);
 }
 
+// "on": "forecast": FC13 judged on the SAT forecast, the cooling valve and set point held at
+// their measured values: a predicted fault at the first forecast step of a 15-minute run.
+TEST(G36Test, TheForecastFormPredictsTheFaultAndItsTime) {
+  auto condition = G36(13, R"(, "on": "forecast", "within": "2h")");
+  ASSERT_TRUE(condition);
+  EXPECT_TRUE(condition->on_forecast());
+  testing::TableInputs in = Table();
+  for (int k = 1; k < 5; ++k) {  // measured: full cooling at minimum OA, SAT on set point
+    SetCommands(in, k, Commands{0, 0.95, 0.2});
+    in.values["SAT"][kT0 - k * kStep] = F(55);
+    in.values["SATSP"][kT0 - k * kStep] = F(55);
+  }
+  PointForecast f;
+  f.window_end = kT0;
+  f.step_ms = kStep;
+  for (int h = 0; h < 24; ++h) f.steps.push_back(ForecastStep{kT0 + h * kStep, F(h < 6 ? 55 : 59), NAN, NAN});
+  in.forecasts["SAT"] = f;
+  ConditionResult r = condition->Evaluate(in, kT0, /*explain=*/true);
+  EXPECT_EQ(r.outcome, Outcome::kFault) << r.detail;
+  EXPECT_TRUE(r.predicted);
+  EXPECT_EQ(r.crossing_time, kT0 + 6 * kStep) << "the first step of the run above SATSP + 2 degF";
+  EXPECT_FALSE(r.measured_crossed);
+  EXPECT_NE(r.detail.find("30 min ahead"), std::string::npos) << r.detail;
+  // A forecast that stays on set point predicts nothing; one past it for only 10 minutes neither.
+  for (auto& s : in.forecasts["SAT"].steps) s.value = F(55.5);
+  EXPECT_EQ(condition->Evaluate(in, kT0).outcome, Outcome::kNormal);
+  in.forecasts["SAT"].steps[8].value = in.forecasts["SAT"].steps[9].value = F(60);
+  EXPECT_EQ(condition->Evaluate(in, kT0).outcome, Outcome::kNormal) << "two steps < predict_hold 15 min";
+  // Measured already past: the alert manager will not start a prediction of what happened.
+  in.values["SAT"][kT0 - kStep] = F(60);
+  in.forecasts["SAT"].steps[10].value = F(60);
+  r = condition->Evaluate(in, kT0);
+  EXPECT_TRUE(r.predicted);
+  EXPECT_TRUE(r.measured_crossed);
+  // Outside its operating state in the forecast (cooling valve not full open): nothing.
+  for (int k = 1; k < 5; ++k) SetCommands(in, k, kOs4);
+  EXPECT_EQ(condition->Evaluate(in, kT0).outcome, Outcome::kNormal);
+}
+
 TEST(G36Test, RuleFilesNameEveryInputTheConditionReads) {
   auto missing = ParseRules(R"([{"id": "x", "kind": "g36", "condition": 5, "applies_to": "AHU",
       "inputs": {"SAT": "Supply_Air_Temperature_Sensor", "MAT": "Mixed_Air_Temperature_Sensor"}}])", "x.json");
