@@ -40,14 +40,7 @@ class TableInputs : public RuleInputs {
     return 0;
   }
   Range ObservedRange(const std::string& input, UnixMillis t, size_t steps, double) const override {
-    Range r;
-    for (double v : Recent(input, t, steps)) {
-      if (std::isnan(v)) continue;
-      r.min = r.observed == 0 ? v : std::min(r.min, v);
-      r.max = r.observed == 0 ? v : std::max(r.max, v);
-      ++r.observed;
-    }
-    return r;
+    return RangeOfValues(Recent(input, t, steps));
   }
   const PointForecast* Forecast(const std::string& input, UnixMillis) const override {
     auto it = forecasts.find(input);

@@ -181,6 +181,8 @@ class RuleInputs {
   };
   virtual Range ObservedRange(const std::string& input, UnixMillis step_start, size_t steps,
                               double stop_at_spread = INFINITY) const = 0;
+  // The Range of step values (NaN: not observed), for implementations that have the values.
+  static Range RangeOfValues(const std::vector<double>& values);
   // Start of the newest step with an observation among the `steps` steps ending with the one
   // starting at `step_start`; 0 when there is none. As of that step, not of now, so a replay that
   // is ahead of its evaluations judges the same.

@@ -347,6 +347,17 @@ class GatedCondition : public Condition {
 
 }  // namespace
 
+RuleInputs::Range RuleInputs::RangeOfValues(const std::vector<double>& values) {
+  Range r;
+  for (double v : values) {
+    if (std::isnan(v)) continue;
+    r.min = r.observed == 0 ? v : std::min(r.min, v);
+    r.max = r.observed == 0 ? v : std::max(r.max, v);
+    ++r.observed;
+  }
+  return r;
+}
+
 const char* OutcomeName(Outcome o) {
   switch (o) {
     case Outcome::kNormal: return "normal";

@@ -102,14 +102,7 @@ class ForecastView : public RuleInputs {
     return out;
   }
   Range ObservedRange(const std::string& input, UnixMillis t, size_t steps, double) const override {
-    Range r;
-    for (double v : Recent(input, t, steps)) {
-      if (std::isnan(v)) continue;
-      r.min = r.observed == 0 ? v : std::min(r.min, v);
-      r.max = r.observed == 0 ? v : std::max(r.max, v);
-      ++r.observed;
-    }
-    return r;
+    return RangeOfValues(Recent(input, t, steps));
   }
   UnixMillis LastObserved(const std::string& input, UnixMillis t, size_t steps) const override {
     return in_.LastObserved(input, std::min(t, now_ - in_.step_ms()), steps);

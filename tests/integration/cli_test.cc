@@ -135,39 +135,37 @@ TEST(CliTest, EvaluateFaultsScoresLabelledDays) {
   EXPECT_NE(Slurp(err).find("names no label_column"), std::string::npos) << Slurp(err);
 }
 
+// evaluate-faults on a labelled file through a shipped mapping and Brick model (config/mappings/
+// NAME.json, models/brick/NAME-ahu.ttl); the JSON.
+nlohmann::json EvaluateFile(const std::string& data, const std::string& name, const std::string& extra) {
+  TempDir dir;
+  const std::string err = dir.path() + "/err.txt";
+  CliRun run = Brickcast("evaluate-faults --data " + data + " --mapping " + SourcePath("config/mappings/" + name + ".json") +
+                             " --model " + SourcePath("models/brick/" + name + "-ahu.ttl") + " --json " + extra,
+                         err);
+  EXPECT_EQ(run.status, 0) << Slurp(err);
+  return run.status == 0 ? nlohmann::json::parse(run.out) : nlohmann::json();
+}
+nlohmann::json EvaluateShippedFile(const std::string& file, const std::string& name, const std::string& extra) {
+  return EvaluateFile(testing::SharedData("hvac-faults/" + file), name, extra);
+}
+
 // The committed synthetic fixture (tests/testdata/faults/make_synthetic_ahu.py writes it): a
 // heating-valve leak in free cooling between two healthy days, caught by G36 FC8 once the unit is
 // occupied, with nothing raised on the healthy days. Runs everywhere, ../shared or not.
 TEST(CliTest, EvaluateFaultsCatchesTheSyntheticValveLeakWithG36) {
-  TempDir dir;
-  const std::string err = dir.path() + "/err.txt";
-  CliRun run = Brickcast("evaluate-faults --data " + SourcePath("tests/testdata/faults/synthetic-szvav.csv") +
-                             " --mapping " + SourcePath("config/mappings/lbnl-szvav.json") + " --model " +
-                             SourcePath("models/brick/lbnl-szvav-ahu.ttl") + " --forecast-model none --json",
-                         err);
-  ASSERT_EQ(run.status, 0) << Slurp(err);
-  const auto r = nlohmann::json::parse(run.out);
+  const auto r = EvaluateFile(SourcePath("tests/testdata/faults/synthetic-szvav.csv"), "lbnl-szvav",
+                              "--forecast-model none");
+  ASSERT_FALSE(r.is_null());
   EXPECT_EQ(r["fault_days"], 1);
-  EXPECT_EQ(r["detected"], 1) << run.out;
+  EXPECT_EQ(r["detected"], 1) << r.dump();
   EXPECT_EQ(r["fault_free_days"], 2);
-  EXPECT_EQ(r["alarmed"], 0) << run.out;
+  EXPECT_EQ(r["alarmed"], 0) << r.dump();
   ASSERT_EQ(r["days"].size(), 3u);
-  ASSERT_FALSE(r["days"][1]["alerts"].empty()) << run.out;
+  ASSERT_FALSE(r["days"][1]["alerts"].empty()) << r.dump();
   EXPECT_EQ(r["days"][1]["alerts"][0]["rule"], "g36-fc8");
   // Occupied from 06:00 and the state settled all night: pending at 06:00, firing after 15 min.
   EXPECT_EQ(r["days"][1]["alerts"][0]["local_time"], "06:15");
-}
-
-// evaluate-faults on one of the labelled LBNL files through its mapping and Brick model; the JSON.
-nlohmann::json EvaluateShippedFile(const std::string& file, const std::string& name, const std::string& extra) {
-  TempDir dir;
-  const std::string err = dir.path() + "/err.txt";
-  CliRun run = Brickcast("evaluate-faults --data " + testing::SharedData("hvac-faults/" + file) + " --mapping " +
-                             SourcePath("config/mappings/" + name + ".json") + " --model " +
-                             SourcePath("models/brick/" + name + "-ahu.ttl") + " --json " + extra,
-                         err);
-  EXPECT_EQ(run.status, 0) << Slurp(err);
-  return run.status == 0 ? nlohmann::json::parse(run.out) : nlohmann::json();
 }
 
 // The real SZVAV file: every labelled day is scored; the shipped rules (G36 FC1-FC15 first)
