@@ -34,11 +34,13 @@ struct BindingState {
     // erased, so the pointer stays valid).
     const std::deque<std::shared_ptr<const PointForecast>>* forecasts = nullptr;
   };
-  // A name's length and first seven bytes in one word: equal tags mean equal names up to seven
-  // bytes, so a lookup compares words, not strings, over a compact array (32 bytes an input).
+  // A name's length (8 for "8 or more") and first seven bytes in one word: equal tags mean equal
+  // names up to seven bytes, so a lookup compares words, not strings, over a compact array (32
+  // bytes an input); longer names are compared in full when their tags match.
   static uint64_t NameTag(const std::string& name) {
-    uint64_t tag = name.size();
-    for (size_t i = 0; i < name.size() && i < 7; ++i) tag |= static_cast<uint64_t>(static_cast<uint8_t>(name[i])) << (8 * (i + 1));
+    uint64_t tag = std::min<size_t>(name.size(), 8);
+    for (size_t i = 0; i < name.size() && i < 7; ++i)
+      tag |= static_cast<uint64_t>(static_cast<uint8_t>(name[i])) << (8 * (i + 1));
     return tag;
   }
   Input* inputs = nullptr;
