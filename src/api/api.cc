@@ -105,6 +105,8 @@ Router BuildApiRouter(const ApiServices& services) {
     AddSilenceRoutes(router, services);
     AddRuleRoutes(router, services);
   }
+  AddEventRoutes(router, services);
+  AddDashboardRoutes(router);
   // Last, so the document describes every route above and itself.
   auto document = std::make_shared<std::string>();
   router.Add(Route{"GET", "/api/v1/openapi.json", Scope::kPublic, "This API's OpenAPI 3 document",

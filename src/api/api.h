@@ -1,14 +1,15 @@
 // The REST API: what the handlers may use (ApiServices) and the route table built from it. One
 // file per resource adds its routes (health_routes.cc, point_routes.cc, observation_routes.cc,
-// equipment_routes.cc, forecast_routes.cc, alert_routes.cc, silence_routes.cc, rule_routes.cc);
-// handlers only read through thread-safe interfaces and snapshots, so the HTTP workers may run
-// them concurrently.
+// equipment_routes.cc, forecast_routes.cc, alert_routes.cc, silence_routes.cc, rule_routes.cc,
+// event_routes.cc) and the dashboard's static files (dashboard_routes.cc); handlers only read
+// through thread-safe interfaces and snapshots, so the HTTP workers may run them concurrently.
 #pragma once
 
 #include <functional>
 #include <optional>
 #include <string>
 
+#include "api/live_events.h"
 #include "api/router.h"
 #include "brickcast/alerts.h"
 #include "brickcast/brick_model.h"
@@ -42,6 +43,7 @@ struct ApiServices {
   const RuleEngine* rule_engine = nullptr;
   AlertManager* alerts = nullptr;
   const Clock* clock = &Clock::Real();  // "now" for silences
+  LiveEvents* live_events = nullptr;    // GET /api/v1/events; null: 503
 };
 
 // Every route of the API, with bearer-token checks against the current config's tokens.
@@ -56,6 +58,8 @@ void AddForecastRoutes(Router& router, const ApiServices& services);
 void AddAlertRoutes(Router& router, const ApiServices& services);
 void AddSilenceRoutes(Router& router, const ApiServices& services);
 void AddRuleRoutes(Router& router, const ApiServices& services);
+void AddEventRoutes(Router& router, const ApiServices& services);
+void AddDashboardRoutes(Router& router);
 
 // Shared by the resource files: a request's point id (IRI, short name or timeseries id) as the
 // registry's IRI, "" when unknown.

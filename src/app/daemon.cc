@@ -69,6 +69,9 @@ struct Daemon::Impl {
   Snapshot<BrickModel> model;
   DataWatermark watermark;
   EventBus events;  // before every publisher and subscriber: destroyed after them
+  // Alert transitions and forecasts for GET /api/v1/events; ids name this run (its start time).
+  LiveEvents live_events{std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch()).count())};
   MetricsRegistry metrics;
   std::shared_ptr<ClassHierarchy> classes;
   std::unique_ptr<PointRegistry> registry;
@@ -211,6 +214,7 @@ Status Daemon::StartHttp() {
   services.alerts = d.alerts.get();
   services.clock = &d.clock;
   services.metrics = &d.metrics;
+  services.live_events = &d.live_events;
   services.reload_model = [this]() { return ReloadForecastModel(); };
   services.ready = [this](std::string* why) {
     if (!impl_->started) {
@@ -355,6 +359,12 @@ Status Daemon::Impl::Subscribe() {
         }
       },
       4096, Overflow::kBlock));
+  // The live view of the dashboard and scripts: a burst may push its oldest events out (streams
+  // then tell their clients to reload), but it never slows the rules.
+  LiveEvents* live = &live_events;
+  subscriptions.push_back(events.Subscribe(
+      "live events", {EventKind<AlertChanged>(), EventKind<ForecastProduced>()},
+      [live](const Event& e) { live->OnEvent(e); }, 4096, Overflow::kDropOldest));
   // A revoked partition's points leave the registry too, unless the static model declares them.
   PointRegistry* points = registry.get();
   subscriptions.push_back(events.Subscribe(

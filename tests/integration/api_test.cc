@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -248,6 +250,145 @@ TEST_F(ApiTest, AlertsFromPostedObservationsAckAndSilence) {
   EXPECT_NE(metrics.find("brickcast_alerts{state=\"firing\",severity=\"warning\"} 1"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("brickcast_rule_evaluations_total"), std::string::npos);
   EXPECT_EQ(testing::PrometheusTextProblems(metrics), "");
+}
+
+// An open GET /api/v1/events stream read on its own thread; Wait() blocks until the text so far
+// holds `needle` (the stream's own events pace it, not a timer).
+class EventStreamReader {
+ public:
+  EventStreamReader(int port, std::string path, httplib::Headers headers) {
+    thread_ = std::thread([this, port, path = std::move(path), headers = std::move(headers)] {
+      httplib::Client c("127.0.0.1", port);
+      c.set_read_timeout(30, 0);
+      auto res = c.Get(path, headers, [this](const char* data, size_t n) {
+        std::lock_guard<std::mutex> lock(mu_);
+        text_.append(data, n);
+        cv_.notify_all();
+        return !stop_;
+      });
+      std::lock_guard<std::mutex> lock(mu_);
+      status_ = res ? res->status : -1;
+      done_ = true;
+      cv_.notify_all();
+    });
+  }
+  ~EventStreamReader() { Close(); }
+  bool Wait(const std::string& needle, std::chrono::seconds timeout = std::chrono::seconds(30)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return text_.find(needle) != std::string::npos || done_; }) &&
+           text_.find(needle) != std::string::npos;
+  }
+  std::string Text() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return text_;
+  }
+  // Ends the stream (the next chunk, at the latest a heartbeat, makes the client hang up).
+  void Close() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string text_;
+  bool stop_ = false, done_ = false;
+  int status_ = 0;
+  std::thread thread_;
+};
+
+// The ids of the events in an SSE text, in order.
+std::vector<std::string> EventIds(const std::string& text) {
+  std::vector<std::string> ids;
+  for (size_t at = text.find("id: "); at != std::string::npos; at = text.find("id: ", at + 1))
+    ids.push_back(text.substr(at + 4, text.find('\n', at) - at - 4));
+  return ids;
+}
+
+TEST_F(ApiTest, LiveEventsStreamAlertTransitionsAndResumeAfterAReconnect) {
+  dir_.File("rules/r.json", R"([{"id": "sat-high", "kind": "threshold", "applies_to": "AHU", "limit": "80 degF",
+      "inputs": {"SAT": "Supply_Air_Temperature_Sensor"}}])");
+  StartDaemon(R"(, "tokens": [{"name": "viewer", "token": "r"}, {"name": "ann", "token": "o", "scope": "operate"}])",
+              "", R"("store": {"step_seconds": 60, "window_steps": 60}, "forecast": {"model": "none", "workers": 1},
+                   "rules": ["rules"], "alerts": {"database": "alerts.db"})");
+  httplib::Headers read{{"Authorization", "Bearer r"}};
+  httplib::Headers ops{{"Authorization", "Bearer o"}};
+  EXPECT_EQ(client_->Get("/api/v1/events")->status, 401) << "a token is needed to read events";
+  EXPECT_EQ(client_->Get("/api/v1/events?types=alert,weather", read)->status, 400);
+  EXPECT_EQ(client_->Get("/api/v1/events?heartbeat=0", read)->status, 400);
+
+  std::promise<void> resolved;
+  bool once = false;
+  auto on_resolve = daemon_->events().Subscribe("test", {EventKind<AlertChanged>()}, [&](const Event& e) {
+    if (std::get<AlertChanged>(e).to == "resolved" && !once) {
+      once = true;
+      resolved.set_value();
+    }
+  });
+  auto first = std::make_unique<EventStreamReader>(daemon_->http_port(), "/api/v1/events?heartbeat=1", read);
+  ASSERT_TRUE(first->Wait(": connected"));
+  ASSERT_EQ(client_->Post("/api/v1/observations", ops, R"({"observations": [
+      {"point": "SAT", "time": "2026-11-22T10:00:10Z", "value": 85},
+      {"point": "SAT", "time": "2026-11-22T10:01:10Z", "value": 85}]})", "application/json")->status, 200);
+  ASSERT_TRUE(first->Wait("\"to\":\"firing\"")) << first->Text();
+  EXPECT_TRUE(first->Wait(": heartbeat")) << "a quiet stream sends heartbeats";
+  const std::string seen = first->Text();
+  EXPECT_NE(seen.find("event: alert\ndata: {"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("\"rule\":\"sat-high\""), std::string::npos);
+  EXPECT_NE(seen.find("\"equipment\":\"urn:b#AHU1\""), std::string::npos);
+  const std::vector<std::string> ids = EventIds(seen);
+  ASSERT_FALSE(ids.empty());
+  first->Close();
+
+  // While no one listens, the alert resolves; a client resuming from its last id gets exactly that.
+  ASSERT_EQ(client_->Post("/api/v1/observations", ops, R"({"observations": [
+      {"point": "SAT", "time": "2026-11-22T10:02:10Z", "value": 70},
+      {"point": "SAT", "time": "2026-11-22T10:03:10Z", "value": 70}]})", "application/json")->status, 200);
+  ASSERT_EQ(resolved.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  httplib::Headers resume = read;
+  resume.emplace("Last-Event-ID", ids.back());
+  EventStreamReader second(daemon_->http_port(), "/api/v1/events?types=alert&heartbeat=1", resume);
+  ASSERT_TRUE(second.Wait("\"to\":\"resolved\"")) << second.Text();
+  ASSERT_TRUE(second.Wait(": heartbeat"));
+  const std::string replayed = second.Text();
+  EXPECT_EQ(replayed.find("\"to\":\"firing\""), std::string::npos) << "nothing seen before is sent again";
+  EXPECT_EQ(replayed.find("event: reset"), std::string::npos) << replayed;
+  second.Close();
+
+  // An id from another run (or garbage) cannot be resumed: the client is told to reload.
+  httplib::Headers stale = read;
+  stale.emplace("Last-Event-ID", "123-4");
+  EventStreamReader third(daemon_->http_port(), "/api/v1/events?heartbeat=1", stale);
+  EXPECT_TRUE(third.Wait("event: reset")) << third.Text();
+}
+
+TEST_F(ApiTest, ServesTheEmbeddedDashboard) {
+  StartDaemon(R"(, "tokens": [{"name": "viewer", "token": "r"}])");
+  auto page = client_->Get("/");
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->status, 200) << "the page itself holds no data and needs no token";
+  EXPECT_EQ(page->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_NE(page->body.find("<script src=\"/assets/app.js\""), std::string::npos);
+  EXPECT_NE(page->get_header_value("Content-Security-Policy").find("script-src 'self'"), std::string::npos);
+  for (const char* asset : {"/assets/app.js", "/assets/style.css"}) {
+    auto a = client_->Get(asset);
+    ASSERT_EQ(a->status, 200) << asset;
+    const std::string etag = a->get_header_value("ETag");
+    ASSERT_FALSE(etag.empty());
+    auto again = client_->Get(asset, httplib::Headers{{"If-None-Match", etag}});
+    EXPECT_EQ(again->status, 304) << asset;
+    EXPECT_TRUE(again->body.empty());
+  }
+  EXPECT_EQ(client_->Get("/assets/app.js")->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
+  EXPECT_EQ(client_->Get("/assets/../brickcast.json")->status, 404);
+  EXPECT_EQ(client_->Get("/assets/nope.js")->status, 404);
+  EXPECT_EQ(client_->Get("/api/v1/alerts")->status, 401) << "the API behind it still needs the token";
+  // Every dashboard and events route is in the OpenAPI document.
+  auto doc = Json::parse(client_->Get("/api/v1/openapi.json")->body);
+  for (const char* path : {"/", "/assets/{name}", "/api/v1/events"}) EXPECT_TRUE(doc["paths"].contains(path)) << path;
 }
 
 TEST_F(ApiTest, ReplaysAFileOfMessages) {
