@@ -14,7 +14,12 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcurl4-openssl-dev libsqlite3-dev libsystemd-dev
   python3 tzdata
+  chromium            # the dashboard's browser test (headless)
 )
+# Node.js and npm run the browser test's driver (playwright-core, tests/browser). A machine that
+# has them from elsewhere (nodesource) keeps its own.
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -6,6 +6,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 bash scripts/install-deps.sh
+# The browser test's driver, at the version its lock file pins (no browser is downloaded: it runs
+# Debian's chromium).
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+  (cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+fi
 jobs=$(nproc 2>/dev/null || echo 2)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBRICKCAST_BUILD_TESTS=ON -DBRICKCAST_BUILD_BENCH=ON
 cmake --build build -j "$jobs"

@@ -50,7 +50,7 @@ function el(tag, attrs = {}, ...children) {
     else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
     else node.setAttribute(k, v === true ? '' : v);
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     node.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -81,15 +81,15 @@ function fmtNum(v, digits = 2) {
 
 function toast(text) {
   const box = document.getElementById('toasts');
-  const t = el('div', { class: 'toast', role: 'status' }, text);
+  const t = el('button', { type: 'button', class: 'toast', title: 'dismiss', onclick: () => t.remove() }, text);
   box.append(t);
-  setTimeout(() => t.remove(), 8000);
+  setTimeout(() => t.remove(), 6000);
   while (box.children.length > 4) box.firstChild.remove();
 }
 
 function setMain(...children) {
   const main = document.getElementById('main');
-  main.replaceChildren(...children);
+  main.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
 }
 
 function errorBox(e) {
@@ -213,7 +213,8 @@ function scheduleRefresh(delay) {
   state.refreshTimer = setTimeout(() => {
     state.refreshTimer = null;
     const focused = document.activeElement;
-    if (focused && focused.closest('main form')) { scheduleRefresh(3000); return; }
+    const typing = focused && focused.matches('input, textarea, select') && focused.closest('main form');
+    if (typing && focused.value) { scheduleRefresh(3000); return; }
     const open = new Set([...document.querySelectorAll('details[open][data-alert]')].map((d) => d.dataset.alert));
     route(true).then(() => {
       for (const d of document.querySelectorAll('details[data-alert]')) if (open.has(d.dataset.alert)) d.open = true;
@@ -312,7 +313,7 @@ async function pageEquipment(id) {
     Promise.all(ids.map((i) => api('/api/v1/points?equipment=' + enc(i) + '&limit=1000'))),
     api('/api/v1/alerts?state=all&limit=1000'),
   ]);
-  const points = pointLists.flatMap((p) => p.points);
+  const points = [...new Map(pointLists.flatMap((p) => p.points).map((p) => [p.id, p])).values()];
   const mine = alerts.alerts.filter((a) => ids.includes(a.equipment));
   state.pointsShown = new Set(points.map((p) => p.id));
   const charts = el('section', { class: 'charts', 'aria-label': 'Points' });
@@ -353,8 +354,9 @@ async function loadChart(p, box, alerts) {
     }
   }
   const unit = p.si_unit && p.si_unit !== '1' ? p.si_unit : (p.si_unit === '1' ? 'fraction' : '');
+  const name = p.short_name || localName(p.id);
   box.replaceChildren(
-    el('h3', {}, (p.label || p.short_name || localName(p.id)) + ' ', el('span', { class: 'muted' }, p.class.replace(/_/g, ' '))),
+    el('h3', {}, (p.label || name) + ' ', el('span', { class: 'muted' }, (p.label ? name + ' · ' : '') + p.class.replace(/_/g, ' '))),
     chartSvg(series, forecast && forecast.status === 'ok' ? forecast : null, limits, markers, unit),
     el('figcaption', { class: 'legend' },
       el('span', {}, el('span', { class: 'sw measured' }), 'measured'),
