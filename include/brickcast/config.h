@@ -82,8 +82,9 @@ struct ForecastConfig {
 };
 struct AuthToken {
   std::string name;
-  std::string token;
+  std::string token;           // not kept: hashed into sha256 at load
   std::string scope = "read";  // read | operate | admin
+  std::string sha256;          // hex SHA-256 of the token: what requests are checked against
 };
 
 struct HttpConfig {
@@ -91,7 +92,8 @@ struct HttpConfig {
   int port = 8080;
   int threads = 4;
   size_t max_body_bytes = 4 << 20;
-  std::vector<AuthToken> tokens;  // empty: no authentication (bind to loopback!)
+  std::vector<AuthToken> tokens;  // none here nor in tokens_file: no authentication (loopback only)
+  std::string tokens_file;        // JSON [{name, scope, sha256}], re-read when it changes
 };
 
 struct LogConfig {

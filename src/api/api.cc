@@ -1,4 +1,5 @@
 #include "api/api.h"
+#include "api/tokens.h"
 
 #include <cstdint>
 #include <memory>
@@ -7,36 +8,25 @@
 namespace brickcast {
 namespace {
 
-bool ConstantTimeEquals(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
 Scope ScopeOf(const std::string& name) {
   return name == "admin" ? Scope::kAdmin : name == "operate" ? Scope::kOperate : Scope::kRead;
 }
 
-// Bearer tokens of the config in force at the time of the request; none configured: open API.
-Authorizer TokenAuthorizer(const Snapshot<Config>* config) {
-  return [config](const HttpRequest& req, Scope needed, std::string* principal) -> std::optional<HttpResponse> {
+// Bearer tokens of the config in force (and its tokens file) at the time of the request; none
+// configured: an open API (the config only allows that on loopback).
+Authorizer TokenAuthorizer(std::shared_ptr<TokenStore> tokens) {
+  return [tokens](const HttpRequest& req, Scope needed, std::string* principal) -> std::optional<HttpResponse> {
     if (needed == Scope::kPublic) return std::nullopt;
-    const std::shared_ptr<const Config> c = config->Get();
-    if (c->http.tokens.empty()) return std::nullopt;
+    if (tokens->Empty()) return std::nullopt;
     const std::string auth = req.Header("authorization");
     if (auth.rfind("Bearer ", 0) != 0) return JsonError(401, "unauthenticated", "missing 'Authorization: Bearer <token>'");
-    const std::string presented = auth.substr(7);
-    for (const AuthToken& t : c->http.tokens) {
-      if (!ConstantTimeEquals(t.token, presented)) continue;
-      if (ScopeOf(t.scope) >= needed) {
-        *principal = t.name;
-        return std::nullopt;
-      }
+    const std::optional<AuthToken> t = tokens->Find(auth.substr(7));
+    if (!t) return JsonError(401, "unauthenticated", "unknown token");
+    if (ScopeOf(t->scope) < needed)
       return JsonError(403, "permission_denied",
-                       "token '" + t.name + "' has scope " + t.scope + "; this needs " + ScopeName(needed));
-    }
-    return JsonError(401, "unauthenticated", "unknown token");
+                       "token '" + t->name + "' has scope " + t->scope + "; this needs " + ScopeName(needed));
+    *principal = t->name;
+    return std::nullopt;
   };
 }
 
@@ -94,7 +84,7 @@ std::optional<HttpResponse> ParseTime(const nlohmann::json& value, const std::st
 
 Router BuildApiRouter(const ApiServices& services) {
   Router router;
-  router.SetAuthorizer(TokenAuthorizer(services.config));
+  router.SetAuthorizer(TokenAuthorizer(std::make_shared<TokenStore>(services.config)));
   AddHealthRoutes(router, services);
   AddObservationRoutes(router, services);
   AddPointRoutes(router, services);

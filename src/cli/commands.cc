@@ -14,6 +14,7 @@
 
 #include <thread>
 
+#include "api/tokens.h"
 #include "app/replay_support.h"
 #include "app/systemd_notify.h"
 #include "brick/turtle_reader.h"
@@ -24,6 +25,7 @@
 #include "brickcast/daemon.h"
 #include "brickcast/fault_evaluation.h"
 #include "brickcast/rules.h"
+#include "brickcast/sha256.h"
 #include "brickcast/forecast_service.h"
 #include "brickcast/logging.h"
 #include "brickcast/offline_forecast.h"
@@ -627,6 +629,51 @@ int Forecast(const ForecastArgs& args) {
   std::cerr << "forecast: " << r->points.size() << " points from " << r->messages << " messages, data until "
             << FormatIsoUtc(r->data_end) << " (" << r->ingest.rejected << " observations rejected)\n";
   return r->points.empty() ? 1 : 0;
+}
+
+int Token(const TokenArgs& args) {
+  const std::string token = NewToken();
+  const nlohmann::json entry{{"name", args.name}, {"scope", args.scope}, {"sha256", Sha256Hex(token)}};
+  if (!args.add_to.empty()) {
+    nlohmann::json all = nlohmann::json::array();
+    if (std::filesystem::exists(args.add_to)) {
+      std::ifstream in(args.add_to);
+      std::stringstream text;
+      text << in.rdbuf();
+      auto existing = ParseTokensFile(text.str());
+      if (!existing.ok()) {
+        std::cerr << "brickcast token: " << args.add_to << ": " << existing.status().message() << '\n';
+        return 1;
+      }
+      all = nlohmann::json::parse(text.str());
+      for (const auto& t : all) {
+        if (t.value("name", "") == args.name) {
+          std::cerr << "brickcast token: " << args.add_to << " already has a token named '" << args.name
+                    << "' (remove it first to replace it)\n";
+          return 1;
+        }
+      }
+    }
+    all.push_back(entry);
+    // Written whole and renamed: the daemon re-reading it never sees half a file.
+    const std::string tmp = args.add_to + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << all.dump(2) << '\n';
+      if (!out) {
+        std::cerr << "brickcast token: cannot write " << tmp << '\n';
+        return 1;
+      }
+    }
+    std::filesystem::permissions(tmp, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    std::filesystem::rename(tmp, args.add_to);
+  }
+  std::cout << "token: " << token << "\n"
+            << "  Give it to the client (Authorization: Bearer <token>); brickcast keeps only its hash.\n"
+            << "entry: " << entry.dump() << '\n'
+            << (args.add_to.empty() ? "  Add the entry to http.tokens_file (or to http.tokens).\n"
+                                    : "  Added to " + args.add_to + "; a running daemon picks it up within a second.\n");
+  return 0;
 }
 
 int Version() {

@@ -60,6 +60,10 @@ struct FaultsArgs {
   bool json = false;
 };
 int EvaluateFaults(const FaultsArgs& args);
+struct TokenArgs {
+  std::string name, scope = "read", add_to;
+};
+int Token(const TokenArgs& args);
 int Version();
 
 }  // namespace brickcast::cli

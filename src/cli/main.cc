@@ -119,6 +119,13 @@ int main(int argc, char** argv) {
   faults->add_option("-c,--config", faults_args.config, "Daemon config for store and forecast settings");
   faults->add_flag("--json", faults_args.json, "Print JSON instead of a report");
 
+  brickcast::cli::TokenArgs token_args;
+  auto* token = app.add_subcommand("token", "Make a new API token: print it and its hashed entry for http.tokens_file.");
+  token->add_option("--name", token_args.name, "Who will use it (shown in the audit log)")->required();
+  token->add_option("--scope", token_args.scope, "read, operate or admin")
+      ->check(CLI::IsMember({"read", "operate", "admin"}))->capture_default_str();
+  token->add_option("--add", token_args.add_to, "Append the entry to this tokens file (created if missing; 0600)");
+
   app.add_subcommand("version", "Print the version.");
 
   try {
@@ -135,6 +142,7 @@ int main(int argc, char** argv) {
     if (*evaluate) return brickcast::cli::Evaluate(eval_args);
     if (*forecast) return brickcast::cli::Forecast(forecast_args);
     if (*faults) return brickcast::cli::EvaluateFaults(faults_args);
+    if (*token) return brickcast::cli::Token(token_args);
     if (*replay) {
       if (max_speed) replay_args.speed = 0;
       return brickcast::cli::Replay(replay_args);

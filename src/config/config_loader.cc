@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "brickcast/config.h"
+#include "brickcast/sha256.h"
 #include "brickcast/units.h"
 #include "config/schema.h"
 
@@ -186,6 +187,8 @@ const Schema& RootSchema() {
       {"name", FieldType::kString, Json(), "Who uses the token (shown in logs).", nullptr, false, true},
       {"token", FieldType::kString, "", "The bearer token.", nullptr, true},
       {"token_file", FieldType::kString, "", "File holding the token (preferred over `token`)."},
+      {"sha256", FieldType::kString, "",
+       "Hex SHA-256 of the token, so that the config holds no secret (`brickcast token` prints it)."},
       {"scope", FieldType::kString, "read", "read, operate or admin.", nullptr, false, false,
        OneOf({"read", "operate", "admin"})},
   }};
@@ -195,7 +198,11 @@ const Schema& RootSchema() {
       {"max_body_bytes", FieldType::kInteger, kDefaults.http.max_body_bytes, "Largest accepted request body.", nullptr, false, false,
        Between(1024, 1 << 30)},
       {"tokens", FieldType::kObjectList, Json::array(),
-       "Bearer tokens; when empty the API is open (keep it on loopback).", kToken},
+       "Bearer tokens. With none here nor in tokens_file the API is open, which only a loopback listen "
+       "address allows.", kToken},
+      {"tokens_file", FieldType::kString, "",
+       "JSON file of tokens [{name, scope, sha256}], re-read when it changes: add or revoke tokens without a "
+       "restart (`brickcast token --name N --scope S` prints an entry)."},
   }};
   static const Schema* const kLog = new Schema{{
       {"level", FieldType::kString, kDefaults.log.level, "trace, debug, info, warn, error.", nullptr, false, false,
@@ -283,6 +290,10 @@ namespace {
 std::string Resolve(const std::string& base_dir, const std::string& path) {
   if (path.empty() || path == "-" || base_dir.empty() || std::filesystem::path(path).is_absolute()) return path;
   return (std::filesystem::path(base_dir) / path).lexically_normal().string();
+}
+
+bool IsLoopbackHost(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
 }
 
 bool ParseListen(const std::string& listen, std::string* host, int* port) {
@@ -381,7 +392,7 @@ StatusOr<Config> LoadConfigText(const std::string& json_text, const std::string&
     c.http.max_body_bytes = http["max_body_bytes"];
     for (size_t i = 0; i < http["tokens"].size(); ++i) {
       const Json& t = http["tokens"][i];
-      AuthToken tok{t["name"], t["token"], t["scope"]};
+      AuthToken tok{t["name"], t["token"], t["scope"], t["sha256"]};
       const std::string file = Resolve(base_dir, t["token_file"].get<std::string>());
       const std::string ptr = "/http/tokens/" + std::to_string(i);
       if (!file.empty()) {
@@ -389,9 +400,27 @@ StatusOr<Config> LoadConfigText(const std::string& json_text, const std::string&
         if (!tf) errors.push_back(ptr + "/token_file: cannot read " + file);
         std::getline(tf, tok.token);
       }
-      if (tok.token.empty()) errors.push_back(ptr + ": one of token or token_file is required");
+      const int given = !t["token"].get<std::string>().empty() + !file.empty() + !tok.sha256.empty();
+      if (given != 1) {
+        errors.push_back(ptr + ": exactly one of token, token_file or sha256 is required");
+      } else if (!tok.sha256.empty()) {
+        const bool hex = tok.sha256.size() == 64 &&
+                         tok.sha256.find_first_not_of("0123456789abcdef") == std::string::npos;
+        if (!hex) errors.push_back(ptr + "/sha256: 64 lower-case hex digits");
+      } else if (tok.token.empty()) {
+        errors.push_back(ptr + "/token_file: " + file + " is empty");
+      } else {
+        tok.sha256 = Sha256Hex(tok.token);
+      }
+      tok.token.clear();  // only the hash is kept
       c.http.tokens.push_back(std::move(tok));
     }
+    c.http.tokens_file = Resolve(base_dir, http["tokens_file"].get<std::string>());
+    // An open API on a reachable address lets anyone post observations and silence alerts.
+    if (c.http.tokens.empty() && c.http.tokens_file.empty() && !IsLoopbackHost(c.http.host))
+      errors.push_back("/http/listen: " + c.http.host +
+                       " is reachable from other machines and no tokens are configured; add http.tokens or "
+                       "http.tokens_file (brickcast token prints one), or listen on 127.0.0.1");
     c.log.level = eff["log"]["level"];
     for (const auto& r : eff["rules"]) c.rules.push_back(Resolve(base_dir, r.get<std::string>()));
     const Json& al = eff["alerts"];

@@ -3,6 +3,7 @@
 #include "brickcast/config.h"
 #include "brickcast/daemon.h"
 #include "brickcast/kafka.h"
+#include "brickcast/sha256.h"
 #include "test_support.h"
 
 namespace brickcast {
@@ -50,9 +51,13 @@ TEST(ConfigTest, ListenIsValidated) {
   auto c = LoadConfigText(R"({"http": {"listen": "localhost"}})", "");
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.status().message().find("/http/listen: expected HOST:PORT"), std::string::npos);
-  auto ok = LoadConfigText(R"({"http": {"listen": "0.0.0.0:0"}})", "");
+  auto ok = LoadConfigText(R"({"http": {"listen": "127.0.0.1:0"}})", "");
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(ok->http.port, 0);
+  // All interfaces parse too (with tokens: see AnOpenApiOnAReachableAddressIsRefused).
+  auto any = LoadConfigText(R"({"http": {"listen": "0.0.0.0:0", "tokens_file": "t.json"}})", "");
+  ASSERT_TRUE(any.ok()) << any.status().message();
+  EXPECT_EQ(any->http.host, "0.0.0.0");
 }
 
 TEST(ConfigTest, NotJsonIsAClearError) {
@@ -70,11 +75,45 @@ TEST(ConfigTest, SecretsAreRedactedAndTokenFilesRead) {
                           dir.path());
   ASSERT_TRUE(c.ok()) << c.status().message();
   ASSERT_EQ(c->http.tokens.size(), 2u);
-  EXPECT_EQ(c->http.tokens[0].token, "inline-secret-456");
-  EXPECT_EQ(c->http.tokens[1].token, "file-secret-123");
+  // Only hashes are kept: requests are checked against them.
+  EXPECT_EQ(c->http.tokens[0].sha256, Sha256Hex("inline-secret-456"));
+  EXPECT_EQ(c->http.tokens[1].sha256, Sha256Hex("file-secret-123"));
+  EXPECT_TRUE(c->http.tokens[0].token.empty());
+  EXPECT_TRUE(c->http.tokens[1].token.empty());
   EXPECT_EQ(c->effective_json.find("inline-secret-456"), std::string::npos);
   EXPECT_EQ(c->effective_json.find("file-secret-123"), std::string::npos);
   EXPECT_NE(c->effective_json.find("<secret>"), std::string::npos);
+}
+
+TEST(ConfigTest, TokensMayBeGivenAsHashesAndEachOneExactlyOnce) {
+  const std::string hash = Sha256Hex("s3cret");
+  auto ok = LoadConfigText(R"({"http": {"tokens": [{"name": "ops", "sha256": ")" + hash + R"(", "scope": "operate"}]}})", ".");
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ(ok->http.tokens[0].sha256, hash);
+  auto both = LoadConfigText(R"({"http": {"tokens": [{"name": "ops", "token": "x", "sha256": ")" + hash + R"("}]}})", ".");
+  ASSERT_FALSE(both.ok());
+  EXPECT_NE(both.status().message().find("/http/tokens/0: exactly one of token, token_file or sha256"), std::string::npos)
+      << both.status().message();
+  auto short_hash = LoadConfigText(R"({"http": {"tokens": [{"name": "ops", "sha256": "abc"}]}})", ".");
+  ASSERT_FALSE(short_hash.ok());
+  EXPECT_NE(short_hash.status().message().find("/http/tokens/0/sha256"), std::string::npos);
+}
+
+TEST(ConfigTest, AnOpenApiOnAReachableAddressIsRefused) {
+  auto open = LoadConfigText(R"({"http": {"listen": "0.0.0.0:8080"}})", ".");
+  ASSERT_FALSE(open.ok());
+  EXPECT_NE(open.status().message().find("/http/listen: 0.0.0.0 is reachable from other machines and no tokens"),
+            std::string::npos) << open.status().message();
+  for (const char* loopback : {"127.0.0.1:0", "localhost:8080", "[::1]:8080"}) {
+    auto c = LoadConfigText(std::string(R"({"http": {"listen": ")") + loopback + R"("}})", ".");
+    EXPECT_TRUE(c.ok()) << loopback << ": " << c.status().message();
+  }
+  auto with_file = LoadConfigText(R"({"http": {"listen": "0.0.0.0:8080", "tokens_file": "tokens.json"}})", "/etc/x");
+  ASSERT_TRUE(with_file.ok()) << with_file.status().message();
+  EXPECT_EQ(with_file->http.tokens_file, "/etc/x/tokens.json");
+  // The shipped container config listens on all interfaces: it must come with tokens.
+  auto docker = LoadConfigFile(std::string(BRICKCAST_SOURCE_DIR) + "/docker/brickcast.docker.json");
+  EXPECT_TRUE(docker.ok()) << docker.status().message();
 }
 
 TEST(ConfigTest, KafkaPropertiesPassThroughWithPasswordsRedacted) {
