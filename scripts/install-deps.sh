@@ -15,6 +15,7 @@ packages=(
   libcurl4-openssl-dev libsqlite3-dev libsystemd-dev
   python3 tzdata
   chromium            # the dashboard's browser test (headless)
+  prometheus          # promtool and a real scraper for the /metrics tests
 )
 # Node.js and npm run the browser test's driver (playwright-core, tests/browser). A machine that
 # has them from elsewhere (nodesource) keeps its own.

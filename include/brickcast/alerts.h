@@ -109,6 +109,17 @@ struct MuteWindow {
 
 // Persistence of alert state, history and silences. Implementations are thread-compatible; the
 // AlertManager serialises calls.
+// One mutating API call (who, what, when), kept in the state database: GET /api/v1/audit.
+struct AuditEntry {
+  int64_t seq = 0;      // assigned by the store
+  UnixMillis time = 0;  // wall time
+  std::string who;      // the token's name; "" on an open API or when the call was refused
+  std::string remote;   // client address
+  std::string method, path;
+  int status = 0;
+  std::string detail;   // the request body when small, else its size
+};
+
 class AlertStore {
  public:
   virtual ~AlertStore() = default;
@@ -121,6 +132,9 @@ class AlertStore {
   // Deletes history older than `before` and beyond the newest `keep` rows, and silences that
   // ended before `before`.
   virtual Status Prune(UnixMillis before, size_t keep) = 0;
+  virtual Status AppendAudit(AuditEntry* entry) = 0;  // assigns seq
+  // Newest first, entries with seq < before (0: from the newest).
+  virtual StatusOr<std::vector<AuditEntry>> Audit(size_t limit, int64_t before) = 0;
 };
 
 // SQLite in WAL mode with a versioned schema; a corrupt or locked file is an error, never reset.
@@ -185,6 +199,9 @@ class AlertManager {
   std::optional<AlertView> Get(const std::string& id) const;
   std::optional<AlertState> StateOf(const std::string& id) const;  // cheap: no annotations
   std::vector<AlertTransition> History(const std::string& id, size_t limit) const;
+  // The audit log lives in the same database (one file of state to back up).
+  Status RecordAudit(AuditEntry entry);
+  StatusOr<std::vector<AuditEntry>> Audit(size_t limit, int64_t before) const;
 
   // Acknowledges until the next state change. NotFound for an unknown id; FailedPrecondition
   // when the alert is inactive or resolved.

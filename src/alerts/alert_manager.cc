@@ -389,6 +389,19 @@ std::vector<AlertTransition> AlertManager::History(const std::string& id, size_t
   return h.ok() ? *h : std::vector<AlertTransition>{};
 }
 
+Status AlertManager::RecordAudit(AuditEntry entry) {
+  if (entry.time == 0) entry.time = impl_->options.clock->Now();
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  Status st = impl_->store->AppendAudit(&entry);
+  if (!st.ok()) ++impl_->store_errors;
+  return st;
+}
+
+StatusOr<std::vector<AuditEntry>> AlertManager::Audit(size_t limit, int64_t before) const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->store->Audit(limit, before);
+}
+
 Status AlertManager::Ack(const std::string& id, const std::string& who, const std::string& comment) {
   if (who.empty()) return Status::InvalidArgument("an acknowledgement needs an author");
   std::lock_guard<std::mutex> lock(impl_->mu);

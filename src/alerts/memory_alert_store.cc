@@ -43,7 +43,21 @@ class MemoryAlertStore : public AlertStore {
     std::erase_if(history_, [before](const AlertTransition& t) { return t.wall_time < before; });
     if (history_.size() > keep) history_.erase(history_.begin(), history_.end() - static_cast<std::ptrdiff_t>(keep));
     std::erase_if(silences_, [before](const auto& kv) { return kv.second.ends_at < before; });
+    std::erase_if(audit_, [before](const AuditEntry& e) { return e.time < before; });
+    if (audit_.size() > keep) audit_.erase(audit_.begin(), audit_.end() - static_cast<std::ptrdiff_t>(keep));
     return Status::Ok();
+  }
+  Status AppendAudit(AuditEntry* e) override {
+    e->seq = static_cast<int64_t>(++audit_seq_);
+    audit_.push_back(*e);
+    return Status::Ok();
+  }
+  StatusOr<std::vector<AuditEntry>> Audit(size_t limit, int64_t before) override {
+    std::vector<AuditEntry> out;
+    for (auto it = audit_.rbegin(); it != audit_.rend() && out.size() < limit; ++it) {
+      if (before == 0 || it->seq < before) out.push_back(*it);
+    }
+    return out;
   }
 
  private:
@@ -51,6 +65,8 @@ class MemoryAlertStore : public AlertStore {
   std::vector<AlertTransition> history_;
   std::map<std::string, Silence> silences_;
   int64_t seq_ = 0;
+  std::vector<AuditEntry> audit_;
+  uint64_t audit_seq_ = 0;
 };
 
 }  // namespace

@@ -24,6 +24,9 @@ const std::vector<const char*>& Migrations() {
                                   wall_time INTEGER NOT NULL, summary TEXT NOT NULL, evidence TEXT NOT NULL);
          CREATE INDEX transitions_by_alert ON transitions(alert, seq);
          CREATE TABLE silences(id TEXT PRIMARY KEY, ends_at INTEGER NOT NULL, data TEXT NOT NULL);)",
+      R"(CREATE TABLE audit(seq INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL, who TEXT NOT NULL,
+                            remote TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
+                            status INTEGER NOT NULL, detail TEXT NOT NULL);)",
   };
   return kMigrations;
 }
@@ -228,13 +231,42 @@ class SqliteAlertStore : public AlertStore {
     Statement old(db_, "DELETE FROM transitions WHERE wall_time < ?1");
     Statement excess(db_, "DELETE FROM transitions WHERE seq <= (SELECT MAX(seq) FROM transitions) - ?1");
     Statement silences(db_, "DELETE FROM silences WHERE ends_at < ?1");
-    if (!old.ok() || !excess.ok() || !silences.ok()) return old.Error("prune");
+    Statement audit(db_, "DELETE FROM audit WHERE time < ?1 OR seq <= (SELECT MAX(seq) FROM audit) - ?2");
+    if (!old.ok() || !excess.ok() || !silences.ok() || !audit.ok()) return old.Error("prune");
     old.Bind(1, before);
     excess.Bind(1, static_cast<int64_t>(keep));
     silences.Bind(1, before);
-    if (old.Step() != SQLITE_DONE || excess.Step() != SQLITE_DONE || silences.Step() != SQLITE_DONE)
+    audit.Bind(1, before).Bind(2, static_cast<int64_t>(keep));
+    if (old.Step() != SQLITE_DONE || excess.Step() != SQLITE_DONE || silences.Step() != SQLITE_DONE ||
+        audit.Step() != SQLITE_DONE)
       return old.Error("prune");
     return Status::Ok();
+  }
+
+  Status AppendAudit(AuditEntry* e) override {
+    Statement st(db_, "INSERT INTO audit(time, who, remote, method, path, status, detail) "
+                      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    if (!st.ok()) return st.Error("append audit");
+    st.Bind(1, e->time).Bind(2, e->who).Bind(3, e->remote).Bind(4, e->method).Bind(5, e->path);
+    st.Bind(6, static_cast<int64_t>(e->status)).Bind(7, e->detail);
+    if (st.Step() != SQLITE_DONE) return st.Error("append audit");
+    e->seq = sqlite3_last_insert_rowid(db_);
+    return Status::Ok();
+  }
+
+  StatusOr<std::vector<AuditEntry>> Audit(size_t limit, int64_t before) override {
+    Statement st(db_, "SELECT seq, time, who, remote, method, path, status, detail FROM audit "
+                      "WHERE ?1 = 0 OR seq < ?1 ORDER BY seq DESC LIMIT ?2");
+    if (!st.ok()) return st.Error("audit");
+    st.Bind(1, before).Bind(2, static_cast<int64_t>(limit));
+    std::vector<AuditEntry> out;
+    int rc;
+    while ((rc = st.Step()) == SQLITE_ROW) {
+      out.push_back(AuditEntry{st.Int(0), st.Int(1), st.Text(2), st.Text(3), st.Text(4), st.Text(5),
+                               static_cast<int>(st.Int(6)), st.Text(7)});
+    }
+    if (rc != SQLITE_DONE) return st.Error("audit");
+    return out;
   }
 
  private:

@@ -1,5 +1,8 @@
 #include "api/api.h"
+#include "api/rate_limiter.h"
 #include "api/tokens.h"
+
+#include <spdlog/spdlog.h>
 
 #include <cstdint>
 #include <memory>
@@ -85,6 +88,25 @@ std::optional<HttpResponse> ParseTime(const nlohmann::json& value, const std::st
 Router BuildApiRouter(const ApiServices& services) {
   Router router;
   router.SetAuthorizer(TokenAuthorizer(std::make_shared<TokenStore>(services.config)));
+  const HttpConfig& http = services.config->Get()->http;
+  if (http.rate_limit_per_second > 0) {
+    auto limiter = std::make_shared<RateLimiter>(http.rate_limit_per_second, http.rate_limit_burst);
+    router.SetAdmission([limiter](const HttpRequest& req) -> std::optional<HttpResponse> {
+      const std::optional<int> wait = limiter->Admit(req.remote_addr);
+      if (!wait) return std::nullopt;
+      HttpResponse r = JsonError(429, "rate_limited",
+                                 "too many requests from " + req.remote_addr + "; retry in " + std::to_string(*wait) + " s");
+      r.headers["Retry-After"] = std::to_string(*wait);
+      return r;
+    });
+  }
+  if (services.alerts != nullptr) {
+    AlertManager* alerts = services.alerts;
+    router.SetAuditor([alerts](const HttpRequest& req, const HttpResponse& res) {
+      Status st = alerts->RecordAudit(AuditEntryOf(req, res));
+      if (!st.ok()) spdlog::warn("audit log: {}", st.message());
+    });
+  }
   AddHealthRoutes(router, services);
   AddObservationRoutes(router, services);
   AddPointRoutes(router, services);
@@ -94,6 +116,7 @@ Router BuildApiRouter(const ApiServices& services) {
     AddAlertRoutes(router, services);
     AddSilenceRoutes(router, services);
     AddRuleRoutes(router, services);
+    AddAuditRoutes(router, services);
   }
   AddEventRoutes(router, services);
   AddDashboardRoutes(router);

@@ -59,6 +59,9 @@ void AddAlertRoutes(Router& router, const ApiServices& services);
 void AddSilenceRoutes(Router& router, const ApiServices& services);
 void AddRuleRoutes(Router& router, const ApiServices& services);
 void AddEventRoutes(Router& router, const ApiServices& services);
+void AddAuditRoutes(Router& router, const ApiServices& services);
+// What the audit log keeps of a mutating call.
+AuditEntry AuditEntryOf(const HttpRequest& request, const HttpResponse& response);
 void AddDashboardRoutes(Router& router);
 
 // Shared by the resource files: a request's point id (IRI, short name or timeseries id) as the

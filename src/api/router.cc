@@ -3,6 +3,8 @@
 #include <cctype>
 #include <stdexcept>
 
+#include "brickcast/sha256.h"
+
 namespace brickcast {
 
 const char* ScopeName(Scope scope) {
@@ -66,6 +68,9 @@ void Router::Add(Route route) {
 }
 
 HttpResponse Router::Handle(const HttpRequest& request) const {
+  if (admit_) {
+    if (auto refused = admit_(request)) return *refused;
+  }
   const std::string method = request.method == "HEAD" ? "GET" : request.method;
   std::string allowed;
   const Route* best = nullptr;
@@ -92,12 +97,28 @@ HttpResponse Router::Handle(const HttpRequest& request) const {
   }
   if (best == nullptr) return JsonError(404, "not_found", "no endpoint " + request.path + " (see /api/v1/openapi.json)");
   HttpRequest routed = request;
-  if (authorize_) {
-    if (auto denied = authorize_(request, best->scope, &routed.principal)) return *denied;
-  }
   for (size_t k = 0; k < best_pattern->params.size(); ++k)
     routed.params[best_pattern->params[k]] = best_match[k + 1].str();
-  return best->handler(routed);
+  const bool mutating = method != "GET";
+  if (authorize_) {
+    if (auto denied = authorize_(request, best->scope, &routed.principal)) {
+      if (mutating && audit_) audit_(routed, *denied);  // refused attempts are recorded too
+      return *denied;
+    }
+  }
+  HttpResponse response = best->handler(routed);
+  if (mutating && audit_) audit_(routed, response);
+  if (!mutating && response.status == 200 && !response.stream && response.content_type == "application/json" &&
+      response.headers.count("ETag") == 0) {
+    // Heavy reads (alert lists, series, forecasts) polled by scripts: unchanged, they cost a 304.
+    const std::string etag = "\"" + Sha256Hex(response.body).substr(0, 20) + "\"";
+    response.headers["ETag"] = etag;
+    if (request.Header("if-none-match") == etag) {
+      response.status = 304;
+      response.body.clear();
+    }
+  }
+  return response;
 }
 
 nlohmann::json Router::OpenApi(const std::string& title, const std::string& version) const {

@@ -47,14 +47,21 @@ struct Route {
 // Decides whether a request may call a route of `scope`: nullopt to proceed (filling *principal
 // with who is calling, e.g. the token's name), or the 401/403.
 using Authorizer = std::function<std::optional<HttpResponse>(const HttpRequest&, Scope, std::string* principal)>;
+// Decides whether a client may make a request now: nullopt to proceed, or the 429.
+using Admission = std::function<std::optional<HttpResponse>(const HttpRequest&)>;
+// Told of every mutating call (not GET) to a route, with its outcome: the audit log.
+using Auditor = std::function<void(const HttpRequest& routed, const HttpResponse& response)>;
 
 class Router {
  public:
   void Add(Route route);
   void SetAuthorizer(Authorizer authorize) { authorize_ = std::move(authorize); }
+  void SetAdmission(Admission admit) { admit_ = std::move(admit); }
+  void SetAuditor(Auditor audit) { audit_ = std::move(audit); }
 
-  // Finds the route, checks its scope and runs it; 404 for an unknown path, 405 (with Allow) for
-  // a known path with another method. HEAD is served as GET.
+  // Admits the client, finds the route, checks its scope and runs it; 404 for an unknown path,
+  // 405 (with Allow) for a known path with another method. HEAD is served as GET. A JSON answer
+  // to a GET carries an ETag (a hash of the body): If-None-Match with it gets 304 and no body.
   HttpResponse Handle(const HttpRequest& request) const;
 
   const std::vector<Route>& routes() const { return routes_; }
@@ -71,6 +78,8 @@ class Router {
   std::vector<Route> routes_;
   std::vector<Pattern> patterns_;
   Authorizer authorize_;
+  Admission admit_;
+  Auditor audit_;
 };
 
 // The API's JSON answers: one error shape everywhere, {"error": {"code", "message"}}.

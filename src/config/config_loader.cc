@@ -200,6 +200,10 @@ const Schema& RootSchema() {
       {"tokens", FieldType::kObjectList, Json::array(),
        "Bearer tokens. With none here nor in tokens_file the API is open, which only a loopback listen "
        "address allows.", kToken},
+      {"rate_limit_per_second", FieldType::kNumber, kDefaults.http.rate_limit_per_second,
+       "Requests per second one client address may make on average (429 with Retry-After beyond); 0: no limit."},
+      {"rate_limit_burst", FieldType::kNumber, kDefaults.http.rate_limit_burst,
+       "Requests one client may make at once before the per-second rate applies."},
       {"tokens_file", FieldType::kString, "",
        "JSON file of tokens [{name, scope, sha256}], re-read when it changes: add or revoke tokens without a "
        "restart (`brickcast token --name N --scope S` prints an entry)."},
@@ -416,6 +420,10 @@ StatusOr<Config> LoadConfigText(const std::string& json_text, const std::string&
       c.http.tokens.push_back(std::move(tok));
     }
     c.http.tokens_file = Resolve(base_dir, http["tokens_file"].get<std::string>());
+    c.http.rate_limit_per_second = http["rate_limit_per_second"];
+    c.http.rate_limit_burst = http["rate_limit_burst"];
+    if (c.http.rate_limit_per_second < 0) errors.push_back("/http/rate_limit_per_second: must be >= 0");
+    if (c.http.rate_limit_burst < 1) errors.push_back("/http/rate_limit_burst: must be >= 1");
     // An open API on a reachable address lets anyone post observations and silence alerts.
     if (c.http.tokens.empty() && c.http.tokens_file.empty() && !IsLoopbackHost(c.http.host))
       errors.push_back("/http/listen: " + c.http.host +

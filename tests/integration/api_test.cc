@@ -365,6 +365,69 @@ TEST_F(ApiTest, LiveEventsStreamAlertTransitionsAndResumeAfterAReconnect) {
   EXPECT_TRUE(third.Wait("event: reset")) << third.Text();
 }
 
+TEST_F(ApiTest, MutatingCallsAreAuditedInTheStateDatabase) {
+  StartDaemon(R"(, "tokens": [{"name": "viewer", "token": "r"}, {"name": "ann", "token": "o", "scope": "operate"},
+                              {"name": "root", "token": "a", "scope": "admin"}])",
+              "", R"("store": {"step_seconds": 60, "window_steps": 60}, "forecast": {"model": "none", "workers": 1},
+                   "alerts": {"database": "alerts.db"})");
+  httplib::Headers read{{"Authorization", "Bearer r"}}, ops{{"Authorization", "Bearer o"}},
+      admin{{"Authorization", "Bearer a"}};
+  ASSERT_EQ(client_->Post("/api/v1/silences", ops, R"({"matchers": {"rule": "x"}, "duration": "1h", "comment": "job"})",
+                          "application/json")->status, 201);
+  EXPECT_EQ(client_->Post("/api/v1/silences", read, R"({"matchers": {"rule": "y"}, "duration": "1h"})",
+                          "application/json")->status, 403);
+  ASSERT_EQ(client_->Get("/api/v1/alerts", read)->status, 200);  // reads are not audited
+  EXPECT_EQ(client_->Get("/api/v1/audit", ops)->status, 403) << "the audit log is for admins";
+  auto got = client_->Get("/api/v1/audit", admin);
+  ASSERT_EQ(got->status, 200) << got->body;
+  const Json log = Json::parse(got->body);
+  ASSERT_EQ(log["count"], 2) << log.dump();
+  EXPECT_EQ(log["entries"][0]["status"], 403);
+  EXPECT_TRUE(log["entries"][0]["who"].is_null()) << "refused: no principal";
+  EXPECT_EQ(log["entries"][1]["who"], "ann");
+  EXPECT_EQ(log["entries"][1]["method"], "POST");
+  EXPECT_EQ(log["entries"][1]["path"], "/api/v1/silences");
+  EXPECT_EQ(log["entries"][1]["status"], 201);
+  EXPECT_NE(log["entries"][1]["detail"].get<std::string>().find("\"comment\": \"job\""), std::string::npos);
+  EXPECT_EQ(log["entries"][1]["remote"], "127.0.0.1");
+  auto page = Json::parse(client_->Get("/api/v1/audit?limit=1", admin)->body);
+  ASSERT_EQ(page["count"], 1);
+  auto rest = Json::parse(client_->Get("/api/v1/audit?before=" + std::to_string(page["next_before"].get<int64_t>()),
+                                       admin)->body);
+  EXPECT_EQ(rest["entries"][0]["status"], 201);
+  EXPECT_EQ(client_->Get("/api/v1/audit?before=x", admin)->status, 400);
+
+  // The log is in the state database: it survives a restart.
+  daemon_->Stop();
+  StartDaemon(R"(, "tokens": [{"name": "root", "token": "a", "scope": "admin"}])", "",
+              R"("store": {"step_seconds": 60, "window_steps": 60}, "forecast": {"model": "none", "workers": 1},
+                   "alerts": {"database": "alerts.db"})");
+  EXPECT_EQ(Json::parse(client_->Get("/api/v1/audit", admin)->body)["count"], 2);
+}
+
+TEST_F(ApiTest, AClientOverItsRateGets429WithRetryAfter) {
+  StartDaemon(R"(, "rate_limit_per_second": 1, "rate_limit_burst": 3)");
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(client_->Get("/api/v1/points")->status, 200) << i;
+  auto limited = client_->Get("/api/v1/points");
+  ASSERT_EQ(limited->status, 429);
+  EXPECT_EQ(limited->get_header_value("Retry-After"), "1");
+  EXPECT_EQ(Json::parse(limited->body)["error"]["code"], "rate_limited");
+}
+
+TEST_F(ApiTest, HeavyReadsAnswer304WhenUnchanged) {
+  StartDaemon();
+  ASSERT_EQ(client_->Post("/api/v1/observations", kTtl, "text/turtle")->status, 200);
+  auto first = client_->Get("/api/v1/points/SAT/series");
+  ASSERT_EQ(first->status, 200);
+  const std::string etag = first->get_header_value("ETag");
+  ASSERT_FALSE(etag.empty());
+  EXPECT_EQ(client_->Get("/api/v1/points/SAT/series", httplib::Headers{{"If-None-Match", etag}})->status, 304);
+  ASSERT_EQ(client_->Post("/api/v1/observations", R"({"observations": [{"point": "SAT", "time": "2026-11-22T10:01:00Z", "value": 56}]})",
+                          "application/json")->status, 200);
+  EXPECT_EQ(client_->Get("/api/v1/points/SAT/series", httplib::Headers{{"If-None-Match", etag}})->status, 200)
+      << "new data: a new ETag";
+}
+
 TEST_F(ApiTest, ServesTheEmbeddedDashboard) {
   StartDaemon(R"(, "tokens": [{"name": "viewer", "token": "r"}])");
   auto page = client_->Get("/");

@@ -57,6 +57,52 @@ TEST(RouterTest, UnknownPathIs404AndWrongMethodIs405WithAllow) {
   EXPECT_EQ(Json::parse(wrong.body)["error"]["code"], "method_not_allowed");
 }
 
+TEST(RouterTest, JsonReadsCarryAnETagAndAnUnchangedOneGets304) {
+  Router router;
+  int version = 1;
+  router.Add(Route{.method = "GET", .path = "/thing", .summary = "thing",
+                   .handler = [&version](const HttpRequest&) { return JsonResponse(Json{{"v", version}}); }});
+  const HttpResponse first = router.Handle(Request("GET", "/thing"));
+  const std::string etag = first.headers.at("ETag");
+  ASSERT_EQ(etag.size(), 22u);
+  HttpRequest again = Request("GET", "/thing");
+  again.headers["if-none-match"] = etag;
+  const HttpResponse same = router.Handle(again);
+  EXPECT_EQ(same.status, 304);
+  EXPECT_TRUE(same.body.empty());
+  version = 2;
+  const HttpResponse changed = router.Handle(again);
+  EXPECT_EQ(changed.status, 200);
+  EXPECT_NE(changed.headers.at("ETag"), etag);
+}
+
+TEST(RouterTest, AdmissionRefusesBeforeRoutingAndTheAuditorSeesMutatingCallsOnly) {
+  Router router;
+  router.Add(Route{.method = "GET", .path = "/r", .summary = "read", .handler = Echo("r")});
+  router.Add(Route{.method = "POST", .path = "/w", .scope = Scope::kOperate, .summary = "write", .handler = Echo("w")});
+  std::vector<std::pair<std::string, int>> audited;
+  router.SetAuditor([&](const HttpRequest& r, const HttpResponse& res) { audited.emplace_back(r.path, res.status); });
+  router.SetAuthorizer([](const HttpRequest& r, Scope s, std::string* who) -> std::optional<HttpResponse> {
+    if (s == Scope::kOperate && r.Header("authorization").empty()) return JsonError(401, "unauthenticated", "no token");
+    *who = "ann";
+    return std::nullopt;
+  });
+  bool full = false;
+  router.SetAdmission([&full](const HttpRequest&) -> std::optional<HttpResponse> {
+    if (full) return JsonError(429, "rate_limited", "slow down");
+    return std::nullopt;
+  });
+  EXPECT_EQ(router.Handle(Request("GET", "/r")).status, 200);
+  EXPECT_EQ(router.Handle(Request("POST", "/w")).status, 401);
+  HttpRequest ok = Request("POST", "/w");
+  ok.headers["authorization"] = "Bearer x";
+  EXPECT_EQ(router.Handle(ok).status, 200);
+  full = true;
+  EXPECT_EQ(router.Handle(Request("GET", "/r")).status, 429);
+  EXPECT_EQ(audited, (std::vector<std::pair<std::string, int>>{{"/w", 401}, {"/w", 200}}))
+      << "reads are not audited; refused writes are";
+}
+
 TEST(RouterTest, TheAuthorizerSeesEachRoutesDeclaredScope) {
   Router router;
   router.Add(Route{.method = "GET", .path = "/open", .scope = Scope::kPublic, .summary = "o", .handler = Echo("o")});
