@@ -18,11 +18,11 @@ trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$wo
 "$build/brickcast" convert --mapping "$root/config/mappings/lbnl-szvav.json" "$data" -o "$work/all.ttl" 2>/dev/null
 python3 - "$work/all.ttl" "$work/first.ttl" "$work/second.ttl" <<'PY'
 import sys
-text = open(sys.argv[1]).read()
-docs = text.split("\n\n")
+sep = "\n# brickcast:message\n"  # the message separator of brickcast convert's output
+docs = [d for d in open(sys.argv[1]).read().split(sep) if d.strip()]
 half = len(docs) // 2
-open(sys.argv[2], "w").write("\n\n".join(docs[:half]) + "\n")
-open(sys.argv[3], "w").write("\n\n".join(docs[half:]))
+open(sys.argv[2], "w").write(sep.join(docs[:half]) + "\n")
+open(sys.argv[3], "w").write(sep.join(docs[half:]) + "\n")
 PY
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat > "$work/brickcast.json" <<EOF
@@ -59,7 +59,7 @@ run "no ingest"
 # The second half, posted message by message at a steady rate while wrk runs again.
 python3 - "$work/second.ttl" "$port" > "$work/feeder.log" 2>&1 <<'PY' &
 import sys, time, urllib.request
-docs = [d for d in open(sys.argv[1]).read().split("\n\n") if d.strip()]
+docs = [d for d in open(sys.argv[1]).read().split("\n# brickcast:message\n") if d.strip()]
 url = f"http://127.0.0.1:{sys.argv[2]}/api/v1/observations"
 start, sent = time.time(), 0
 for d in docs:

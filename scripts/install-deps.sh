@@ -16,6 +16,7 @@ packages=(
   python3 tzdata
   chromium            # the dashboard's browser test (headless)
   prometheus          # promtool and a real scraper for the /metrics tests
+  openssl             # certificates for the TLS tests
 )
 # Node.js and npm run the browser test's driver (playwright-core, tests/browser). A machine that
 # has them from elsewhere (nodesource) keeps its own.

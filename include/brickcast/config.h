@@ -94,6 +94,7 @@ struct HttpConfig {
   size_t max_body_bytes = 4 << 20;
   std::vector<AuthToken> tokens;  // none here nor in tokens_file: no authentication (loopback only)
   std::string tokens_file;        // JSON [{name, scope, sha256}], re-read when it changes
+  std::string tls_cert_file, tls_key_file;  // both: HTTPS
   double rate_limit_per_second = 50;  // per client address; 0: no limit
   double rate_limit_burst = 200;
 };

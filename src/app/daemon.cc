@@ -230,7 +230,10 @@ Status Daemon::StartHttp() {
   d.RegisterMetrics();
   const HttpConfig& hc = d.cfg().http;
   auto router = std::make_shared<const Router>(BuildApiRouter(services));
-  d.http = std::make_unique<HttpServer>(HttpServerOptions{hc.host, hc.port, hc.threads, hc.max_body_bytes},
+  HttpServerOptions options{hc.host, hc.port, hc.threads, hc.max_body_bytes};
+  options.tls_cert_file = hc.tls_cert_file;
+  options.tls_key_file = hc.tls_key_file;
+  d.http = std::make_unique<HttpServer>(options,
                                         [router](const HttpRequest& r) { return router->Handle(r); });
   return d.http->Start();
 }

@@ -192,7 +192,12 @@ const Schema& RootSchema() {
       {"scope", FieldType::kString, "read", "read, operate or admin.", nullptr, false, false,
        OneOf({"read", "operate", "admin"})},
   }};
+  static const Schema* const kTls = new Schema{{
+      {"cert_file", FieldType::kString, "", "PEM certificate, followed by its intermediates; re-read when it changes."},
+      {"key_file", FieldType::kString, "", "PEM private key of the certificate; re-read when it changes."},
+  }};
   static const Schema* const kHttp = new Schema{{
+      {"tls", FieldType::kObject, Json(), "Serve HTTPS (TLS 1.2+) with this certificate; renewals need no restart.", kTls},
       {"listen", FieldType::kString, kDefaults.http.host + ":" + std::to_string(kDefaults.http.port), "Address and port of the API and dashboard (port 0: any)."},
       {"threads", FieldType::kInteger, kDefaults.http.threads, "HTTP worker threads.", nullptr, false, false, Between(1, 256)},
       {"max_body_bytes", FieldType::kInteger, kDefaults.http.max_body_bytes, "Largest accepted request body.", nullptr, false, false,
@@ -420,6 +425,10 @@ StatusOr<Config> LoadConfigText(const std::string& json_text, const std::string&
       c.http.tokens.push_back(std::move(tok));
     }
     c.http.tokens_file = Resolve(base_dir, http["tokens_file"].get<std::string>());
+    c.http.tls_cert_file = Resolve(base_dir, http["tls"]["cert_file"].get<std::string>());
+    c.http.tls_key_file = Resolve(base_dir, http["tls"]["key_file"].get<std::string>());
+    if (c.http.tls_cert_file.empty() != c.http.tls_key_file.empty())
+      errors.push_back("/http/tls: give both cert_file and key_file, or neither");
     c.http.rate_limit_per_second = http["rate_limit_per_second"];
     c.http.rate_limit_burst = http["rate_limit_burst"];
     if (c.http.rate_limit_per_second < 0) errors.push_back("/http/rate_limit_per_second: must be >= 0");

@@ -3,8 +3,13 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -180,8 +185,97 @@ HttpRequest FromHttplib(const httplib::Request& req) {
 
 }  // namespace
 
+// TLS certificate and key, re-read when their files change: a renewed certificate (certbot, a
+// site PKI) is served from the next handshake on, without a restart. A file that fails to load
+// (half written, key not matching) keeps the last good pair in service and is logged.
+class HttpServer::Certificates {
+ public:
+  Certificates(std::string cert_file, std::string key_file)
+      : cert_file_(std::move(cert_file)), key_file_(std::move(key_file)) {}
+
+  Status Load() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return LoadLocked();
+  }
+  // For one handshake: reload if the files changed (looked at most once a second), then use.
+  bool Use(SSL* ssl) {
+    std::shared_ptr<const Pair> pair;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      const auto now = std::chrono::steady_clock::now();
+      if (now - checked_ >= std::chrono::seconds(1)) {
+        checked_ = now;
+        if (Stamp() != stamp_) {
+          Status st = LoadLocked();
+          if (!st.ok()) spdlog::error("tls: {} (the previous certificate stays in service)", st.message());
+          else spdlog::info("tls: certificate reloaded from {}", cert_file_);
+        }
+      }
+      pair = pair_;
+    }
+    if (!pair) return false;
+    return SSL_use_cert_and_key(ssl, pair->cert, pair->key, pair->chain, 1) == 1;
+  }
+
+ private:
+  struct Pair {
+    X509* cert = nullptr;
+    EVP_PKEY* key = nullptr;
+    STACK_OF(X509)* chain = nullptr;
+    ~Pair() {
+      X509_free(cert);
+      EVP_PKEY_free(key);
+      sk_X509_pop_free(chain, X509_free);
+    }
+  };
+  std::string Stamp() const {
+    std::string out;
+    for (const std::string* f : {&cert_file_, &key_file_}) {
+      std::error_code ec;
+      const auto t = std::filesystem::last_write_time(*f, ec);
+      const auto size = std::filesystem::file_size(*f, ec);
+      out += std::to_string(t.time_since_epoch().count()) + ":" + std::to_string(ec ? 0 : size) + ";";
+    }
+    return out;
+  }
+  Status LoadLocked() {
+    const std::string stamp = Stamp();
+    auto pair = std::make_shared<Pair>();
+    pair->chain = sk_X509_new_null();
+    BIO* cert_bio = BIO_new_file(cert_file_.c_str(), "r");
+    if (cert_bio == nullptr) return Status::NotFound("tls.cert_file " + cert_file_ + ": cannot read");
+    pair->cert = PEM_read_bio_X509(cert_bio, nullptr, nullptr, nullptr);
+    // The rest of the file is the chain of intermediates.
+    while (X509* extra = PEM_read_bio_X509(cert_bio, nullptr, nullptr, nullptr)) sk_X509_push(pair->chain, extra);
+    BIO_free(cert_bio);
+    ERR_clear_error();
+    if (pair->cert == nullptr) return Status::InvalidArgument("tls.cert_file " + cert_file_ + ": no PEM certificate");
+    BIO* key_bio = BIO_new_file(key_file_.c_str(), "r");
+    if (key_bio == nullptr) return Status::NotFound("tls.key_file " + key_file_ + ": cannot read");
+    pair->key = PEM_read_bio_PrivateKey(key_bio, nullptr, nullptr, nullptr);
+    BIO_free(key_bio);
+    ERR_clear_error();
+    if (pair->key == nullptr) return Status::InvalidArgument("tls.key_file " + key_file_ + ": no PEM private key");
+    if (X509_check_private_key(pair->cert, pair->key) != 1) {
+      ERR_clear_error();
+      return Status::InvalidArgument("tls: the key in " + key_file_ + " does not match the certificate in " + cert_file_);
+    }
+    pair_ = std::move(pair);
+    stamp_ = stamp;
+    return Status::Ok();
+  }
+
+  const std::string cert_file_, key_file_;
+  std::mutex mu_;
+  std::shared_ptr<const Pair> pair_;  // guarded by mu_ (the pair itself is immutable)
+  std::string stamp_;
+  std::chrono::steady_clock::time_point checked_{};
+};
+
 struct HttpServer::Impl {
-  httplib::Server server;
+  std::unique_ptr<httplib::Server> server;  // an SSLServer when TLS is configured
+  std::unique_ptr<Certificates> certificates;
+  Status tls_status;
   HttpHandler dispatch;
   std::atomic<bool> stopping{false};
   StreamCount streams;
@@ -205,18 +299,33 @@ std::string HttpRequest::Param(const std::string& name) const {
 HttpServer::HttpServer(HttpServerOptions options, HttpHandler dispatch)
     : impl_(std::make_unique<Impl>()), options_(std::move(options)) {
   impl_->dispatch = std::move(dispatch);
+  if (options_.tls_cert_file.empty()) {
+    impl_->server = std::make_unique<httplib::Server>();
+  } else {
+    impl_->certificates = std::make_unique<Certificates>(options_.tls_cert_file, options_.tls_key_file);
+    impl_->tls_status = impl_->certificates->Load();
+    Certificates* certs = impl_->certificates.get();
+    impl_->server = std::make_unique<httplib::SSLServer>([certs](SSL_CTX& ctx) {
+      SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
+      SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+      // The certificate is chosen per handshake, so a renewed one is used without a restart.
+      SSL_CTX_set_cert_cb(&ctx, [](SSL* ssl, void* arg) { return static_cast<Certificates*>(arg)->Use(ssl) ? 1 : 0; },
+                          certs);
+      return true;
+    });
+  }
   const size_t threads = static_cast<size_t>(std::max(1, options_.threads));
   const size_t max_streams = options_.max_streams;
   StreamCount* streams = &impl_->streams;
-  impl_->server.new_task_queue = [threads, max_streams, streams] {
+  impl_->server->new_task_queue = [threads, max_streams, streams] {
     return new WorkerPool(threads, max_streams, streams);
   };
-  impl_->server.set_payload_max_length(options_.max_body_bytes);
-  impl_->server.set_read_timeout(10, 0);
-  impl_->server.set_write_timeout(10, 0);
-  impl_->server.set_keep_alive_max_count(1000);
+  impl_->server->set_payload_max_length(options_.max_body_bytes);
+  impl_->server->set_read_timeout(10, 0);
+  impl_->server->set_write_timeout(10, 0);
+  impl_->server->set_keep_alive_max_count(1000);
   // Uncaught exceptions in a handler become a JSON 500, never a crash.
-  impl_->server.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+  impl_->server->set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
     std::string what = "unknown error";
     try {
       std::rethrow_exception(ep);
@@ -228,7 +337,7 @@ HttpServer::HttpServer(HttpServerOptions options, HttpHandler dispatch)
     res.status = 500;
     res.set_content(R"({"error":{"code":"internal","message":"internal error"}})", "application/json");
   });
-  impl_->server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+  impl_->server->set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return;
     const std::string code = res.status == 413 ? "payload_too_large" : "http_error";
     res.set_content(R"({"error":{"code":")" + code + R"(","message":"HTTP )" + std::to_string(res.status) + R"("}})",
@@ -260,12 +369,12 @@ HttpServer::HttpServer(HttpServerOptions options, HttpHandler dispatch)
                                      });
   };
   // Every method and path goes to the route table, which answers 404/405 itself.
-  impl_->server.Get(".*", handle);
-  impl_->server.Post(".*", handle);
-  impl_->server.Put(".*", handle);
-  impl_->server.Patch(".*", handle);
-  impl_->server.Delete(".*", handle);
-  impl_->server.Options(".*", handle);
+  impl_->server->Get(".*", handle);
+  impl_->server->Post(".*", handle);
+  impl_->server->Put(".*", handle);
+  impl_->server->Patch(".*", handle);
+  impl_->server->Delete(".*", handle);
+  impl_->server->Options(".*", handle);
 }
 
 HttpServer::~HttpServer() { Stop(); }
@@ -277,26 +386,28 @@ bool HttpServer::WaitForOpenStreams(size_t n, std::chrono::milliseconds timeout)
 }
 
 Status HttpServer::Start() {
+  if (!impl_->tls_status.ok()) return impl_->tls_status;
+  if (!impl_->server->is_valid()) return Status::Internal("http: the TLS context could not be set up");
   if (options_.port == 0) {
-    port_ = impl_->server.bind_to_any_port(options_.host);
+    port_ = impl_->server->bind_to_any_port(options_.host);
     if (port_ <= 0) return Status::Unavailable("http: cannot bind " + options_.host);
   } else {
-    if (!impl_->server.bind_to_port(options_.host, options_.port))
+    if (!impl_->server->bind_to_port(options_.host, options_.port))
       return Status::Unavailable("http: cannot bind " + options_.host + ":" + std::to_string(options_.port) +
                                  " (in use?)");
     port_ = options_.port;
   }
-  thread_ = std::thread([this] { impl_->server.listen_after_bind(); });
+  thread_ = std::thread([this] { impl_->server->listen_after_bind(); });
   // Wait until the accept loop runs so that callers (and tests) can connect at once.
-  for (int i = 0; i < 500 && !impl_->server.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  spdlog::info("http listening on {}:{}", options_.host, port_);
+  for (int i = 0; i < 500 && !impl_->server->is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  spdlog::info("{} listening on {}:{}", impl_->certificates ? "https" : "http", options_.host, port_);
   return Status::Ok();
 }
 
 void HttpServer::Stop() {
   if (!thread_.joinable()) return;
   impl_->stopping = true;  // open streams return; then httplib's shutdown joins their threads
-  impl_->server.stop();
+  impl_->server->stop();
   thread_.join();
 }
 

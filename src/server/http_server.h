@@ -64,6 +64,8 @@ struct HttpServerOptions {
   int threads = 4;  // request workers
   size_t max_body_bytes = 4 << 20;
   size_t max_streams = 64;  // open streaming responses; more are answered 503
+  // TLS when both are set: PEM certificate (with its chain) and key, re-read when they change.
+  std::string tls_cert_file, tls_key_file;
 };
 
 class HttpServer {
@@ -84,6 +86,7 @@ class HttpServer {
  private:
   class WorkerPool;
   class StreamCount;
+  class Certificates;
   struct Impl;
   std::unique_ptr<Impl> impl_;
   HttpServerOptions options_;

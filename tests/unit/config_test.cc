@@ -116,6 +116,17 @@ TEST(ConfigTest, AnOpenApiOnAReachableAddressIsRefused) {
   EXPECT_TRUE(docker.ok()) << docker.status().message();
 }
 
+TEST(ConfigTest, TlsNeedsBothTheCertificateAndTheKey) {
+  auto half = LoadConfigText(R"({"http": {"tls": {"cert_file": "server.crt"}}})", "/etc/brickcast");
+  ASSERT_FALSE(half.ok());
+  EXPECT_NE(half.status().message().find("/http/tls: give both cert_file and key_file"), std::string::npos);
+  auto both = LoadConfigText(R"({"http": {"tls": {"cert_file": "server.crt", "key_file": "server.key"}}})",
+                             "/etc/brickcast");
+  ASSERT_TRUE(both.ok()) << both.status().message();
+  EXPECT_EQ(both->http.tls_cert_file, "/etc/brickcast/server.crt");
+  EXPECT_EQ(both->http.tls_key_file, "/etc/brickcast/server.key");
+}
+
 TEST(ConfigTest, KafkaPropertiesPassThroughWithPasswordsRedacted) {
   auto c = LoadConfigText(R"({"kafka": {"brokers": "b1:9092,b2:9092", "topics": ["hvac", "^site-.*"],
       "properties": {"security.protocol": "SASL_SSL", "sasl.mechanism": "PLAIN", "sasl.username": "bc",
