@@ -309,10 +309,22 @@ async function pageEquipment(id) {
     return;
   }
   const ids = descendants(id, byId);
-  const [pointLists, alerts] = await Promise.all([
+  const [pointLists, alerts, rules] = await Promise.all([
     Promise.all(ids.map((i) => api('/api/v1/points?equipment=' + enc(i) + '&limit=1000'))),
     api('/api/v1/alerts?state=all&limit=1000'),
+    api('/api/v1/rules').catch(() => ({ rules: [] })),
   ]);
+  // The constant limits of the threshold rules that read each point here.
+  const ruleLimits = new Map();
+  for (const r of rules.rules) {
+    if (!r.limit) continue;
+    for (const b of r.bindings || []) {
+      const point = b.points[r.limit.input];
+      if (!point || !ids.includes(b.equipment)) continue;
+      if (!ruleLimits.has(point)) ruleLimits.set(point, []);
+      ruleLimits.get(point).push({ v: r.limit.value, name: `${r.id} (${r.limit.direction})` });
+    }
+  }
   const points = [...new Map(pointLists.flatMap((p) => p.points).map((p) => [p.id, p])).values()];
   const mine = alerts.alerts.filter((a) => ids.includes(a.equipment));
   state.pointsShown = new Set(points.map((p) => p.id));
@@ -331,16 +343,16 @@ async function pageEquipment(id) {
     const box = el('figure', { class: 'chart' }, el('h3', {}, p.label || p.short_name || localName(p.id)),
       el('p', { class: 'muted' }, 'loading…'));
     charts.append(box);
-    loadChart(p, box, mine).catch((err) => box.replaceChildren(el('h3', {}, localName(p.id)), errorBox(err)));
+    loadChart(p, box, mine, ruleLimits.get(p.id) || []).catch((err) => box.replaceChildren(el('h3', {}, localName(p.id)), errorBox(err)));
   }
 }
 
-async function loadChart(p, box, alerts) {
+async function loadChart(p, box, alerts, ruleLimits) {
   const [series, forecast] = await Promise.all([
     api('/api/v1/points/' + enc(p.id) + '/series?steps=144'),
     api('/api/v1/points/' + enc(p.id) + '/forecast').catch(() => null),
   ]);
-  const limits = [];
+  const limits = ruleLimits.slice();
   const markers = [];
   for (const a of alerts) {
     if (!a.points.includes(p.id)) continue;
@@ -349,7 +361,8 @@ async function loadChart(p, box, alerts) {
     if (ev && ev.thresholds && ev.values && SEVERITY_RANK[a.state]) {
       const reads = ev.values.find((v) => v.point === p.id);
       for (const th of ev.thresholds) {
-        if (reads && th.unit === reads.unit && typeof th.value === 'number') limits.push({ v: th.value, name: th.name });
+        if (reads && th.unit === reads.unit && typeof th.value === 'number' && !limits.some((l) => Math.abs(l.v - th.value) < 1e-9))
+          limits.push({ v: th.value, name: th.name });
       }
     }
   }
@@ -362,7 +375,7 @@ async function loadChart(p, box, alerts) {
       el('span', {}, el('span', { class: 'sw measured' }), 'measured'),
       forecast && forecast.status === 'ok' ? el('span', {}, el('span', { class: 'sw forecast' }), 'forecast') : null,
       forecast && forecast.status === 'ok' ? el('span', {}, el('span', { class: 'sw band' }), 'interval') : null,
-      limits.length ? el('span', {}, el('span', { class: 'sw limit' }), 'alert threshold') : null,
+      limits.length ? el('span', {}, el('span', { class: 'sw limit' }), 'limits: ' + limits.map((l) => `${l.name} ${fmtNum(l.v, 2)}`).join(', ')) : null,
       el('span', {}, 'last ', fmtNum(p.last_value, 2), unit ? ' ' + unit : '', ' at ', fmtTime(p.last_time)),
       forecast && forecast.accuracy ? el('span', {}, `MAE ${fmtNum(forecast.accuracy.mae, 3)} vs persistence ${fmtNum(forecast.accuracy.persistence_mae, 3)}`) : null));
 }
@@ -428,7 +441,11 @@ function chartSvg(series, forecast, limits, markers, unit) {
     g.append(svg('path', { d, fill: 'none', stroke: '#111', 'stroke-width': 1.8, class: 'measured' }));
   }
   for (const l of limits) {
-    g.append(svg('line', { x1: L, x2: W - R, y1: Y(l.v), y2: Y(l.v), stroke: '#b00020', 'stroke-width': 1.5, 'stroke-dasharray': '2 2', class: 'limit' }));
+    const line = svg('line', { x1: L, x2: W - R, y1: Y(l.v), y2: Y(l.v), stroke: '#b00020', 'stroke-width': 1.5, 'stroke-dasharray': '2 2', class: 'limit' });
+    const title = svg('title');
+    title.textContent = `${l.name}: ${fmtNum(l.v, 2)}`;
+    line.append(title);
+    g.append(line);
   }
   for (const m of markers) {
     if (m.t < x0 || m.t > x1) continue;

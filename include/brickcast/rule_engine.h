@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -39,6 +40,7 @@ struct RuleEngineOptions {
 struct RuleStatus {
   std::shared_ptr<const RuleSpec> rule;
   std::vector<std::string> equipment;  // bound
+  std::vector<std::map<std::string, std::string>> points;  // per bound equipment: input name -> point IRI
   std::vector<RuleNotApplicable> not_applicable;
   uint64_t evaluations = 0, faults = 0, no_data = 0;
   uint64_t errors = 0;     // evaluations that threw (a bug or an allocation failure): counted, logged, skipped

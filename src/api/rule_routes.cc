@@ -1,7 +1,30 @@
 // Rules: what is loaded, where each applies, where not and why, and how its evaluations went.
+#include <cmath>
+
 #include "api/api.h"
 
 namespace brickcast {
+
+namespace {
+
+// Where the rule applies, with the point each input reads there (the dashboard draws a rule's
+// limit on the charts of the points it reads).
+nlohmann::json Bindings(const RuleStatus& st) {
+  nlohmann::json out = nlohmann::json::array();
+  for (size_t i = 0; i < st.equipment.size(); ++i)
+    out.push_back({{"equipment", st.equipment[i]}, {"points", i < st.points.size() ? st.points[i] : std::map<std::string, std::string>{}}});
+  return out;
+}
+
+// A threshold rule's constant limit on one input, in SI units; null for other rules.
+nlohmann::json Limit(const RuleSpec& r) {
+  const bool constant = (r.kind == RuleKind::kThreshold || r.kind == RuleKind::kForecastThreshold) && r.value.op == 0 &&
+                        r.limit_input.empty() && std::isfinite(r.limit);
+  if (!constant) return nullptr;
+  return {{"input", r.value.a}, {"value", r.limit}, {"direction", r.direction == Direction::kAbove ? "above" : "below"}};
+}
+
+}  // namespace
 
 void AddRuleRoutes(Router& router, const ApiServices& s) {
   using Json = nlohmann::json;
@@ -35,6 +58,8 @@ void AddRuleRoutes(Router& router, const ApiServices& s) {
                              {"action", r.action},
                              {"file", r.file},
                              {"applies", st.equipment},
+                             {"bindings", Bindings(st)},
+                             {"limit", Limit(r)},
                              {"not_applicable", not_applicable},
                              {"evaluations", st.evaluations},
                              {"faults", st.faults},

@@ -471,6 +471,7 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
     }
     if (auto restored = e.alerts.StateOf(rb.alert_id)) b.active = IsActive(*restored);
     status[rb.rule->id].equipment.push_back(rb.equipment);
+    status[rb.rule->id].points.emplace_back(rb.points.begin(), rb.points.end());
     b.binding = std::move(rb);
     if (b.condition->on_forecast()) {
       e.forecast_bindings.push_back(std::make_unique<BindingState>(std::move(b)));

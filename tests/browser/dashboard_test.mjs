@@ -118,6 +118,8 @@ try {
   await satChart.locator('svg path.measured').waitFor({ state: 'attached', timeout: 30000 });
   check(await satChart.locator('svg path.forecast').count() === 1, 'the SAT chart draws the forecast line');
   check(await satChart.locator('svg path.band').count() === 1, 'the SAT chart draws the interval band');
+  check(await satChart.locator('svg line.limit').count() >= 1 && (await satChart.locator('figcaption').textContent()).includes('browser-sat-very-high'),
+        'the SAT chart draws the limit of the threshold rule that reads it');
   check(await page.locator('figure.chart').count() >= 7, 'every point of the AHU and its parts has a chart');
   await page.screenshot({ path: join(artifacts, 'equipment.png'), fullPage: true });
 

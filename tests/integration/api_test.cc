@@ -245,6 +245,10 @@ TEST_F(ApiTest, AlertsFromPostedObservationsAckAndSilence) {
   auto rules = Json::parse(client_->Get("/api/v1/rules", read)->body);
   ASSERT_EQ(rules["count"], 1);
   EXPECT_EQ(rules["rules"][0]["applies"], Json::array({"urn:b#AHU1"}));
+  EXPECT_EQ(rules["rules"][0]["bindings"][0]["points"]["SAT"], "urn:b#SAT") << "the point each input reads";
+  EXPECT_EQ(rules["rules"][0]["limit"]["input"], "SAT");
+  EXPECT_NEAR(rules["rules"][0]["limit"]["value"].get<double>(), 26.667, 1e-3) << "SI, as the series";
+  EXPECT_EQ(rules["rules"][0]["limit"]["direction"], "above");
   EXPECT_GE(rules["rules"][0]["evaluations"].get<int>(), 1);
   const std::string metrics = client_->Get("/metrics", read)->body;
   EXPECT_NE(metrics.find("brickcast_alerts{state=\"firing\",severity=\"warning\"} 1"), std::string::npos) << metrics;
@@ -412,6 +416,23 @@ TEST_F(ApiTest, AClientOverItsRateGets429WithRetryAfter) {
   ASSERT_EQ(limited->status, 429);
   EXPECT_EQ(limited->get_header_value("Retry-After"), "1");
   EXPECT_EQ(Json::parse(limited->body)["error"]["code"], "rate_limited");
+}
+
+TEST_F(ApiTest, OversizedAndMalformedBodiesGetClearErrorsAndTheDaemonGoesOn) {
+  StartDaemon(R"(, "max_body_bytes": 1024)");
+  auto big = client_->Post("/api/v1/observations", std::string(4096, ' ') + kTtl, "text/turtle");
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->status, 413);
+  EXPECT_EQ(Json::parse(big->body)["error"]["code"], "payload_too_large");
+  auto garbage = client_->Post("/api/v1/observations", "{\"observations\": [", "application/json");
+  EXPECT_EQ(garbage->status, 400);
+  EXPECT_FALSE(Json::parse(garbage->body)["error"]["message"].get<std::string>().empty());
+  auto silence = client_->Post("/api/v1/silences", "not json", "application/json");
+  EXPECT_EQ(silence->status, 400);
+  EXPECT_EQ(Json::parse(silence->body)["error"]["message"], "body is not valid JSON");
+  auto ok = client_->Post("/api/v1/observations", kTtl, "text/turtle");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << "a good request after bad ones is served";
 }
 
 TEST_F(ApiTest, HeavyReadsAnswer304WhenUnchanged) {
