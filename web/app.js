@@ -565,15 +565,18 @@ async function pageAlerts(params) {
 async function pageModels() {
   const [fc, rules] = await Promise.all([api('/api/v1/forecast'), api('/api/v1/rules').catch(() => null)]);
   const acc = fc.accuracy || {};
-  const beats = typeof acc.mae === 'number' && typeof acc.persistence_mae === 'number' ? acc.mae < acc.persistence_mae : null;
+  const beats = typeof acc.mae === 'number' && typeof acc.persistence_mae === 'number'
+    ? acc.mae < acc.persistence_mae && (typeof acc.seasonal_naive_mae !== 'number' || acc.mae < acc.seasonal_naive_mae) : null;
   setMain(el('h1', {}, 'Models'),
     el('dl', { class: 'kv' },
       el('dt', {}, 'Model in service'), el('dd', {}, fc.model || 'none (seasonal naive fallback)'),
       el('dt', {}, 'File'), el('dd', {}, fc.model_path || '—'),
       el('dt', {}, 'Forecasts made'), el('dd', {}, String(fc.forecasts)),
       el('dt', {}, 'Points forecast'), el('dd', {}, String(fc.points)),
-      el('dt', {}, 'Rolling MAE'), el('dd', {}, fmtNum(acc.mae, 4), beats === null ? '' : beats ? ' — beats persistence' : ' — worse than persistence'),
-      el('dt', {}, 'Persistence MAE'), el('dd', {}, fmtNum(acc.persistence_mae, 4)),
+      el('dt', {}, 'Rolling MAE'), el('dd', {}, fmtNum(acc.mae, 4), beats === null ? '' : beats ? ' — beats the baselines' : ' — worse than a baseline'),
+      el('dt', {}, 'Persistence MAE'), el('dd', {}, fmtNum(acc.persistence_mae, 4), ' (repeating the last value)'),
+      el('dt', {}, 'Seasonal naive MAE'), el('dd', {}, acc.seasonal_naive_mae === null || acc.seasonal_naive_mae === undefined
+        ? 'not yet (under a day of data)' : fmtNum(acc.seasonal_naive_mae, 4) + ' (the same time yesterday)'),
       el('dt', {}, 'Interval coverage'), el('dd', {}, fmtNum(acc.interval_coverage, 3), ' (target ', fmtNum(acc.target_coverage, 2), ')'),
       el('dt', {}, 'Residuals scored'), el('dd', {}, String(acc.residuals || 0)),
       el('dt', {}, 'Latency p50 / p99'), el('dd', {}, `${fmtNum(fc.latency_p50_s * 1000, 1)} / ${fmtNum(fc.latency_p99_s * 1000, 1)} ms`),

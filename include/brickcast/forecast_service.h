@@ -73,6 +73,8 @@ struct PointAccuracy {
   // The same rolling MAE for repeating the last input value: the model is worth its cost where
   // mae < persistence_mae.
   double persistence_mae = NAN;
+  // ... and for the value of the same step a day earlier (seasonal naive; NaN under a day of data).
+  double seasonal_naive_mae = NAN;
 };
 
 // Typed states; the strings are for JSON and CSV only.
@@ -105,6 +107,7 @@ struct ModelAccuracy {
   uint64_t residuals = 0;
   double mae = NAN, interval_coverage = NAN;  // rolling over all points
   double persistence_mae = NAN;               // repeating the last value, same steps
+  double seasonal_naive_mae = NAN;            // the same time a day earlier, same steps
 };
 
 // Cumulative counters and the latency / batch-size histograms, for /metrics and benchmarks.

@@ -39,6 +39,7 @@ HttpResponse ForecastOverview(const ApiServices& s) {
                             {{"residuals", a.residuals},
                              {"mae", NumberOrNull(a.mae)},
                              {"persistence_mae", NumberOrNull(a.persistence_mae)},
+                             {"seasonal_naive_mae", NumberOrNull(a.seasonal_naive_mae)},
                              {"interval_coverage", NumberOrNull(a.interval_coverage)},
                              {"target_coverage", config->forecast.interval_coverage}}},
                            {"forecasts", c.forecasts},

@@ -34,6 +34,7 @@ nlohmann::json ForecastToJson(const PointForecast& f) {
           {{"residuals", f.accuracy.residuals},
            {"mae", NumberOrNull(f.accuracy.mae)},
            {"persistence_mae", NumberOrNull(f.accuracy.persistence_mae)},
+           {"seasonal_naive_mae", NumberOrNull(f.accuracy.seasonal_naive_mae)},
            {"interval_coverage", NumberOrNull(f.accuracy.interval_coverage)}}}};
   if (f.fallback) j["fallback_reason"] = f.fallback_reason;
   return j;

@@ -50,6 +50,7 @@ struct PastForecast {
   UnixMillis first_step = 0;
   float scale = 1;                // spread of the input window
   float last_value = 0;           // the persistence forecast for every step, for the skill comparison
+  std::vector<float> seasonal;    // the seasonal-naive forecast per horizon step; empty under a day of data
   std::vector<float> values;      // per horizon step
   std::vector<float> half_width;  // NaN when it had no interval
 };
@@ -62,7 +63,7 @@ struct PointState {
   std::shared_ptr<const PointForecast> latest;  // shared with ForecastProduced subscribers
   std::deque<PastForecast> past;
   serving::ScoreRings scores;
-  serving::RollingMean mae, coverage, persistence_mae;
+  serving::RollingMean mae, coverage, persistence_mae, seasonal_mae;
 };
 
 struct Shard {
@@ -114,7 +115,7 @@ struct ForecastService::Impl {
   mutable std::mutex pooled_mu;
   serving::ScoreRings pooled;
   std::vector<double> pooled_quantile;  // per horizon step, refreshed after scoring
-  serving::RollingMean model_mae, model_coverage, model_persistence_mae;
+  serving::RollingMean model_mae, model_coverage, model_persistence_mae, model_seasonal_mae;
 
   mutable std::mutex stats_mu;
   ForecastCounters counters;                   // guarded by stats_mu (latency/batch histograms too)
@@ -232,8 +233,12 @@ struct ForecastService::Impl {
       // Seasonal naive needs yesterday's values at the forecast steps: the first `horizon` steps of
       // a one-day window ending now. (With a store of exactly one day the oldest of those steps has
       // left the ring; the gap filling then takes the next one, a step later.)
-      if (n >= day_steps && day_steps >= static_cast<size_t>(horizon))
-        req.seasonal.assign(values.end() - day_steps, values.end() - day_steps + horizon);
+      // Only from data: steps before the point's first observation are back-filled by FillGaps,
+      // and yesterday's "values" there would be today's first value (not a seasonal forecast).
+      bool day_known = n >= day_steps && day_steps >= static_cast<size_t>(horizon);
+      for (size_t i = n - std::min(n, day_steps); day_known && i < n - day_steps + static_cast<size_t>(horizon); ++i)
+        day_known = window->observed[i] || window->filled[i];
+      if (day_known) req.seasonal.assign(values.end() - day_steps, values.end() - day_steps + horizon);
       req.enqueued = Steady::now();
       {
         std::lock_guard<std::mutex> lock(shard.mu);
@@ -258,7 +263,7 @@ struct ForecastService::Impl {
     Shard& shard = ShardFor(point);
     std::vector<std::pair<size_t, double>> pooled_scores;
     struct Update {
-      double err, covered, persistence_err;  // covered: 1, 0 or NaN without an interval
+      double err, covered, persistence_err, seasonal_err;  // covered, seasonal_err: NaN when not known
     };
     std::vector<Update> model_updates;
     {
@@ -285,8 +290,11 @@ struct ForecastService::Impl {
           const double persistence_err = std::abs(actual - p.last_value);
           st.mae.Add(err);
           st.persistence_mae.Add(persistence_err);
+          const double seasonal_err =
+              h < p.seasonal.size() && !std::isnan(p.seasonal[h]) ? std::abs(actual - p.seasonal[h]) : NAN;
+          if (!std::isnan(seasonal_err)) st.seasonal_mae.Add(seasonal_err);
           if (!std::isnan(covered)) st.coverage.Add(covered);
-          model_updates.push_back({err, covered, persistence_err});
+          model_updates.push_back({err, covered, persistence_err, seasonal_err});
         }
       }
       st.scored_until = closed_end;
@@ -303,6 +311,7 @@ struct ForecastService::Impl {
     for (const Update& u : model_updates) {
       model_mae.Add(u.err, 2000);
       model_persistence_mae.Add(u.persistence_err, 2000);
+      if (!std::isnan(u.seasonal_err)) model_seasonal_mae.Add(u.seasonal_err, 2000);
       if (!std::isnan(u.covered)) model_coverage.Add(u.covered, 2000);
     }
     return true;
@@ -417,6 +426,7 @@ struct ForecastService::Impl {
       past.first_step = r.window_end;
       past.scale = scale;
       past.last_value = r.last_value;
+      past.seasonal = r.seasonal;
       past.values = values;
       past.half_width.assign(horizon, NAN);
       Shard& shard = ShardFor(r.point);
@@ -554,6 +564,7 @@ Status ForecastService::SetModel(std::shared_ptr<const Forecaster> model) {
     impl_->model_mae = {};
     impl_->model_coverage = {};
     impl_->model_persistence_mae = {};
+    impl_->model_seasonal_mae = {};
   }
   impl_->Count([](ForecastCounters& c) { ++c.model_swaps; });
   spdlog::info("forecast model: {} -> {}", before, after);
@@ -599,6 +610,7 @@ std::optional<PointForecast> ForecastService::Get(const std::string& point) cons
   pf.accuracy.mae = it->second.mae.value;
   pf.accuracy.interval_coverage = it->second.coverage.value;
   pf.accuracy.persistence_mae = it->second.persistence_mae.value;
+  pf.accuracy.seasonal_naive_mae = it->second.seasonal_mae.value;
   return pf;
 }
 
@@ -610,6 +622,7 @@ ModelAccuracy ForecastService::Accuracy() const {
   a.mae = impl_->model_mae.value;
   a.interval_coverage = impl_->model_coverage.value;
   a.persistence_mae = impl_->model_persistence_mae.value;
+  a.seasonal_naive_mae = impl_->model_seasonal_mae.value;
   return a;
 }
 
@@ -704,6 +717,8 @@ void CollectForecastMetrics(const ForecastService& service, MetricWriter& w) {
           a.mae, model);
   w.Gauge("brickcast_forecast_model_persistence_mae",
           "Rolling MAE that repeating the last value would have had on the same steps.", a.persistence_mae, model);
+  w.Gauge("brickcast_forecast_model_seasonal_naive_mae",
+          "Rolling MAE that the same time a day earlier would have had on the same steps.", a.seasonal_naive_mae, model);
   w.Gauge("brickcast_forecast_model_interval_coverage", "Rolling share of actuals inside their prediction interval.",
           a.interval_coverage, model);
 }

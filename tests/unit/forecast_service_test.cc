@@ -57,6 +57,34 @@ void FeedSteps(SeriesStore& store, ForecastService& svc, int n, int from, int to
   }
 }
 
+TEST(ForecastServiceTest, AccuracyIsComparedWithPersistenceAndSeasonalNaive) {
+  // A signal that repeats every day exactly: the same time yesterday is a perfect forecast,
+  // repeating the last value is not. The seasonal baseline is unknown until a day is stored.
+  constexpr int kDay = 1440;  // steps of 60 s
+  SeriesStore store(SeriesOptions{kStep, kDay + 64, 2, 32});
+  ForecastService svc(store, Options());
+  ASSERT_TRUE(svc.SetModel(std::make_shared<TrendForecaster>(16, 4)).ok());
+  ASSERT_TRUE(svc.Start().ok());
+  auto feed = [&](int from, int to) {
+    for (int s = from; s < to; ++s) {
+      store.Append(Observation{Point(0), kT0 + s * kStep + kStep / 2, 20 + 3 * std::sin(2 * M_PI * s / kDay), "", ""});
+      if (s % 8 == 0 || s + 1 == to) {  // forecasts every 8 steps: enough residuals, a quick test
+        svc.NotifyData({Point(0)});
+        ASSERT_TRUE(svc.Tick(std::chrono::seconds(20)));
+      }
+    }
+  };
+  feed(0, kDay - 40);
+  EXPECT_TRUE(std::isnan(svc.Get(Point(0))->accuracy.seasonal_naive_mae)) << "under a day of data";
+  EXPECT_TRUE(std::isnan(svc.Accuracy().seasonal_naive_mae));
+  feed(kDay - 40, kDay + 60);
+  const ModelAccuracy a = svc.Accuracy();
+  ASSERT_FALSE(std::isnan(a.seasonal_naive_mae));
+  EXPECT_LT(a.seasonal_naive_mae, 0.02);
+  EXPECT_GT(a.persistence_mae, 5 * a.seasonal_naive_mae);
+  EXPECT_LT(svc.Get(Point(0))->accuracy.seasonal_naive_mae, 0.02);
+}
+
 TEST(ForecastServiceTest, ForecastsEveryPointWithCalibratedIntervals) {
   SeriesStore store(SeriesOptions{kStep, 64, 2, 32});
   ManualClock clock(1800000000000);
