@@ -46,13 +46,19 @@ HttpResponse ListPoints(const ApiServices& s, const HttpRequest& req) {
   const std::string cls_iri = cls.empty() ? "" : BrickClassIri(cls);
   if (!cls.empty() && !s.registry->classes().Knows(cls_iri))
     return JsonError(400, "invalid_argument", "unknown Brick class '" + cls + "'");
+  size_t offset = 0, limit = 0;
+  if (auto bad = ParsePage(req, &offset, &limit)) return *bad;
+  if (req.Query("limit").empty()) limit = 1000;  // a site's points in one answer, unless it is large
   Json points = Json::array();
+  size_t total = 0;
   for (const PointInfo& p : s.registry->List()) {
     if (!cls_iri.empty() && (p.brick_class.empty() || !s.registry->classes().IsA(p.brick_class, cls_iri))) continue;
     if (!equipment.empty() && p.equipment != equipment && model->RootEquipmentOf(p.equipment) != equipment) continue;
-    points.push_back(PointJson(s, p));
+    if (total++ >= offset && points.size() < limit) points.push_back(PointJson(s, p));
   }
-  return JsonResponse(Json{{"points", points}, {"count", points.size()}});
+  Json out{{"points", points}, {"count", points.size()}, {"total", total}, {"offset", offset}, {"limit", limit}};
+  out["next_offset"] = offset + points.size() < total ? Json(offset + points.size()) : Json();
+  return JsonResponse(out);
 }
 
 HttpResponse GetSeries(const ApiServices& s, const HttpRequest& req) {
@@ -93,8 +99,10 @@ void AddPointRoutes(Router& router, const ApiServices& s) {
                    .path = "/api/v1/points",
                    .summary = "Points of the model and the streams, with their latest values",
                    .query = {{"class", "string", "Brick class (subclasses match), e.g. Temperature_Sensor"},
-                             {"equipment", "string", "equipment IRI or local name (its parts' points too)"}},
-                   .responses = {{200, "{points: [...], count}"}, {400, "unknown Brick class"}},
+                             {"equipment", "string", "equipment IRI or local name (its parts' points too)"},
+                             {"offset", "integer", "points to skip"},
+                             {"limit", "integer", "points to return, 1-1000 (default 1000)"}},
+                   .responses = {{200, "{points: [...], count, total, next_offset}"}, {400, "unknown Brick class, bad page"}},
                    .handler = [s](const HttpRequest& r) { return ListPoints(s, r); }});
   router.Add(Route{.method = "GET",
                    .path = "/api/v1/points/{point}/series",

@@ -66,13 +66,21 @@ void AddSilenceRoutes(Router& router, const ApiServices& s) {
   router.Add(Route{.method = "GET",
                    .path = "/api/v1/silences",
                    .summary = "Silences in force or to come (all=true: expired ones too)",
-                   .query = {{"all", "boolean", "include expired silences"}},
-                   .responses = {{200, "{silences, count}"}},
+                   .query = {{"all", "boolean", "include expired silences"},
+                             {"offset", "integer", "silences to skip"},
+                             {"limit", "integer", "silences to return, 1-1000 (default 100)"}},
+                   .responses = {{200, "{silences, count, total, next_offset}"}, {400, "bad page"}},
                    .handler = [s, clock](const HttpRequest& r) {
+                     size_t offset = 0, limit = 0;
+                     if (auto bad = ParsePage(r, &offset, &limit)) return *bad;
+                     const std::vector<Silence> all = s.alerts->Silences(r.Query("all") == "true");
                      Json out = Json::array();
-                     for (const Silence& x : s.alerts->Silences(r.Query("all") == "true"))
-                       out.push_back(SilenceJson(x, clock->Now()));
-                     return JsonResponse(Json{{"silences", out}, {"count", out.size()}});
+                     for (size_t i = offset; i < all.size() && out.size() < limit; ++i)
+                       out.push_back(SilenceJson(all[i], clock->Now()));
+                     Json body{{"silences", out}, {"count", out.size()}, {"total", all.size()}, {"offset", offset},
+                               {"limit", limit}};
+                     body["next_offset"] = offset + out.size() < all.size() ? Json(offset + out.size()) : Json();
+                     return JsonResponse(body);
                    }});
   router.Add(Route{.method = "POST",
                    .path = "/api/v1/silences",

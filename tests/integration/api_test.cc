@@ -81,6 +81,14 @@ TEST_F(ApiTest, PostTurtleThenQueryPoints) {
 
   auto all = Json::parse(client_->Get("/api/v1/points")->body);
   EXPECT_EQ(all["count"], 4);  // the model's points, with or without data
+  auto page = Json::parse(client_->Get("/api/v1/points?limit=3")->body);
+  EXPECT_EQ(page["count"], 3);
+  EXPECT_EQ(page["total"], 4);
+  EXPECT_EQ(page["next_offset"], 3);
+  auto rest = Json::parse(client_->Get("/api/v1/points?limit=3&offset=3")->body);
+  EXPECT_EQ(rest["count"], 1);
+  EXPECT_TRUE(rest["next_offset"].is_null());
+  EXPECT_EQ(client_->Get("/api/v1/points?limit=x")->status, 400);
   auto temps = Json::parse(client_->Get("/api/v1/points?class=Air_Temperature_Sensor")->body);
   ASSERT_EQ(temps["count"], 3);
   auto ahu = Json::parse(client_->Get("/api/v1/points?equipment=urn:b%23AHU1")->body);
@@ -235,6 +243,8 @@ TEST_F(ApiTest, AlertsFromPostedObservationsAckAndSilence) {
   EXPECT_EQ(silenced["silenced_by"], Json::array({sid}));
   EXPECT_EQ(silenced["state"], "firing") << "silenced alerts stay visible";
   EXPECT_EQ(Json::parse(client_->Get("/api/v1/silences", read)->body)["count"], 1);
+  EXPECT_EQ(client_->Get("/api/v1/silences?limit=0", read)->status, 400);
+  EXPECT_EQ(Json::parse(client_->Get("/api/v1/silences?offset=1", read)->body)["count"], 0);
   EXPECT_EQ(client_->Delete("/api/v1/silences/nope", ops)->status, 404);
   EXPECT_EQ(client_->Delete("/api/v1/silences/" + sid, read)->status, 403);
   EXPECT_EQ(client_->Delete("/api/v1/silences/" + sid, ops)->status, 200);
