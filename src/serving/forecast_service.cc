@@ -234,11 +234,14 @@ struct ForecastService::Impl {
       // a one-day window ending now. (With a store of exactly one day the oldest of those steps has
       // left the ring; the gap filling then takes the next one, a step later.)
       // Only from data: steps before the point's first observation are back-filled by FillGaps,
-      // and yesterday's "values" there would be today's first value (not a seasonal forecast).
-      bool day_known = n >= day_steps && day_steps >= static_cast<size_t>(horizon);
-      for (size_t i = n - std::min(n, day_steps); day_known && i < n - day_steps + static_cast<size_t>(horizon); ++i)
-        day_known = window->observed[i] || window->filled[i];
-      if (day_known) req.seasonal.assign(values.end() - day_steps, values.end() - day_steps + horizon);
+      // and yesterday's "values" there would be today's first value (not a seasonal forecast). The
+      // first of them may be missing: a store of exactly one day has just evicted it.
+      size_t known = 0;
+      const bool whole_day = n >= day_steps && day_steps >= static_cast<size_t>(horizon);
+      for (size_t i = n - std::min(n, day_steps); whole_day && i < n - day_steps + static_cast<size_t>(horizon); ++i)
+        known += window->observed[i] || window->filled[i];
+      if (whole_day && known + 1 >= static_cast<size_t>(horizon))
+        req.seasonal.assign(values.end() - day_steps, values.end() - day_steps + horizon);
       req.enqueued = Steady::now();
       {
         std::lock_guard<std::mutex> lock(shard.mu);
