@@ -99,7 +99,7 @@ HttpResponse Router::Handle(const HttpRequest& request) const {
   HttpRequest routed = request;
   for (size_t k = 0; k < best_pattern->params.size(); ++k)
     routed.params[best_pattern->params[k]] = best_match[k + 1].str();
-  const bool mutating = method != "GET";
+  const bool mutating = method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
   if (authorize_) {
     if (auto denied = authorize_(request, best->scope, &routed.principal)) {
       if (mutating && audit_) audit_(routed, *denied);  // refused attempts are recorded too
@@ -108,7 +108,7 @@ HttpResponse Router::Handle(const HttpRequest& request) const {
   }
   HttpResponse response = best->handler(routed);
   if (mutating && audit_) audit_(routed, response);
-  if (!mutating && response.status == 200 && !response.stream && response.content_type == "application/json" &&
+  if (method == "GET" && response.status == 200 && !response.stream && response.content_type == "application/json" &&
       response.headers.count("ETag") == 0) {
     // Heavy reads (alert lists, series, forecasts) polled by scripts: unchanged, they cost a 304.
     const std::string etag = "\"" + Sha256Hex(response.body).substr(0, 20) + "\"";

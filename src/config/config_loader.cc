@@ -404,9 +404,11 @@ StatusOr<Config> LoadConfigText(const std::string& json_text, const std::string&
       AuthToken tok{t["name"], t["token"], t["scope"], t["sha256"]};
       const std::string file = Resolve(base_dir, t["token_file"].get<std::string>());
       const std::string ptr = "/http/tokens/" + std::to_string(i);
+      bool readable = true;
       if (!file.empty()) {
         std::ifstream tf(file);
-        if (!tf) errors.push_back(ptr + "/token_file: cannot read " + file);
+        readable = static_cast<bool>(tf);
+        if (!readable) errors.push_back(ptr + "/token_file: cannot read " + file);
         std::getline(tf, tok.token);
       }
       const int given = !t["token"].get<std::string>().empty() + !file.empty() + !tok.sha256.empty();
@@ -417,7 +419,7 @@ StatusOr<Config> LoadConfigText(const std::string& json_text, const std::string&
                          tok.sha256.find_first_not_of("0123456789abcdef") == std::string::npos;
         if (!hex) errors.push_back(ptr + "/sha256: 64 lower-case hex digits");
       } else if (tok.token.empty()) {
-        errors.push_back(ptr + "/token_file: " + file + " is empty");
+        if (readable) errors.push_back(ptr + "/token_file: " + file + " is empty");
       } else {
         tok.sha256 = Sha256Hex(tok.token);
       }
