@@ -4,6 +4,9 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "brickcast/alerts.h"
 #include "brickcast/brick_model.h"
@@ -18,6 +21,21 @@
 #include "brickcast/status.h"
 
 namespace brickcast {
+
+// What a reload did: applied everything (ok) or nothing (errors); settings that changed in the
+// file but only take effect at a restart are listed, not silently ignored.
+struct ReloadReport {
+  bool ok = false;
+  UnixMillis time = 0;  // wall time
+  std::vector<std::string> errors;         // why nothing was applied
+  std::vector<std::string> applied;        // JSON pointers of changed settings now in force
+  std::vector<std::string> needs_restart;  // JSON pointers of changed settings read only at start
+};
+
+struct ReloadCounters {
+  uint64_t reloads = 0, failures = 0;
+  std::optional<ReloadReport> last;
+};
 
 class Daemon {
  public:
@@ -51,6 +69,10 @@ class Daemon {
   const DataWatermark& watermark() const;
   // Re-reads the configured forecast model file and swaps it in; on error the running one stays.
   Status ReloadForecastModel();
+  // SIGHUP and POST /api/v1/reload: re-reads the config file, its rules, Brick models, tokens and
+  // forecast model; validates all of it first and applies all or nothing.
+  ReloadReport Reload();
+  ReloadCounters reload_counters() const;
 
  private:
   Status StartHttp();

@@ -119,6 +119,7 @@ Router BuildApiRouter(const ApiServices& services) {
     AddAuditRoutes(router, services);
   }
   AddEventRoutes(router, services);
+  AddOperationRoutes(router, services);
   AddDashboardRoutes(router);
   // Last, so the document describes every route above and itself.
   auto document = std::make_shared<std::string>();

@@ -1,7 +1,7 @@
 // The REST API: what the handlers may use (ApiServices) and the route table built from it. One
 // file per resource adds its routes (health_routes.cc, point_routes.cc, observation_routes.cc,
 // equipment_routes.cc, forecast_routes.cc, alert_routes.cc, silence_routes.cc, rule_routes.cc,
-// event_routes.cc) and the dashboard's static files (dashboard_routes.cc); handlers only read
+// event_routes.cc, audit_routes.cc, operation_routes.cc) and the dashboard's static files (dashboard_routes.cc); handlers only read
 // through thread-safe interfaces and snapshots, so the HTTP workers may run them concurrently.
 #pragma once
 
@@ -15,6 +15,7 @@
 #include "brickcast/brick_model.h"
 #include "brickcast/rule_engine.h"
 #include "brickcast/config.h"
+#include "brickcast/daemon.h"
 #include "brickcast/forecast_service.h"
 #include "brickcast/ingestor.h"
 #include "brickcast/kafka.h"
@@ -44,6 +45,8 @@ struct ApiServices {
   AlertManager* alerts = nullptr;
   const Clock* clock = &Clock::Real();  // "now" for silences
   LiveEvents* live_events = nullptr;    // GET /api/v1/events; null: 503
+  std::function<ReloadReport()> reload;  // POST /api/v1/reload
+  std::function<ReloadCounters()> reload_counters;
 };
 
 // Every route of the API, with bearer-token checks against the current config's tokens.
@@ -60,6 +63,7 @@ void AddSilenceRoutes(Router& router, const ApiServices& services);
 void AddRuleRoutes(Router& router, const ApiServices& services);
 void AddEventRoutes(Router& router, const ApiServices& services);
 void AddAuditRoutes(Router& router, const ApiServices& services);
+void AddOperationRoutes(Router& router, const ApiServices& services);
 // What the audit log keeps of a mutating call.
 AuditEntry AuditEntryOf(const HttpRequest& request, const HttpResponse& response);
 void AddDashboardRoutes(Router& router);

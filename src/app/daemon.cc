@@ -4,11 +4,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
+#include <set>
 
 #include <filesystem>
 #include <fstream>
 
 #include "app/file_replay_source.h"
+#include "brickcast/logging.h"
 #include "brickcast/alerts.h"
 #include "brickcast/lifecycle.h"
 #include "brickcast/rule_engine.h"
@@ -94,6 +97,8 @@ struct Daemon::Impl {
 
   Lifecycle lifecycle;
   bool services_added = false;
+  std::mutex reload_mu;  // one reload at a time; guards reloads
+  ReloadCounters reloads;
 
   Status LoadBrickModel();
   Status StartBroker();
@@ -215,6 +220,8 @@ Status Daemon::StartHttp() {
   services.clock = &d.clock;
   services.metrics = &d.metrics;
   services.live_events = &d.live_events;
+  services.reload = [this] { return Reload(); };
+  services.reload_counters = [this] { return reload_counters(); };
   services.reload_model = [this]() { return ReloadForecastModel(); };
   services.ready = [this](std::string* why) {
     if (!impl_->started) {
@@ -309,6 +316,13 @@ void Daemon::Impl::RegisterMetrics() {
   if (forecast) metrics.Register("forecast", [this](MetricWriter& w) { CollectForecastMetrics(*forecast, w); });
   metrics.Register("rules", [this](MetricWriter& w) { CollectRuleMetrics(*rule_engine, w); });
   metrics.Register("alerts", [this](MetricWriter& w) { CollectAlertMetrics(*alerts, w); });
+  metrics.Register("reload", [this](MetricWriter& w) {
+    std::lock_guard<std::mutex> lock(reload_mu);
+    w.Counter("brickcast_reloads_total", "Reloads asked for (SIGHUP or POST /api/v1/reload).",
+              static_cast<double>(reloads.reloads));
+    w.Counter("brickcast_reload_failures_total", "Reloads refused: nothing applied, the running configuration stays.",
+              static_cast<double>(reloads.failures));
+  });
 }
 
 Status Daemon::Impl::Subscribe() {
@@ -464,6 +478,114 @@ AlertManager& Daemon::alerts() { return *impl_->alerts; }
 RuleEngine& Daemon::rule_engine() { return *impl_->rule_engine; }
 EventBus& Daemon::events() { return impl_->events; }
 const DataWatermark& Daemon::watermark() const { return impl_->watermark; }
+
+namespace {
+
+// Settings a reload puts in force; every other change waits for a restart (the listen address,
+// Kafka, the store's shape, ...).
+bool AppliedAtReload(const std::string& pointer) {
+  for (const char* prefix : {"/rules", "/brick/models", "/forecast/model", "/http/tokens", "/http/tokens_file",
+                             "/log/level"}) {
+    const std::string p(prefix);
+    if (pointer == p || pointer.rfind(p + "/", 0) == 0) return true;
+  }
+  return false;
+}
+
+// The JSON pointers whose values differ between two effective configs (leaves, or whole arrays).
+void ChangedPointers(const nlohmann::json& before, const nlohmann::json& after, const std::string& at,
+                     std::vector<std::string>* out) {
+  if (before.is_object() && after.is_object()) {
+    std::set<std::string> keys;
+    for (const auto& [k, v] : before.items()) keys.insert(k);
+    for (const auto& [k, v] : after.items()) keys.insert(k);
+    for (const std::string& k : keys) {
+      ChangedPointers(before.contains(k) ? before[k] : nlohmann::json(), after.contains(k) ? after[k] : nlohmann::json(),
+                      at + "/" + k, out);
+    }
+    return;
+  }
+  if (before != after) out->push_back(at);
+}
+
+}  // namespace
+
+ReloadReport Daemon::Reload() {
+  Impl& d = *impl_;
+  std::lock_guard<std::mutex> lock(d.reload_mu);
+  ReloadReport report;
+  report.time = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch()).count();
+  auto finish = [&]() {
+    ++d.reloads.reloads;
+    if (!report.ok) ++d.reloads.failures;
+    d.reloads.last = report;
+    auto join = [](const std::vector<std::string>& v, const char* sep) {
+      std::string out;
+      for (const std::string& x : v) out += (out.empty() ? "" : sep) + x;
+      return out;
+    };
+    if (report.ok) {
+      spdlog::info("reload: applied {} changed settings{}{}", report.applied.size(),
+                   report.needs_restart.empty() ? "" : "; these need a restart: ", join(report.needs_restart, ", "));
+    } else {
+      spdlog::error("reload failed, the running configuration stays: {}", join(report.errors, "; "));
+    }
+    return report;
+  };
+  const std::shared_ptr<const Config> running = d.config.Get();
+  if (running->path.empty()) {
+    report.errors.push_back("the daemon was not started from a config file: nothing to re-read");
+    return finish();
+  }
+  // 1. Validate everything: the config, its rule files, its Brick models.
+  auto loaded = LoadConfigFile(running->path);
+  if (!loaded.ok()) {
+    report.errors.push_back(loaded.status().message());
+    return finish();
+  }
+  auto next = std::make_shared<Config>(std::move(*loaded));
+  next->replay = running->replay;  // command-line replay files and speed are the start's
+  auto rules = LoadRules(next->rules);
+  if (!rules.ok()) report.errors.push_back(rules.status().message());
+  auto brick = std::make_shared<BrickModel>(d.classes);
+  for (const std::string& f : next->brick.models) {
+    if (Status st = brick->LoadFile(f); !st.ok()) report.errors.push_back(st.message());
+  }
+  if (!report.errors.empty()) return finish();
+  std::vector<std::string> changed;
+  ChangedPointers(nlohmann::json::parse(running->effective_json, nullptr, false),
+                  nlohmann::json::parse(next->effective_json, nullptr, false), "", &changed);
+  for (const std::string& p : changed) {
+    if (p.rfind("/replay", 0) == 0) continue;
+    (AppliedAtReload(p) ? report.applied : report.needs_restart).push_back(p);
+  }
+  // 2. The forecast model is loaded and swapped first: the one step that can still fail, and on
+  // failure the service keeps its model, so nothing has changed yet.
+  if (d.forecast && next->forecast.enabled && !next->forecast.model.empty()) {
+    if (Status st = d.forecast->LoadModel(next->forecast.model); !st.ok()) {
+      report.errors.push_back("forecast.model: " + st.message());
+      report.applied.clear();
+      report.needs_restart.clear();
+      return finish();
+    }
+  }
+  // 3. Apply the rest, which cannot fail.
+  d.registry->LoadModel(*brick);
+  d.model.Set(brick);
+  d.rules.Set(*rules);
+  if (d.rule_engine) d.rule_engine->SetRules(*rules, brick);
+  if (next->log.level != running->log.level) (void)SetupLogging(next->log.level);
+  d.config.Set(next);  // tokens, and whatever reads the config at run time
+  d.events.Publish(ConfigReloaded{next->path});
+  report.ok = true;
+  return finish();
+}
+
+ReloadCounters Daemon::reload_counters() const {
+  std::lock_guard<std::mutex> lock(impl_->reload_mu);
+  return impl_->reloads;
+}
 
 Status Daemon::ReloadForecastModel() {
   if (!impl_->forecast) return Status::FailedPrecondition("forecasting is disabled (forecast.enabled is false)");

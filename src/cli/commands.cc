@@ -89,11 +89,9 @@ int Serve(const std::string& config_path, const std::vector<std::string>& replay
       continue;
     }
     if (sig == SIGHUP) {
-      // The forecast model file is re-read (a retrained model goes live without a restart); the
-      // rest of the configuration is not reloaded in this version.
-      Status st = daemon.ReloadForecastModel();
-      if (st.ok()) spdlog::info("SIGHUP: forecast model reloaded; the rest of the configuration is unchanged");
-      else spdlog::warn("SIGHUP: forecast model not reloaded, the running one stays: {}", st.message());
+      // The config file, its rules, Brick models, tokens and the forecast model, all or nothing
+      // (the report is logged; GET /api/v1/status keeps it).
+      (void)daemon.Reload();
       continue;
     }
     spdlog::info("signal {} received, stopping", sig);

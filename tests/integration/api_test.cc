@@ -459,6 +459,59 @@ TEST_F(ApiTest, HeavyReadsAnswer304WhenUnchanged) {
       << "new data: a new ETag";
 }
 
+TEST_F(ApiTest, ReloadAppliesAllOrNothingAndSaysWhatNeedsARestart) {
+  dir_.File("model.ttl", kModel);
+  dir_.File("rules/r.json", R"([{"id": "sat-high", "kind": "threshold", "applies_to": "AHU", "limit": "80 degF",
+      "inputs": {"SAT": "Supply_Air_Temperature_Sensor"}}])");
+  auto config = [](const std::string& extra_tokens, int threads) {
+    return R"({"brick": {"models": ["model.ttl"]}, "store": {"step_seconds": 60, "window_steps": 60},
+      "forecast": {"model": "none", "workers": 1}, "rules": ["rules"], "log": {"level": "warn"},
+      "http": {"listen": "127.0.0.1:0", "threads": )" + std::to_string(threads) + R"(,
+               "tokens": [{"name": "root", "token": "a", "scope": "admin"}, {"name": "viewer", "token": "r"})" +
+           extra_tokens + "]}}";
+  };
+  StartDaemonWithConfig(config("", 4));
+  httplib::Headers admin{{"Authorization", "Bearer a"}}, read{{"Authorization", "Bearer r"}},
+      bob{{"Authorization", "Bearer b"}};
+  EXPECT_EQ(client_->Post("/api/v1/reload", read, "", "application/json")->status, 403);
+  EXPECT_EQ(client_->Get("/api/v1/rules", bob)->status, 401);
+
+  // A second rule, a new token and a thread count (read only at start) in the files.
+  dir_.File("rules/r.json", R"([{"id": "sat-high", "kind": "threshold", "applies_to": "AHU", "limit": "80 degF",
+      "inputs": {"SAT": "Supply_Air_Temperature_Sensor"}},
+      {"id": "oat-low", "kind": "threshold", "applies_to": "AHU", "direction": "below", "limit": "-20 degC",
+       "inputs": {"OAT": "Outside_Air_Temperature_Sensor"}}])");
+  dir_.File("brickcast.json", config(R"(, {"name": "bob", "token": "b"})", 2));
+  auto done = client_->Post("/api/v1/reload", admin, "", "application/json");
+  ASSERT_EQ(done->status, 200) << done->body;
+  const Json report = Json::parse(done->body);
+  EXPECT_TRUE(report["ok"].get<bool>());
+  EXPECT_EQ(report["needs_restart"], Json::array({"/http/threads"})) << report.dump();
+  EXPECT_NE(report["applied"].dump().find("/http/tokens"), std::string::npos) << report.dump();
+  EXPECT_EQ(Json::parse(client_->Get("/api/v1/rules", bob)->body)["count"], 2) << "the new rule and token are in force";
+
+  // A broken rule file: nothing is applied, the error names the file, the running set stays.
+  dir_.File("rules/r.json", R"([{"id": "broken", "kind": "threshold", "limt": 3}])");
+  dir_.File("brickcast.json", config("", 2));  // would also revoke bob's token
+  auto refused = client_->Post("/api/v1/reload", admin, "", "application/json");
+  ASSERT_EQ(refused->status, 422) << refused->body;
+  const Json why = Json::parse(refused->body);
+  EXPECT_EQ(why["error"]["code"], "invalid_config");
+  EXPECT_NE(why["error"]["message"].get<std::string>().find("r.json"), std::string::npos) << why.dump();
+  EXPECT_EQ(Json::parse(client_->Get("/api/v1/rules", bob)->body)["count"], 2) << "bob's token and both rules stay";
+  // A config that does not parse: the same.
+  dir_.File("brickcast.json", "{\"http\": {\"lissen\": 1}}");
+  EXPECT_EQ(client_->Post("/api/v1/reload", admin, "", "application/json")->status, 422);
+  auto status = Json::parse(client_->Get("/api/v1/status", read)->body);
+  EXPECT_EQ(status["reloads"], 3);
+  EXPECT_EQ(status["reload_failures"], 2);
+  EXPECT_FALSE(status["last_reload"]["ok"].get<bool>());
+  EXPECT_NE(status["last_reload"]["errors"][0].get<std::string>().find("/http/lissen"), std::string::npos)
+      << status.dump();
+  const std::string metrics = client_->Get("/metrics", read)->body;
+  EXPECT_NE(metrics.find("brickcast_reload_failures_total 2"), std::string::npos) << metrics;
+}
+
 TEST_F(ApiTest, ServesTheEmbeddedDashboard) {
   StartDaemon(R"(, "tokens": [{"name": "viewer", "token": "r"}])");
   auto page = client_->Get("/");

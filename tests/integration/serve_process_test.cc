@@ -109,6 +109,9 @@ TEST(ServeProcessTest, NotifiesReadinessPingsWatchdogAndStopsOnSigterm) {
   EXPECT_EQ(after->status, 200);
   const uint64_t swaps_line = client.Get("/metrics")->body.find("brickcast_forecast_model_swaps_total 2");
   EXPECT_NE(swaps_line, std::string::npos) << "loaded at start, reloaded on SIGHUP";
+  const std::string daemon_status = client.Get("/api/v1/status")->body;
+  EXPECT_NE(daemon_status.find("\"reloads\":1"), std::string::npos) << daemon_status;
+  EXPECT_NE(daemon_status.find("\"ok\":true"), std::string::npos) << "SIGHUP reloads the whole config: " << daemon_status;
 
   ASSERT_EQ(kill(pid, SIGTERM), 0);
   std::string msg;
