@@ -119,8 +119,11 @@ class KafkaSource {
   KafkaSource& operator=(const KafkaSource&) = delete;
 
   Status Start();
-  // Graceful: stop fetching, apply what is queued, commit, leave the group.
-  void Stop();
+  // Graceful: stop fetching, apply what is queued, commit, leave the group, bounded whatever the
+  // broker does: with the broker gone, the commit and the group leave are given up at `timeout`
+  // (the next owner re-reads from the last committed offsets); librdkafka's teardown then takes
+  // a few seconds more (4 s measured with the embedded broker down).
+  void Stop(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Abrupt (as kill -9 would): no drain, no commit, no group leave.
   void AbortForTest();
 

@@ -380,20 +380,50 @@ Status KafkaSource::Start() {
   return Status::Ok();
 }
 
-void KafkaSource::Stop() {
+void KafkaSource::Stop(std::chrono::milliseconds timeout) {
   Impl& d = *impl_;
   if (d.rk == nullptr) return;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   d.stopping = true;
   if (d.poll_thread.joinable()) d.poll_thread.join();
   d.queue.Close();  // the ingest thread applies what is queued, then exits
   if (d.ingest_thread.joinable()) d.ingest_thread.join();
-  rd_kafka_resp_err_t e = rd_kafka_commit(d.rk, nullptr, 0);
+  // The final commit and the group leave, bounded: synchronous, both wait for a coordinator that
+  // may be gone (a stop took 46 s with the broker down). The close runs on a queue polled here
+  // until it is done or the deadline passes.
+  rd_kafka_resp_err_t e = rd_kafka_commit(d.rk, nullptr, 1 /* async */);
   if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
     spdlog::warn("kafka final commit: {}", rd_kafka_err2str(e));
-  rd_kafka_consumer_close(d.rk);
-  rd_kafka_destroy(d.rk);
+  rd_kafka_queue_t* q = rd_kafka_queue_new(d.rk);
+  if (rd_kafka_error_t* err = rd_kafka_consumer_close_queue(d.rk, q)) {
+    spdlog::warn("kafka close: {}", rd_kafka_error_string(err));
+    rd_kafka_error_destroy(err);
+  } else {
+    while (!rd_kafka_consumer_closed(d.rk) && std::chrono::steady_clock::now() < deadline) {
+      rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 100);
+      if (ev == nullptr) continue;
+      if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE) {
+        // Giving the partitions up, as the close asks.
+        if (std::string(rd_kafka_rebalance_protocol(d.rk)) == "COOPERATIVE")
+          rd_kafka_error_destroy(rd_kafka_incremental_unassign(d.rk, rd_kafka_event_topic_partition_list(ev)));
+        else
+          rd_kafka_assign(d.rk, nullptr);
+      }
+      rd_kafka_event_destroy(ev);
+    }
+  }
+  const bool closed = rd_kafka_consumer_closed(d.rk);
+  rd_kafka_queue_destroy(q);
+  if (closed) {
+    rd_kafka_destroy(d.rk);
+    spdlog::info("kafka consumer stopped");
+  } else {
+    rd_kafka_destroy_flags(d.rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    spdlog::warn("kafka consumer stopped without leaving its group: the broker did not answer within {} ms "
+                 "(the partitions move after the session timeout; uncommitted messages are read again)",
+                 timeout.count());
+  }
   d.rk = nullptr;
-  spdlog::info("kafka consumer stopped");
 }
 
 void KafkaSource::AbortForTest() {
