@@ -190,8 +190,8 @@ HttpRequest FromHttplib(const httplib::Request& req) {
 // (half written, key not matching) keeps the last good pair in service and is logged.
 class HttpServer::Certificates {
  public:
-  Certificates(std::string cert_file, std::string key_file)
-      : cert_file_(std::move(cert_file)), key_file_(std::move(key_file)) {}
+  Certificates(std::string cert_file, std::string key_file, std::chrono::milliseconds recheck)
+      : cert_file_(std::move(cert_file)), key_file_(std::move(key_file)), recheck_(recheck) {}
 
   Status Load() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -203,7 +203,7 @@ class HttpServer::Certificates {
     {
       std::lock_guard<std::mutex> lock(mu_);
       const auto now = std::chrono::steady_clock::now();
-      if (now - checked_ >= std::chrono::seconds(1)) {
+      if (now - checked_ >= recheck_) {
         checked_ = now;
         if (Stamp() != stamp_) {
           Status st = LoadLocked();
@@ -266,6 +266,7 @@ class HttpServer::Certificates {
   }
 
   const std::string cert_file_, key_file_;
+  const std::chrono::milliseconds recheck_;
   std::mutex mu_;
   std::shared_ptr<const Pair> pair_;  // guarded by mu_ (the pair itself is immutable)
   std::string stamp_;
@@ -302,7 +303,8 @@ HttpServer::HttpServer(HttpServerOptions options, HttpHandler dispatch)
   if (options_.tls_cert_file.empty()) {
     impl_->server = std::make_unique<httplib::Server>();
   } else {
-    impl_->certificates = std::make_unique<Certificates>(options_.tls_cert_file, options_.tls_key_file);
+    impl_->certificates = std::make_unique<Certificates>(options_.tls_cert_file, options_.tls_key_file,
+                                                                options_.tls_recheck);
     impl_->tls_status = impl_->certificates->Load();
     Certificates* certs = impl_->certificates.get();
     impl_->server = std::make_unique<httplib::SSLServer>([certs](SSL_CTX& ctx) {

@@ -66,6 +66,8 @@ struct HttpServerOptions {
   size_t max_streams = 64;  // open streaming responses; more are answered 503
   // TLS when both are set: PEM certificate (with its chain) and key, re-read when they change.
   std::string tls_cert_file, tls_key_file;
+  // How often a handshake looks at the files again (tests: 0, every handshake).
+  std::chrono::milliseconds tls_recheck{1000};
 };
 
 class HttpServer {
