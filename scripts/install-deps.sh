@@ -17,6 +17,8 @@ packages=(
   chromium            # the dashboard's browser test (headless)
   prometheus          # promtool and a real scraper for the /metrics tests
   openssl             # certificates for the TLS tests
+  python3-aiosmtpd    # a real SMTP server (STARTTLS, AUTH) for the email notifier tests
+  prometheus-alertmanager  # a real Alertmanager receiving pushed alerts in the notifier tests
 )
 # Node.js and npm run the browser test's driver (playwright-core, tests/browser). A machine that
 # has them from elsewhere (nodesource) keeps its own.

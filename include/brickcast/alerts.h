@@ -29,6 +29,7 @@
 #include "brickcast/clock.h"
 #include "brickcast/events.h"
 #include "brickcast/metrics.h"
+#include "brickcast/outbox.h"
 #include "brickcast/rules.h"
 #include "brickcast/snapshot.h"
 #include "brickcast/status.h"
@@ -135,6 +136,8 @@ class AlertStore {
   virtual Status AppendAudit(AuditEntry* entry) = 0;  // assigns seq
   // Newest first, entries with seq < before (0: from the newest).
   virtual StatusOr<std::vector<AuditEntry>> Audit(size_t limit, int64_t before) = 0;
+  // The notification outbox, in the same database; lives as long as the store.
+  virtual Outbox& outbox() = 0;
 };
 
 // SQLite in WAL mode with a versioned schema; a corrupt or locked file is an error, never reset.
@@ -201,6 +204,8 @@ class AlertManager {
   std::vector<AlertTransition> History(const std::string& id, size_t limit) const;
   // The audit log lives in the same database (one file of state to back up).
   Status RecordAudit(AuditEntry entry);
+  // The notification outbox of the state database (thread-safe on its own).
+  Outbox& outbox();
   StatusOr<std::vector<AuditEntry>> Audit(size_t limit, int64_t before) const;
 
   // Acknowledges until the next state change. NotFound for an unknown id; FailedPrecondition

@@ -118,6 +118,57 @@ struct AlertsConfig {
   std::vector<MuteWindowConfig> mute_windows;
 };
 
+// notify.receivers: where notifications go. Kind-specific settings live in the kind's fields;
+// secrets are read from their *_file or *_env keys at load and never printed.
+struct ReceiverConfig {
+  std::string name;
+  std::string kind;  // email | sms | webhook | alertmanager | plugin
+  bool send_resolved = true;
+  double rate_limit_per_minute = 0;  // notifications per minute at most; 0: no limit
+  int64_t timeout_ms = 10'000;       // one delivery attempt
+  bool tls_verify = true;
+  std::string ca_file;
+  // email
+  std::string smtp_url;                 // smtp://host:port (STARTTLS per `starttls`) or smtps://host:port
+  std::string starttls = "required";    // required | opportunistic | never (smtp:// only)
+  std::string username, password;       // password: a secret
+  std::string from;
+  std::vector<std::string> to;          // email addresses or phone numbers
+  // sms, webhook, alertmanager
+  std::string url;
+  std::string sms_format = "twilio";   // twilio | json
+  std::string sms_json_template;       // json: {{to}}, {{from}}, {{text}} are replaced (JSON-escaped)
+  std::string account;                 // twilio: account SID (basic auth user)
+  std::string token;                   // twilio auth token, or a webhook/json bearer token: a secret
+  size_t max_alerts = 0;               // webhook: alerts per notification (0: all)
+  int64_t resend_ms = 60'000;          // alertmanager: re-sent at least this often while firing
+  // plugin
+  std::string plugin;                  // .so file (relative to notify.plugin_dir)
+  std::string plugin_config;           // JSON text handed to the plugin's init
+};
+
+// notify.route: Alertmanager's routing tree. A child inherits its parent's receiver and timers.
+struct RouteConfig {
+  std::string receiver;
+  std::map<std::string, std::string> matchers;     // label -> exact value
+  std::map<std::string, std::string> matchers_re;  // label -> regular expression (whole value)
+  bool continue_matching = false;
+  std::vector<std::string> group_by;  // labels; ["..."]: every alert alone
+  bool group_by_set = false;
+  int64_t group_wait_ms = -1, group_interval_ms = -1, repeat_interval_ms = -1;  // -1: inherited
+  std::vector<RouteConfig> routes;
+};
+
+struct NotifyConfig {
+  std::vector<ReceiverConfig> receivers;
+  RouteConfig route;             // root: receiver required when there are receivers
+  std::string plugin_dir;        // where plugin receivers' .so files are
+  std::string external_url;      // base of links in notifications; "": http://<http.listen>
+  int64_t retry_initial_ms = 1'000, retry_max_ms = 300'000;
+  int64_t deadline_ms = 24LL * 3'600'000;  // a notification not delivered by then is failed
+  int64_t retention_days = 7;               // delivered and failed notifications kept
+};
+
 struct Config {
   std::string path;  // file it was loaded from ("" for defaults)
   SiteConfig site;
@@ -131,6 +182,7 @@ struct Config {
   LogConfig log;
   std::vector<std::string> rules;  // rule files or directories (*.json), resolved
   AlertsConfig alerts;
+  NotifyConfig notify;
 
   // The effective configuration as JSON text (defaults filled), secrets redacted.
   std::string effective_json;

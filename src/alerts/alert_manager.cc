@@ -389,6 +389,8 @@ std::vector<AlertTransition> AlertManager::History(const std::string& id, size_t
   return h.ok() ? *h : std::vector<AlertTransition>{};
 }
 
+Outbox& AlertManager::outbox() { return impl_->store->outbox(); }
+
 Status AlertManager::RecordAudit(AuditEntry entry) {
   if (entry.time == 0) entry.time = impl_->options.clock->Now();
   std::lock_guard<std::mutex> lock(impl_->mu);

@@ -1,14 +1,96 @@
 // AlertStore in memory: for tests and for `alerts.database: ""` (state lost at exit).
 #include <algorithm>
 #include <map>
+#include <mutex>
+#include <tuple>
 
 #include "brickcast/alerts.h"
 
 namespace brickcast {
 namespace {
 
+class MemoryOutbox : public Outbox {
+ public:
+  Status Enqueue(const std::vector<OutboxEntry>& entries, const GroupLogEntry& log) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const OutboxEntry& e : entries) entries_.emplace(e.key, e);
+    log_[{log.receiver, log.group_key}] = log;
+    return Status::Ok();
+  }
+  StatusOr<std::vector<OutboxEntry>> Due(const std::string& receiver, UnixMillis now, size_t limit) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<OutboxEntry> out;
+    for (const auto& [key, e] : entries_) {
+      if (e.receiver == receiver && e.state == OutboxState::kPending && e.next_attempt <= now) out.push_back(e);
+    }
+    std::sort(out.begin(), out.end(), [](const OutboxEntry& a, const OutboxEntry& b) {
+      return std::tie(a.next_attempt, a.created) < std::tie(b.next_attempt, b.created);
+    });
+    if (out.size() > limit) out.resize(limit);
+    return out;
+  }
+  StatusOr<UnixMillis> NextDue(const std::string& receiver) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    UnixMillis next = 0;
+    for (const auto& [key, e] : entries_) {
+      if (e.receiver == receiver && e.state == OutboxState::kPending && (next == 0 || e.next_attempt < next))
+        next = e.next_attempt;
+    }
+    return next;
+  }
+  Status Update(const OutboxEntry& e) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(e.key);
+    if (it == entries_.end()) return Status::NotFound("outbox: no entry " + e.key);
+    it->second = e;
+    return Status::Ok();
+  }
+  StatusOr<std::vector<OutboxEntry>> Recent(size_t limit) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<OutboxEntry> out;
+    for (const auto& [key, e] : entries_) out.push_back(e);
+    std::sort(out.begin(), out.end(), [](const OutboxEntry& a, const OutboxEntry& b) { return a.created > b.created; });
+    if (out.size() > limit) out.resize(limit);
+    return out;
+  }
+  StatusOr<std::vector<GroupLogEntry>> GroupLog() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<GroupLogEntry> out;
+    for (const auto& [k, g] : log_) out.push_back(g);
+    return out;
+  }
+  Status ForgetGroup(const std::string& receiver, const std::string& group_key) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    log_.erase({receiver, group_key});
+    return Status::Ok();
+  }
+  StatusOr<OutboxCounts> Counts() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    OutboxCounts c;
+    for (const auto& [key, e] : entries_) {
+      if (e.state != OutboxState::kPending) continue;
+      ++c.pending_by_receiver[e.receiver];
+      if (c.oldest_pending == 0 || e.created < c.oldest_pending) c.oldest_pending = e.created;
+    }
+    return c;
+  }
+  Status Prune(UnixMillis before) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::erase_if(entries_, [before](const auto& kv) {
+      return kv.second.state != OutboxState::kPending && kv.second.finished < before;
+    });
+    return Status::Ok();
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, OutboxEntry> entries_;
+  std::map<std::pair<std::string, std::string>, GroupLogEntry> log_;
+};
+
 class MemoryAlertStore : public AlertStore {
  public:
+  Outbox& outbox() override { return outbox_; }
   Status SaveAlert(const Alert& alert) override {
     alerts_[alert.id] = alert;
     return Status::Ok();
@@ -67,9 +149,19 @@ class MemoryAlertStore : public AlertStore {
   int64_t seq_ = 0;
   std::vector<AuditEntry> audit_;
   uint64_t audit_seq_ = 0;
+  MemoryOutbox outbox_;
 };
 
 }  // namespace
+
+const char* OutboxStateName(OutboxState s) {
+  switch (s) {
+    case OutboxState::kPending: return "pending";
+    case OutboxState::kDelivered: return "delivered";
+    case OutboxState::kFailed: return "failed";
+  }
+  return "pending";
+}
 
 std::unique_ptr<AlertStore> NewMemoryAlertStore() { return std::make_unique<MemoryAlertStore>(); }
 

@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "brickcast/alerts.h"
@@ -27,6 +28,13 @@ const std::vector<const char*>& Migrations() {
       R"(CREATE TABLE audit(seq INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL, who TEXT NOT NULL,
                             remote TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
                             status INTEGER NOT NULL, detail TEXT NOT NULL);)",
+      R"(CREATE TABLE outbox(key TEXT PRIMARY KEY, receiver TEXT NOT NULL, target TEXT NOT NULL,
+                             body TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL,
+                             created INTEGER NOT NULL, next_attempt INTEGER NOT NULL,
+                             finished INTEGER NOT NULL, last_error TEXT NOT NULL);
+         CREATE INDEX outbox_due ON outbox(receiver, state, next_attempt);
+         CREATE TABLE notify_log(receiver TEXT NOT NULL, group_key TEXT NOT NULL, firing TEXT NOT NULL,
+                                 last_sent INTEGER NOT NULL, PRIMARY KEY(receiver, group_key));)",
   };
   return kMigrations;
 }
@@ -143,12 +151,163 @@ class Statement {
   int rc_;
 };
 
+Status Exec(sqlite3* db, const std::string& sql, const std::string& what);
+
+OutboxEntry EntryFromRow(const Statement& st) {
+  OutboxEntry e;
+  e.key = st.Text(0);
+  e.receiver = st.Text(1);
+  e.target = st.Text(2);
+  e.body = st.Text(3);
+  const std::string state = st.Text(4);
+  e.state = state == "delivered" ? OutboxState::kDelivered : state == "failed" ? OutboxState::kFailed : OutboxState::kPending;
+  e.attempts = static_cast<int>(st.Int(5));
+  e.created = st.Int(6);
+  e.next_attempt = st.Int(7);
+  e.finished = st.Int(8);
+  e.last_error = st.Text(9);
+  return e;
+}
+
+constexpr const char* kOutboxColumns =
+    "SELECT key, receiver, target, body, state, attempts, created, next_attempt, finished, last_error FROM outbox ";
+
+// The outbox shares the store's connection (the file is opened in exclusive locking mode) and its
+// mutex, so its transactions never interleave with the store's writes.
+class SqliteOutbox : public Outbox {
+ public:
+  SqliteOutbox(sqlite3* db, std::mutex* mu) : db_(db), mu_(mu) {}
+
+  Status Enqueue(const std::vector<OutboxEntry>& entries, const GroupLogEntry& log) override {
+    std::lock_guard<std::mutex> lock(*mu_);
+    BRICKCAST_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE", "outbox"));
+    Status st = [&]() -> Status {
+      for (const OutboxEntry& e : entries) {
+        Statement ins(db_, "INSERT OR IGNORE INTO outbox(key, receiver, target, body, state, attempts, created, "
+                           "next_attempt, finished, last_error) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+        if (!ins.ok()) return ins.Error("outbox insert");
+        ins.Bind(1, e.key).Bind(2, e.receiver).Bind(3, e.target).Bind(4, e.body);
+        ins.Bind(5, std::string(OutboxStateName(e.state))).Bind(6, static_cast<int64_t>(e.attempts));
+        ins.Bind(7, e.created).Bind(8, e.next_attempt).Bind(9, e.finished).Bind(10, e.last_error);
+        if (ins.Step() != SQLITE_DONE) return ins.Error("outbox insert " + e.key);
+      }
+      Statement up(db_, "INSERT INTO notify_log(receiver, group_key, firing, last_sent) VALUES(?1, ?2, ?3, ?4) "
+                        "ON CONFLICT(receiver, group_key) DO UPDATE SET firing=?3, last_sent=?4");
+      if (!up.ok()) return up.Error("notify log");
+      up.Bind(1, log.receiver).Bind(2, log.group_key).Bind(3, Json(log.firing).dump()).Bind(4, log.last_sent);
+      return up.Step() == SQLITE_DONE ? Status::Ok() : up.Error("notify log");
+    }();
+    if (!st.ok()) {
+      static_cast<void>(Exec(db_, "ROLLBACK", "outbox"));
+      return st;
+    }
+    return Exec(db_, "COMMIT", "outbox");
+  }
+
+  StatusOr<std::vector<OutboxEntry>> Due(const std::string& receiver, UnixMillis now, size_t limit) override {
+    std::lock_guard<std::mutex> lock(*mu_);
+    Statement st(db_, (std::string(kOutboxColumns) +
+                       "WHERE receiver = ?1 AND state = 'pending' AND next_attempt <= ?2 ORDER BY next_attempt, created "
+                       "LIMIT ?3").c_str());
+    if (!st.ok()) return st.Error("outbox due");
+    st.Bind(1, receiver).Bind(2, now).Bind(3, static_cast<int64_t>(limit));
+    return Rows(st, "outbox due");
+  }
+
+  StatusOr<UnixMillis> NextDue(const std::string& receiver) override {
+    std::lock_guard<std::mutex> lock(*mu_);
+    Statement st(db_, "SELECT COALESCE(MIN(next_attempt), 0) FROM outbox WHERE receiver = ?1 AND state = 'pending'");
+    if (!st.ok()) return st.Error("outbox next");
+    st.Bind(1, receiver);
+    if (st.Step() != SQLITE_ROW) return st.Error("outbox next");
+    return st.Int(0);
+  }
+
+  Status Update(const OutboxEntry& e) override {
+    std::lock_guard<std::mutex> lock(*mu_);
+    Statement st(db_, "UPDATE outbox SET state=?2, attempts=?3, next_attempt=?4, finished=?5, last_error=?6 WHERE key=?1");
+    if (!st.ok()) return st.Error("outbox update");
+    st.Bind(1, e.key).Bind(2, std::string(OutboxStateName(e.state))).Bind(3, static_cast<int64_t>(e.attempts));
+    st.Bind(4, e.next_attempt).Bind(5, e.finished).Bind(6, e.last_error);
+    return st.Step() == SQLITE_DONE ? Status::Ok() : st.Error("outbox update " + e.key);
+  }
+
+  StatusOr<std::vector<OutboxEntry>> Recent(size_t limit) override {
+    std::lock_guard<std::mutex> lock(*mu_);
+    Statement st(db_, (std::string(kOutboxColumns) + "ORDER BY created DESC, key LIMIT ?1").c_str());
+    if (!st.ok()) return st.Error("outbox recent");
+    st.Bind(1, static_cast<int64_t>(limit));
+    return Rows(st, "outbox recent");
+  }
+
+  StatusOr<std::vector<GroupLogEntry>> GroupLog() override {
+    std::lock_guard<std::mutex> lock(*mu_);
+    Statement st(db_, "SELECT receiver, group_key, firing, last_sent FROM notify_log");
+    if (!st.ok()) return st.Error("notify log");
+    std::vector<GroupLogEntry> out;
+    int rc;
+    while ((rc = st.Step()) == SQLITE_ROW) {
+      Json f = Json::parse(st.Text(2), nullptr, false);
+      GroupLogEntry g{st.Text(0), st.Text(1), {}, st.Int(3)};
+      if (f.is_array()) g.firing = f.get<std::vector<std::string>>();
+      out.push_back(std::move(g));
+    }
+    if (rc != SQLITE_DONE) return st.Error("notify log");
+    return out;
+  }
+
+  Status ForgetGroup(const std::string& receiver, const std::string& group_key) override {
+    std::lock_guard<std::mutex> lock(*mu_);
+    Statement st(db_, "DELETE FROM notify_log WHERE receiver = ?1 AND group_key = ?2");
+    if (!st.ok()) return st.Error("notify log");
+    st.Bind(1, receiver).Bind(2, group_key);
+    return st.Step() == SQLITE_DONE ? Status::Ok() : st.Error("notify log");
+  }
+
+  StatusOr<OutboxCounts> Counts() override {
+    std::lock_guard<std::mutex> lock(*mu_);
+    Statement st(db_, "SELECT receiver, COUNT(*), MIN(created) FROM outbox WHERE state = 'pending' GROUP BY receiver");
+    if (!st.ok()) return st.Error("outbox counts");
+    OutboxCounts c;
+    int rc;
+    while ((rc = st.Step()) == SQLITE_ROW) {
+      c.pending_by_receiver[st.Text(0)] = static_cast<size_t>(st.Int(1));
+      if (c.oldest_pending == 0 || st.Int(2) < c.oldest_pending) c.oldest_pending = st.Int(2);
+    }
+    if (rc != SQLITE_DONE) return st.Error("outbox counts");
+    return c;
+  }
+
+  Status Prune(UnixMillis before) override {
+    std::lock_guard<std::mutex> lock(*mu_);
+    Statement st(db_, "DELETE FROM outbox WHERE state != 'pending' AND finished < ?1");
+    if (!st.ok()) return st.Error("outbox prune");
+    st.Bind(1, before);
+    return st.Step() == SQLITE_DONE ? Status::Ok() : st.Error("outbox prune");
+  }
+
+ private:
+  static StatusOr<std::vector<OutboxEntry>> Rows(Statement& st, const char* what) {
+    std::vector<OutboxEntry> out;
+    int rc;
+    while ((rc = st.Step()) == SQLITE_ROW) out.push_back(EntryFromRow(st));
+    if (rc != SQLITE_DONE) return st.Error(what);
+    return out;
+  }
+
+  sqlite3* db_;
+  std::mutex* mu_;
+};
+
 class SqliteAlertStore : public AlertStore {
  public:
-  explicit SqliteAlertStore(sqlite3* db) : db_(db) {}
+  explicit SqliteAlertStore(sqlite3* db) : db_(db), outbox_(db, &mu_) {}
   ~SqliteAlertStore() override { sqlite3_close(db_); }
 
+  Outbox& outbox() override { return outbox_; }
+
   Status SaveAlert(const Alert& a) override {
+    std::lock_guard<std::mutex> lock(mu_);
     Statement st(db_, "INSERT INTO alerts(id, rule, equipment, state, data) VALUES(?1, ?2, ?3, ?4, ?5) "
                       "ON CONFLICT(id) DO UPDATE SET rule=?2, equipment=?3, state=?4, data=?5");
     if (!st.ok()) return st.Error("save alert");
@@ -158,6 +317,7 @@ class SqliteAlertStore : public AlertStore {
   }
 
   Status AppendTransition(AlertTransition* t) override {
+    std::lock_guard<std::mutex> lock(mu_);
     Statement st(db_, "INSERT INTO transitions(alert, from_state, to_state, data_time, wall_time, summary, evidence) "
                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
     if (!st.ok()) return st.Error("append transition");
@@ -169,6 +329,7 @@ class SqliteAlertStore : public AlertStore {
   }
 
   StatusOr<std::vector<Alert>> LoadAlerts() override {
+    std::lock_guard<std::mutex> lock(mu_);
     Statement st(db_, "SELECT data FROM alerts ORDER BY id");
     if (!st.ok()) return st.Error("load alerts");
     std::vector<Alert> out;
@@ -183,6 +344,7 @@ class SqliteAlertStore : public AlertStore {
   }
 
   StatusOr<std::vector<AlertTransition>> History(const std::string& alert, size_t limit) override {
+    std::lock_guard<std::mutex> lock(mu_);
     Statement st(db_, "SELECT seq, from_state, to_state, data_time, wall_time, summary, evidence FROM transitions "
                       "WHERE alert = ?1 ORDER BY seq DESC LIMIT ?2");
     if (!st.ok()) return st.Error("history");
@@ -206,6 +368,7 @@ class SqliteAlertStore : public AlertStore {
   }
 
   Status SaveSilence(const Silence& s) override {
+    std::lock_guard<std::mutex> lock(mu_);
     Statement st(db_, "INSERT INTO silences(id, ends_at, data) VALUES(?1, ?2, ?3) "
                       "ON CONFLICT(id) DO UPDATE SET ends_at=?2, data=?3");
     if (!st.ok()) return st.Error("save silence");
@@ -214,6 +377,7 @@ class SqliteAlertStore : public AlertStore {
   }
 
   StatusOr<std::vector<Silence>> LoadSilences() override {
+    std::lock_guard<std::mutex> lock(mu_);
     Statement st(db_, "SELECT data FROM silences ORDER BY id");
     if (!st.ok()) return st.Error("load silences");
     std::vector<Silence> out;
@@ -228,6 +392,7 @@ class SqliteAlertStore : public AlertStore {
   }
 
   Status Prune(UnixMillis before, size_t keep) override {
+    std::lock_guard<std::mutex> lock(mu_);
     Statement old(db_, "DELETE FROM transitions WHERE wall_time < ?1");
     Statement excess(db_, "DELETE FROM transitions WHERE seq <= (SELECT MAX(seq) FROM transitions) - ?1");
     Statement silences(db_, "DELETE FROM silences WHERE ends_at < ?1");
@@ -244,6 +409,7 @@ class SqliteAlertStore : public AlertStore {
   }
 
   Status AppendAudit(AuditEntry* e) override {
+    std::lock_guard<std::mutex> lock(mu_);
     Statement st(db_, "INSERT INTO audit(time, who, remote, method, path, status, detail) "
                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
     if (!st.ok()) return st.Error("append audit");
@@ -255,6 +421,7 @@ class SqliteAlertStore : public AlertStore {
   }
 
   StatusOr<std::vector<AuditEntry>> Audit(size_t limit, int64_t before) override {
+    std::lock_guard<std::mutex> lock(mu_);
     Statement st(db_, "SELECT seq, time, who, remote, method, path, status, detail FROM audit "
                       "WHERE ?1 = 0 OR seq < ?1 ORDER BY seq DESC LIMIT ?2");
     if (!st.ok()) return st.Error("audit");
@@ -271,6 +438,8 @@ class SqliteAlertStore : public AlertStore {
 
  private:
   sqlite3* db_;
+  std::mutex mu_;  // one statement or transaction at a time, store and outbox alike
+  SqliteOutbox outbox_;
 };
 
 Status Exec(sqlite3* db, const std::string& sql, const std::string& what) {

@@ -120,6 +120,7 @@ Router BuildApiRouter(const ApiServices& services) {
   }
   AddEventRoutes(router, services);
   AddOperationRoutes(router, services);
+  AddReceiverRoutes(router, services);
   AddDashboardRoutes(router);
   // Last, so the document describes every route above and itself.
   auto document = std::make_shared<std::string>();

@@ -19,6 +19,7 @@
 #include "brickcast/forecast_service.h"
 #include "brickcast/ingestor.h"
 #include "brickcast/kafka.h"
+#include "brickcast/notify.h"
 #include "brickcast/metrics.h"
 #include "brickcast/point_registry.h"
 #include "brickcast/series_store.h"
@@ -47,6 +48,8 @@ struct ApiServices {
   LiveEvents* live_events = nullptr;    // GET /api/v1/events; null: 503
   std::function<ReloadReport()> reload;  // POST /api/v1/reload
   std::function<ReloadCounters()> reload_counters;
+  // The notification service in force (null when the daemon has none yet).
+  std::function<std::shared_ptr<NotificationService>()> notifications;
 };
 
 // Every route of the API, with bearer-token checks against the current config's tokens.
@@ -64,6 +67,7 @@ void AddRuleRoutes(Router& router, const ApiServices& services);
 void AddEventRoutes(Router& router, const ApiServices& services);
 void AddAuditRoutes(Router& router, const ApiServices& services);
 void AddOperationRoutes(Router& router, const ApiServices& services);
+void AddReceiverRoutes(Router& router, const ApiServices& services);
 // What the audit log keeps of a mutating call.
 AuditEntry AuditEntryOf(const HttpRequest& request, const HttpResponse& response);
 void AddDashboardRoutes(Router& router);

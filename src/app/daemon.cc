@@ -1,4 +1,5 @@
 #include "brickcast/daemon.h"
+#include "brickcast/notify.h"
 
 #include <spdlog/spdlog.h>
 
@@ -92,6 +93,13 @@ struct Daemon::Impl {
   Snapshot<RuleSet> rules;
   std::unique_ptr<AlertManager> alerts;
   std::unique_ptr<RuleEngine> rule_engine;
+  // Replaced whole by a reload that changes `notify`; readers take a reference under the lock.
+  mutable std::mutex notify_mu;
+  std::shared_ptr<NotificationService> notifications;
+  std::shared_ptr<NotificationService> Notifications() const {
+    std::lock_guard<std::mutex> lock(notify_mu);
+    return notifications;
+  }
   // Who listens to what (docs/architecture.md); last, so they go before what they call.
   std::vector<std::unique_ptr<EventBus::Subscription>> subscriptions;
 
@@ -106,6 +114,9 @@ struct Daemon::Impl {
   Status StartIngest();
   Status StartForecast();
   Status StartAlerts();
+  StatusOr<std::shared_ptr<NotificationService>> MakeNotifications(const Config& c);
+  Status StartNotifications();
+  void StopNotifications();
   Status Subscribe();
   void RegisterMetrics();
 
@@ -136,6 +147,9 @@ Status Daemon::Start() {
       if (d.forecast) d.forecast->Stop();
     });
     d.lifecycle.Add("rules and alerts", [&d] { return d.StartAlerts(); }, nullptr);
+    // Stopped after the subscriptions (the last alert transitions are in) and before the forecast
+    // workers: due groups are flushed and pending notifications get a last chance to go out.
+    d.lifecycle.Add("notifications", [&d] { return d.StartNotifications(); }, [&d] { d.StopNotifications(); });
     d.lifecycle.Add("event subscriptions", [&d] { return d.Subscribe(); }, [&d] { d.subscriptions.clear(); });
     d.lifecycle.Add("http", [this] { return StartHttp(); }, [&d] {
       if (d.http) d.http->Stop();
@@ -222,6 +236,7 @@ Status Daemon::StartHttp() {
   services.live_events = &d.live_events;
   services.reload = [this] { return Reload(); };
   services.reload_counters = [this] { return reload_counters(); };
+  services.notifications = [&d] { return d.Notifications(); };
   services.reload_model = [this]() { return ReloadForecastModel(); };
   services.ready = [this](std::string* why) {
     if (!impl_->started) {
@@ -307,6 +322,36 @@ Status Daemon::Impl::StartAlerts() {
   return Status::Ok();
 }
 
+StatusOr<std::shared_ptr<NotificationService>> Daemon::Impl::MakeNotifications(const Config& c) {
+  NotificationServiceOptions o;
+  o.clock = &clock;
+  o.site = c.site.name;
+  auto made = NotificationService::Create(c.notify, alerts.get(), o);
+  if (!made.ok()) return made.status();
+  return std::shared_ptr<NotificationService>(std::move(*made));
+}
+
+Status Daemon::Impl::StartNotifications() {
+  auto made = MakeNotifications(cfg());
+  if (!made.ok()) return made.status();
+  BRICKCAST_RETURN_IF_ERROR((*made)->Start());
+  if (!cfg().notify.receivers.empty())
+    spdlog::info("notifications: {} receivers, outbox in {}", cfg().notify.receivers.size(),
+                 cfg().alerts.database.empty() ? "memory" : cfg().alerts.database);
+  std::lock_guard<std::mutex> lock(notify_mu);
+  notifications = std::move(*made);
+  return Status::Ok();
+}
+
+void Daemon::Impl::StopNotifications() {
+  std::shared_ptr<NotificationService> n;
+  {
+    std::lock_guard<std::mutex> lock(notify_mu);
+    n = std::move(notifications);
+  }
+  if (n) n->Stop(5'000);
+}
+
 // Every module's collector, in the order /metrics lists them (the Kafka consumer registers its own
 // when it starts, after the API).
 void Daemon::Impl::RegisterMetrics() {
@@ -316,6 +361,9 @@ void Daemon::Impl::RegisterMetrics() {
   if (forecast) metrics.Register("forecast", [this](MetricWriter& w) { CollectForecastMetrics(*forecast, w); });
   metrics.Register("rules", [this](MetricWriter& w) { CollectRuleMetrics(*rule_engine, w); });
   metrics.Register("alerts", [this](MetricWriter& w) { CollectAlertMetrics(*alerts, w); });
+  metrics.Register("notifications", [this](MetricWriter& w) {
+    if (auto n = Notifications()) n->Collect(w);
+  });
   metrics.Register("reload", [this](MetricWriter& w) {
     std::lock_guard<std::mutex> lock(reload_mu);
     w.Counter("brickcast_reloads_total", "Reloads asked for (SIGHUP or POST /api/v1/reload).",
@@ -364,16 +412,26 @@ Status Daemon::Impl::Subscribe() {
   AlertManager* alert_manager = alerts.get();
   const Clock* wall = &clock;
   auto last_prune = std::make_shared<UnixMillis>(clock.Now());
+  const int64_t notify_retention_ms = cfg().notify.retention_days * 86'400'000;
   subscriptions.push_back(events.Subscribe(
       "rules", {EventKind<ObservationsApplied>(), EventKind<ForecastProduced>(), EventKind<PartitionsRevoked>()},
-      [engine, alert_manager, wall, last_prune](const Event& e) {
+      [engine, alert_manager, wall, last_prune, notify_retention_ms](const Event& e) {
         if (const auto* a = std::get_if<ObservationsApplied>(&e)) engine->OnObservations(*a);
         if (const auto* f = std::get_if<ForecastProduced>(&e)) engine->OnForecast(*f);
         if (const auto* r = std::get_if<PartitionsRevoked>(&e)) engine->Drop(r->points);
         if (wall->Now() - *last_prune > 3'600'000) {
           *last_prune = wall->Now();
           alert_manager->Prune();
+          if (Status st = alert_manager->outbox().Prune(*last_prune - notify_retention_ms); !st.ok())
+            spdlog::warn("notifications: cannot prune the outbox: {}", st.message());
         }
+      },
+      4096, Overflow::kBlock));
+  // Every alert transition reaches the notification pipeline (blocking: none may be lost).
+  subscriptions.push_back(events.Subscribe(
+      "notifications", {EventKind<AlertChanged>()},
+      [this](const Event& e) {
+        if (auto n = Notifications()) n->OnAlertChanged(std::get<AlertChanged>(e).alert);
       },
       4096, Overflow::kBlock));
   // The live view of the dashboard and scripts: a burst may push its oldest events out (streams
@@ -485,7 +543,7 @@ namespace {
 // Kafka, the store's shape, ...).
 bool AppliedAtReload(const std::string& pointer) {
   for (const char* prefix : {"/rules", "/brick/models", "/forecast/model", "/http/tokens", "/http/tokens_file",
-                             "/log/level"}) {
+                             "/log/level", "/notify"}) {
     const std::string p(prefix);
     if (pointer == p || pointer.rfind(p + "/", 0) == 0) return true;
   }
@@ -570,6 +628,21 @@ ReloadReport Daemon::Reload() {
       return finish();
     }
   }
+  // Receivers and routes are rebuilt now (a bad route is an error here); a plugin that fails to
+  // load is reported on its receiver, as at start.
+  std::shared_ptr<NotificationService> next_notifications;
+  const bool notify_changed = std::any_of(changed.begin(), changed.end(),
+                                          [](const std::string& p) { return p.rfind("/notify", 0) == 0; });
+  if (notify_changed) {
+    auto made = d.MakeNotifications(*next);
+    if (!made.ok()) {
+      report.errors.push_back(made.status().message());
+      report.applied.clear();
+      report.needs_restart.clear();
+      return finish();
+    }
+    next_notifications = std::move(*made);
+  }
   // 3. Apply the rest, which cannot fail.
   d.registry->LoadModel(*brick);
   d.model.Set(brick);
@@ -577,6 +650,14 @@ ReloadReport Daemon::Reload() {
   if (d.rule_engine) d.rule_engine->SetRules(*rules, brick);
   if (next->log.level != running->log.level) (void)SetupLogging(next->log.level);
   d.config.Set(next);  // tokens, and whatever reads the config at run time
+  if (next_notifications) {
+    // The old service hands over through the outbox and its group log: what it had queued is
+    // delivered by the new one.
+    d.StopNotifications();
+    if (Status st = next_notifications->Start(); !st.ok()) spdlog::error("notifications: {}", st.message());
+    std::lock_guard<std::mutex> nlock(d.notify_mu);
+    d.notifications = std::move(next_notifications);
+  }
   d.events.Publish(ConfigReloaded{next->path});
   report.ok = true;
   return finish();

@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <regex>
+#include <set>
 #include <sstream>
 
 #include "brickcast/config.h"
@@ -29,6 +31,12 @@ std::string CheckTimeZone(const Json& v) {
 std::string CheckFormat(const Json& v) {
   auto f = ParseStreamFormat(v.get<std::string>());
   return f.ok() ? "" : f.status().message();
+}
+
+std::string CheckDuration(const Json& v) {
+  auto d = ParseDurationMs(v.get<std::string>());
+  if (!d.ok()) return d.status().message();
+  return *d < 0 ? "must not be negative" : "";
 }
 
 std::string CheckUnit(const Json& v) {
@@ -239,6 +247,82 @@ const Schema& RootSchema() {
       {"mute_windows", FieldType::kObjectList, Json::array(),
        "Recurring windows (e.g. nightly maintenance) during which matching alerts are muted.", kMute},
   }};
+  static Schema* const kRoute = [] {
+    auto* route = new Schema;
+    route->fields = {
+        {"receiver", FieldType::kString, "", "Receiver of the alerts this route takes; \"\": its parent's."},
+        {"matchers", FieldType::kStringMap, Json::object(),
+         "Labels the alert must have (exact): alertname, rule, equipment (name or IRI), class, severity, kind, "
+         "site, predicted."},
+        {"matchers_re", FieldType::kStringMap, Json::object(), "Labels matched by a regular expression (whole value)."},
+        {"continue", FieldType::kBoolean, false, "After matching here, try the following sibling routes too."},
+        {"group_by", FieldType::kStringList, Json(),
+         "Labels that split alerts into notifications; [\"...\"]: one per alert; absent: its parent's (root: all "
+         "alerts in one group)."},
+        {"group_wait", FieldType::kString, Json(), "Wait before a new group's first notification (root default 30s).",
+         nullptr, false, false, CheckDuration},
+        {"group_interval", FieldType::kString, Json(), "Wait before notifying a group's changes (root default 5m).",
+         nullptr, false, false, CheckDuration},
+        {"repeat_interval", FieldType::kString, Json(),
+         "Re-send a group still firing unchanged after this long (root default 4h).", nullptr, false, false,
+         CheckDuration},
+        {"routes", FieldType::kObjectList, Json::array(), "Child routes, tried in order.", route},
+    };
+    return route;
+  }();
+  static const Schema* const kReceiver = new Schema{{
+      {"name", FieldType::kString, Json(), "Name routes refer to.", nullptr, false, true},
+      {"kind", FieldType::kString, Json(), "email, sms, webhook, alertmanager or plugin.", nullptr, false, true,
+       OneOf({"email", "sms", "webhook", "alertmanager", "plugin"})},
+      {"send_resolved", FieldType::kBoolean, true, "Also notify when alerts resolve."},
+      {"rate_limit_per_minute", FieldType::kNumber, 0, "At most this many notifications a minute; 0: no limit.",
+       nullptr, false, false, AtLeast(0)},
+      {"timeout", FieldType::kString, "10s", "Time one delivery attempt may take.", nullptr, false, false, CheckDuration},
+      {"tls_verify", FieldType::kBoolean, true, "Verify the server's TLS certificate."},
+      {"ca_file", FieldType::kString, "", "CA bundle to verify the server with; \"\": the system's."},
+      {"to", FieldType::kStringList, Json::array(), "email: addresses; sms: phone numbers (E.164)."},
+      {"from", FieldType::kString, "", "email: sender (\"brickcast <bc@example.com>\"); sms: sending number."},
+      {"smtp_url", FieldType::kString, "", "email: smtp://host:587 (STARTTLS) or smtps://host:465 (TLS)."},
+      {"starttls", FieldType::kString, "required", "email on smtp://: required, opportunistic or never.", nullptr,
+       false, false, OneOf({"required", "opportunistic", "never"})},
+      {"username", FieldType::kString, "", "email: SMTP login."},
+      {"password", FieldType::kString, "", "email: SMTP password; prefer password_file or password_env.", nullptr,
+       true},
+      {"password_file", FieldType::kString, "", "email: file holding the SMTP password."},
+      {"password_env", FieldType::kString, "", "email: environment variable holding the SMTP password."},
+      {"url", FieldType::kString, "",
+       "sms: the gateway's endpoint; webhook: the receiver's URL; alertmanager: its base URL (http://am:9093)."},
+      {"format", FieldType::kString, "twilio", "sms: twilio (form POST, basic auth) or json (json_template).",
+       nullptr, false, false, OneOf({"twilio", "json"})},
+      {"json_template", FieldType::kString, "{\"to\": \"{{to}}\", \"from\": \"{{from}}\", \"text\": \"{{text}}\"}",
+       "sms json: the body; {{to}}, {{from}}, {{text}}, {{key}} are replaced, JSON-escaped."},
+      {"account", FieldType::kString, "", "sms twilio: the account SID."},
+      {"token", FieldType::kString, "",
+       "sms: twilio auth token or json bearer token; webhook, alertmanager: bearer token. Prefer token_file or "
+       "token_env.", nullptr, true},
+      {"token_file", FieldType::kString, "", "File holding the token."},
+      {"token_env", FieldType::kString, "", "Environment variable holding the token."},
+      {"max_alerts", FieldType::kInteger, 0, "webhook: alerts per notification (the rest counted in truncatedAlerts); 0: all.",
+       nullptr, false, false, AtLeast(0)},
+      {"resend_interval", FieldType::kString, "1m", "alertmanager: re-send firing alerts at least this often.",
+       nullptr, false, false, CheckDuration},
+      {"plugin", FieldType::kString, "", "plugin: the .so file, relative to notify.plugin_dir."},
+      {"plugin_config", FieldType::kStringMap, Json::object(), "plugin: settings handed to its init as JSON.",
+       nullptr, true},
+  }};
+  static const Schema* const kNotify = new Schema{{
+      {"receivers", FieldType::kObjectList, Json::array(), "Where notifications go.", kReceiver},
+      {"route", FieldType::kObject, Json(), "Routing tree (Alertmanager's): which receiver gets which alerts.", kRoute},
+      {"plugin_dir", FieldType::kString, "", "Directory of notifier plugins (.so), relative to the config file."},
+      {"external_url", FieldType::kString, "", "Base of the links in notifications; \"\": http://<http.listen>."},
+      {"retry_initial", FieldType::kString, "1s", "First retry delay; it doubles each attempt.", nullptr, false,
+       false, CheckDuration},
+      {"retry_max", FieldType::kString, "5m", "Longest retry delay.", nullptr, false, false, CheckDuration},
+      {"deadline", FieldType::kString, "24h", "A notification not delivered by then is failed.", nullptr, false,
+       false, CheckDuration},
+      {"retention_days", FieldType::kInteger, 7, "Delivered and failed notifications are kept this long.", nullptr,
+       false, false, Between(1, 3650)},
+  }};
   static const Schema* const kRoot = new Schema{{
       {"site", FieldType::kObject, Json(), "The site.", kSite},
       {"brick", FieldType::kObject, Json(), "Brick models.", kBrick},
@@ -252,6 +336,7 @@ const Schema& RootSchema() {
       {"rules", FieldType::kStringList, Json::array(),
        "Rule files or directories of *.json rule files (see the rule reference)."},
       {"alerts", FieldType::kObject, Json(), "Alert state, history and mute windows.", kAlerts},
+      {"notify", FieldType::kObject, Json(), "Notifications: receivers, routing, retries.", kNotify},
   }};
   return *kRoot;
 }
@@ -317,6 +402,182 @@ bool ParseListen(const std::string& listen, std::string* host, int* port) {
   } catch (const std::exception&) {
     return false;
   }
+}
+
+}  // namespace
+
+namespace {
+
+// A secret given inline, in a file (first line) or in an environment variable: exactly one.
+std::string ReadSecret(const Json& r, const std::string& key, const std::string& base_dir, const std::string& ptr,
+                       std::vector<std::string>* errors) {
+  const std::string inline_value = r[key];
+  const std::string file = Resolve(base_dir, r[key + "_file"].get<std::string>());
+  const std::string env = r[key + "_env"];
+  if (!inline_value.empty() + !file.empty() + !env.empty() > 1) {
+    errors->push_back(ptr + "/" + key + ": give one of " + key + ", " + key + "_file or " + key + "_env");
+    return "";
+  }
+  if (!file.empty()) {
+    std::ifstream in(file);
+    std::string v;
+    if (!in || !std::getline(in, v)) errors->push_back(ptr + "/" + key + "_file: cannot read " + file);
+    return v;
+  }
+  if (!env.empty()) {
+    const char* v = std::getenv(env.c_str());
+    if (v == nullptr) errors->push_back(ptr + "/" + key + "_env: the environment has no " + env);
+    return v == nullptr ? "" : v;
+  }
+  return inline_value;
+}
+
+int64_t DurationOr(const Json& v, int64_t fallback) {
+  if (!v.is_string()) return fallback;
+  auto d = ParseDurationMs(v.get<std::string>());
+  return d.ok() ? *d : fallback;
+}
+
+void LoadRoute(const Json& j, RouteConfig* r) {
+  r->receiver = j["receiver"];
+  for (const auto& [k, v] : j["matchers"].items()) r->matchers[k] = v.get<std::string>();
+  for (const auto& [k, v] : j["matchers_re"].items()) r->matchers_re[k] = v.get<std::string>();
+  r->continue_matching = j["continue"];
+  r->group_by_set = j.contains("group_by") && j["group_by"].is_array();
+  if (r->group_by_set) r->group_by = j["group_by"].get<std::vector<std::string>>();
+  r->group_wait_ms = DurationOr(j.value("group_wait", Json()), -1);
+  r->group_interval_ms = DurationOr(j.value("group_interval", Json()), -1);
+  r->repeat_interval_ms = DurationOr(j.value("repeat_interval", Json()), -1);
+  for (const Json& c : j["routes"]) {
+    r->routes.emplace_back();
+    LoadRoute(c, &r->routes.back());
+  }
+}
+
+void LoadNotify(const Json& n, const std::string& base_dir, const HttpConfig& http, NotifyConfig* out,
+                std::vector<std::string>* errors) {
+  // Which kinds each kind-specific key belongs to: a key set for another kind is a mistake.
+  static const std::map<std::string, std::set<std::string>> kKinds = {
+      {"to", {"email", "sms"}},
+      {"from", {"email", "sms"}},
+      {"smtp_url", {"email"}},
+      {"username", {"email"}},
+      {"password", {"email"}},
+      {"password_file", {"email"}},
+      {"password_env", {"email"}},
+      {"url", {"sms", "webhook", "alertmanager"}},
+      {"account", {"sms"}},
+      {"token", {"sms", "webhook", "alertmanager"}},
+      {"token_file", {"sms", "webhook", "alertmanager"}},
+      {"token_env", {"sms", "webhook", "alertmanager"}},
+      {"plugin", {"plugin"}},
+  };
+  std::set<std::string> names;
+  for (size_t i = 0; i < n["receivers"].size(); ++i) {
+    const Json& r = n["receivers"][i];
+    const std::string ptr = "/notify/receivers/" + std::to_string(i);
+    ReceiverConfig rc;
+    rc.name = r["name"];
+    rc.kind = r["kind"];
+    if (!names.insert(rc.name).second) errors->push_back(ptr + "/name: '" + rc.name + "' is defined twice");
+    for (const auto& [key, kinds] : kKinds) {
+      const Json& v = r[key];
+      const bool set = v.is_string() ? !v.get<std::string>().empty() : v.is_array() && !v.empty();
+      if (set && !kinds.count(rc.kind)) errors->push_back(ptr + "/" + key + ": not a setting of kind " + rc.kind);
+    }
+    rc.send_resolved = r["send_resolved"];
+    rc.rate_limit_per_minute = r["rate_limit_per_minute"];
+    rc.timeout_ms = DurationOr(r["timeout"], rc.timeout_ms);
+    rc.tls_verify = r["tls_verify"];
+    rc.ca_file = Resolve(base_dir, r["ca_file"].get<std::string>());
+    rc.to = r["to"].get<std::vector<std::string>>();
+    rc.from = r["from"];
+    rc.smtp_url = r["smtp_url"];
+    rc.starttls = r["starttls"];
+    rc.username = r["username"];
+    rc.url = r["url"];
+    rc.sms_format = r["format"];
+    rc.sms_json_template = r["json_template"];
+    rc.account = r["account"];
+    rc.max_alerts = r["max_alerts"];
+    rc.resend_ms = DurationOr(r["resend_interval"], rc.resend_ms);
+    rc.plugin = r["plugin"];
+    rc.plugin_config = r["plugin_config"].dump();
+    if (rc.kind == "email") rc.password = ReadSecret(r, "password", base_dir, ptr, errors);
+    if (rc.kind == "sms" || rc.kind == "webhook" || rc.kind == "alertmanager")
+      rc.token = ReadSecret(r, "token", base_dir, ptr, errors);
+    auto require = [&](const std::string& key, bool ok) {
+      if (!ok) errors->push_back(ptr + "/" + key + ": required for kind " + rc.kind);
+    };
+    auto check_url = [&](const std::string& key, const std::string& url, std::initializer_list<const char*> schemes) {
+      bool scheme_ok = false;
+      for (const char* s : schemes) scheme_ok = scheme_ok || url.rfind(s, 0) == 0;
+      if (!url.empty() && !scheme_ok) {
+        std::string list;
+        for (const char* s : schemes) list += (list.empty() ? "" : " or ") + std::string(s);
+        errors->push_back(ptr + "/" + key + ": must start with " + list);
+      }
+      // Credentials in a URL end up in logs; they belong in the secret keys.
+      const size_t at = url.find('@'), slash = url.find('/', url.find("://") + 3);
+      if (at != std::string::npos && (slash == std::string::npos || at < slash))
+        errors->push_back(ptr + "/" + key + ": put credentials in username/password or token (and their _file "
+                                            "forms), not in the URL");
+    };
+    if (rc.kind == "email") {
+      require("smtp_url", !rc.smtp_url.empty());
+      require("from", !rc.from.empty());
+      require("to", !rc.to.empty());
+      check_url("smtp_url", rc.smtp_url, {"smtp://", "smtps://"});
+    } else if (rc.kind == "sms") {
+      require("url", !rc.url.empty());
+      require("to", !rc.to.empty());
+      if (rc.sms_format == "twilio") require("from", !rc.from.empty());
+      check_url("url", rc.url, {"http://", "https://"});
+      if (rc.sms_format == "json" && rc.sms_json_template.find("{{text}}") == std::string::npos)
+        errors->push_back(ptr + "/json_template: has no {{text}}");
+    } else if (rc.kind == "webhook" || rc.kind == "alertmanager") {
+      require("url", !rc.url.empty());
+      check_url("url", rc.url, {"http://", "https://"});
+    } else if (rc.kind == "plugin") {
+      require("plugin", !rc.plugin.empty());
+    }
+    out->receivers.push_back(std::move(rc));
+  }
+  LoadRoute(n["route"], &out->route);
+  if (!out->receivers.empty() && out->route.receiver.empty())
+    errors->push_back("/notify/route/receiver: required when receivers are configured");
+  if (!out->route.receiver.empty() && !names.count(out->route.receiver))
+    errors->push_back("/notify/route/receiver: no receiver named '" + out->route.receiver + "'");
+  // Receivers named by child routes.
+  std::vector<std::pair<const RouteConfig*, std::string>> todo;
+  for (size_t i = 0; i < out->route.routes.size(); ++i) todo.push_back({&out->route.routes[i], "/notify/route/routes/" + std::to_string(i)});
+  while (!todo.empty()) {
+    auto [r, ptr] = todo.back();
+    todo.pop_back();
+    if (!r->receiver.empty() && !names.count(r->receiver))
+      errors->push_back(ptr + "/receiver: no receiver named '" + r->receiver + "'");
+    for (const auto& [label, re] : r->matchers_re) {
+      try {
+        std::regex check(re);
+      } catch (const std::regex_error& e) {
+        errors->push_back(ptr + "/matchers_re/" + label + ": invalid regular expression: " + e.what());
+      }
+    }
+    for (size_t i = 0; i < r->routes.size(); ++i) todo.push_back({&r->routes[i], ptr + "/routes/" + std::to_string(i)});
+  }
+  out->plugin_dir = Resolve(base_dir, n["plugin_dir"].get<std::string>());
+  out->external_url = n["external_url"];
+  if (out->external_url.empty()) {
+    const std::string host = http.host == "0.0.0.0" || http.host == "::" ? "127.0.0.1" : http.host;
+    out->external_url = std::string(http.tls_cert_file.empty() ? "http" : "https") + "://" +
+                        (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(http.port);
+  }
+  out->retry_initial_ms = DurationOr(n["retry_initial"], out->retry_initial_ms);
+  out->retry_max_ms = DurationOr(n["retry_max"], out->retry_max_ms);
+  out->deadline_ms = DurationOr(n["deadline"], out->deadline_ms);
+  out->retention_days = n["retention_days"];
+  if (out->retry_initial_ms <= 0) errors->push_back("/notify/retry_initial: must be > 0");
+  if (out->retry_max_ms < out->retry_initial_ms) errors->push_back("/notify/retry_max: must be >= retry_initial");
 }
 
 }  // namespace
@@ -460,6 +721,7 @@ StatusOr<Config> LoadConfigText(const std::string& json_text, const std::string&
       for (const auto& [label, v] : mw["matchers"].items()) m.matchers[label] = v.get<std::string>();
       c.alerts.mute_windows.push_back(std::move(m));
     }
+    LoadNotify(eff["notify"], base_dir, c.http, &c.notify, &errors);
   }
   BRICKCAST_RETURN_IF_ERROR(config::ErrorsToStatus("config", errors));
   RedactSecrets(RootSchema(), &eff);

@@ -197,7 +197,7 @@ void DescribeSchema(const Schema& schema, const std::string& prefix, std::string
     else line << "`" << f.default_value.dump() << "`";
     line << " | " << f.description << (f.secret ? " (secret: printed as `<secret>`)" : "") << " |\n";
     *out += line.str();
-    if (f.child != nullptr) {
+    if (f.child != nullptr && f.child != &schema) {  // a recursive schema (routes) is described once
       const std::string sub = key + (f.type == FieldType::kObject ? "." : f.type == FieldType::kObjectList ? "[]." : ".*.");
       DescribeSchema(*f.child, sub, out);
     }
