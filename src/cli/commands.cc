@@ -1,4 +1,5 @@
 #include "cli/commands.h"
+#include "brickcast/notify.h"
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -137,6 +138,11 @@ int CheckConfig(const std::string& config_path, bool reference) {
   auto rules = LoadRules(config->rules);
   if (!rules.ok()) return Fail(rules.status());
   const RuleResolution resolved = ResolveRules(**rules, model);
+  // Receivers: each notifier is built as at start (a plugin must load and init), nothing is sent.
+  for (const ReceiverConfig& r : config->notify.receivers) {
+    auto notifier = MakeNotifier(r, config->notify.plugin_dir);
+    if (!notifier.ok()) return Fail(notifier.status());
+  }
   std::cout << config->effective_json << '\n';
   for (const auto& rule : (*rules)->rules) {
     size_t applies = 0;
@@ -153,7 +159,8 @@ int CheckConfig(const std::string& config_path, bool reference) {
   }
   std::cerr << config_path << ": ok (" << config->brick.models.size() << " model files, " << model.size()
             << " entities; forecast model " << forecaster << "; " << (*rules)->rules.size() << " rules in "
-            << (*rules)->files.size() << " files, " << resolved.bindings.size() << " bindings)\n";
+            << (*rules)->files.size() << " files, " << resolved.bindings.size() << " bindings; "
+            << config->notify.receivers.size() << " notification receivers)\n";
   return 0;
 }
 
