@@ -126,6 +126,8 @@ struct ReceiverConfig {
   bool send_resolved = true;
   double rate_limit_per_minute = 0;  // notifications per minute at most; 0: no limit
   int64_t timeout_ms = 10'000;       // one delivery attempt
+  std::string title_template;        // "": the built-in title ("[FIRING:1] rule on AHU-1")
+  std::string text_template;         // "": the built-in block per alert
   bool tls_verify = true;
   std::string ca_file;
   // email

@@ -10,6 +10,7 @@
 #include "brickcast/config.h"
 #include "brickcast/sha256.h"
 #include "brickcast/units.h"
+#include "brickcast/template_text.h"
 #include "config/schema.h"
 
 namespace brickcast {
@@ -38,6 +39,8 @@ std::string CheckDuration(const Json& v) {
   if (!d.ok()) return d.status().message();
   return *d < 0 ? "must not be negative" : "";
 }
+
+std::string CheckTemplateText(const Json& v) { return CheckTemplate(v.get<std::string>(), NotifyTemplateVariables()); }
 
 std::string CheckUnit(const Json& v) {
   const std::string u = v.get<std::string>();
@@ -278,6 +281,13 @@ const Schema& RootSchema() {
       {"rate_limit_per_minute", FieldType::kNumber, 0, "At most this many notifications a minute; 0: no limit.",
        nullptr, false, false, AtLeast(0)},
       {"timeout", FieldType::kString, "10s", "Time one delivery attempt may take.", nullptr, false, false, CheckDuration},
+      {"title_template", FieldType::kString, "",
+       "Own title (email subject, SMS lead) with {{variables}}: status, severity, rule, equipment, class, site, "
+       "summary, evidence, action, link, starts_at, ends_at, crossing_time, predicted, count, more, receiver; "
+       "\"\": built in.", nullptr, false, false, CheckTemplateText},
+      {"text_template", FieldType::kString, "",
+       "Own text for each alert (email bodies, SMS, plugins), same variables; values are escaped per medium; "
+       "\"\": built in.", nullptr, false, false, CheckTemplateText},
       {"tls_verify", FieldType::kBoolean, true, "Verify the server's TLS certificate."},
       {"ca_file", FieldType::kString, "", "CA bundle to verify the server with; \"\": the system's."},
       {"to", FieldType::kStringList, Json::array(), "email: addresses; sms: phone numbers (E.164)."},
@@ -488,6 +498,8 @@ void LoadNotify(const Json& n, const std::string& base_dir, const HttpConfig& ht
     rc.send_resolved = r["send_resolved"];
     rc.rate_limit_per_minute = r["rate_limit_per_minute"];
     rc.timeout_ms = DurationOr(r["timeout"], rc.timeout_ms);
+    rc.title_template = r["title_template"];
+    rc.text_template = r["text_template"];
     rc.tls_verify = r["tls_verify"];
     rc.ca_file = Resolve(base_dir, r["ca_file"].get<std::string>());
     rc.to = r["to"].get<std::vector<std::string>>();

@@ -17,6 +17,7 @@ using notify::HttpRequest;
 using notify::TlsOptions;
 
 TlsOptions Tls(const ReceiverConfig& r) { return TlsOptions{r.tls_verify, r.ca_file}; }
+notify::Templates Wording(const ReceiverConfig& r) { return notify::Templates{r.title_template, r.text_template}; }
 
 class EmailNotifier : public Notifier {
  public:
@@ -29,7 +30,7 @@ class EmailNotifier : public Notifier {
     m.password = r_.password;
     m.from = r_.from;
     m.to = r_.to;
-    m.message = notify::EmailMessage(n, r_.from, r_.to);
+    m.message = notify::EmailMessage(n, r_.from, r_.to, Wording(r_));
     m.timeout_ms = r_.timeout_ms;
     m.tls = Tls(r_);
     return notify::SendMail(m);
@@ -45,7 +46,7 @@ class SmsNotifier : public Notifier {
   explicit SmsNotifier(ReceiverConfig r) : r_(std::move(r)) {}
   std::vector<std::string> Targets() const override { return r_.to; }
   DeliveryResult Deliver(const Notification& n) override {
-    const notify::SmsText sms = notify::RenderSms(n);
+    const notify::SmsText sms = notify::RenderSms(n, Wording(r_));
     HttpRequest req;
     req.url = r_.url;
     req.timeout_ms = r_.timeout_ms;
@@ -135,16 +136,16 @@ class AlertmanagerNotifier : public Notifier {
 // A .so plugin behind the C ABI of brickcast/notifier_plugin.h.
 class PluginNotifier : public Notifier {
  public:
-  PluginNotifier(void* handle, const brickcast_notifier_plugin* api, void* state)
-      : handle_(handle), api_(api), state_(state) {}
+  PluginNotifier(void* handle, const brickcast_notifier_plugin* api, void* state, notify::Templates wording)
+      : handle_(handle), api_(api), state_(state), wording_(std::move(wording)) {}
   ~PluginNotifier() override {
     if (api_->shutdown != nullptr) api_->shutdown(state_);
     dlclose(handle_);
   }
   DeliveryResult Deliver(const Notification& n) override {
     const std::string status = n.Firing() ? "firing" : "resolved";
-    const std::string title = notify::Title(n);
-    const std::string text = notify::TextBody(n);
+    const std::string title = notify::Title(n, wording_);
+    const std::string text = notify::TextBody(n, wording_);
     const std::string json = notify::WebhookV4Json(n, 0);
     const brickcast_notification c{n.key.c_str(), n.receiver.c_str(), status.c_str(), title.c_str(), text.c_str(),
                                    json.c_str()};
@@ -160,6 +161,7 @@ class PluginNotifier : public Notifier {
   void* handle_;
   const brickcast_notifier_plugin* api_;
   void* state_;
+  notify::Templates wording_;
 };
 
 StatusOr<std::unique_ptr<Notifier>> LoadPlugin(const ReceiverConfig& r, const std::string& plugin_dir) {
@@ -192,7 +194,7 @@ StatusOr<std::unique_ptr<Notifier>> LoadPlugin(const ReceiverConfig& r, const st
     dlclose(handle);
     return Status::FailedPrecondition(where + ": init failed: " + (error[0] ? error : "no reason given"));
   }
-  return std::unique_ptr<Notifier>(new PluginNotifier(handle, api, state));
+  return std::unique_ptr<Notifier>(new PluginNotifier(handle, api, state, Wording(r)));
 }
 
 }  // namespace

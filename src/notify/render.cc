@@ -9,6 +9,7 @@
 
 #include "brickcast/alerts.h"
 #include "brickcast/rdf.h"
+#include "brickcast/template_text.h"
 
 namespace brickcast {
 
@@ -229,23 +230,58 @@ std::string HeaderText(const std::string& s) {
   return "=?UTF-8?B?" + b + "?=";
 }
 
-}  // namespace
-
-std::string Title(const Notification& n) {
-  const size_t firing = n.FiringCount();
-  std::string t = n.test ? "[TEST] " : "";
-  t += firing > 0 ? "[FIRING:" + std::to_string(firing) + "]" : "[RESOLVED]";
-  if (n.alerts.empty()) return t;
-  const NotifyAlert& a = n.alerts.front();
-  t += " " + a.rule + " on " + Equipment(a);
-  if (n.alerts.size() > 1) t += " (+" + std::to_string(n.alerts.size() - 1) + " more)";
-  return t;
+// The variables of one alert (and its notification) as a template sees them.
+std::map<std::string, std::string> Variables(const Notification& n, const NotifyAlert& a) {
+  std::string evidence;
+  for (const std::string& l : EvidenceLines(a)) evidence += (evidence.empty() ? "" : "; ") + l;
+  const size_t more = n.alerts.empty() ? 0 : n.alerts.size() - 1;
+  return {{"status", a.firing ? "FIRING" : "RESOLVED"},
+          {"severity", a.severity},
+          {"rule", a.rule},
+          {"equipment", Equipment(a)},
+          {"class", a.equipment_class},
+          {"site", a.site},
+          {"summary", a.summary},
+          {"evidence", evidence},
+          {"action", a.action},
+          {"link", n.external_url.empty() ? "" : n.AlertLink(a)},
+          {"starts_at", a.starts_at ? FormatIsoUtc(a.starts_at) : ""},
+          {"ends_at", !a.firing && a.ends_at ? FormatIsoUtc(a.ends_at) : ""},
+          {"crossing_time", a.predicted && a.crossing_time ? FormatIsoUtc(a.crossing_time) : ""},
+          {"predicted", a.predicted ? "predicted" : ""},
+          {"count", std::to_string(n.FiringCount())},
+          {"more", more ? "(+" + std::to_string(more) + " more)" : ""},
+          {"receiver", n.receiver}};
 }
 
-std::string TextBody(const Notification& n) {
-  std::string out = Title(n) + "\n\n";
+std::string Raw(const std::string& s) { return s; }
+
+}  // namespace
+
+std::string Title(const Notification& n, const Templates& t) {
+  if (!t.title.empty() && !n.alerts.empty()) {
+    std::string title = ExpandTemplate(t.title, Variables(n, n.alerts.front()), Raw);
+    std::replace(title.begin(), title.end(), '\n', ' ');
+    return (n.test ? "[TEST] " : "") + title;
+  }
+  const size_t firing = n.FiringCount();
+  std::string out = n.test ? "[TEST] " : "";
+  out += firing > 0 ? "[FIRING:" + std::to_string(firing) + "]" : "[RESOLVED]";
+  if (n.alerts.empty()) return out;
+  const NotifyAlert& a = n.alerts.front();
+  out += " " + a.rule + " on " + Equipment(a);
+  if (n.alerts.size() > 1) out += " (+" + std::to_string(n.alerts.size() - 1) + " more)";
+  return out;
+}
+
+std::string TextBody(const Notification& n, const Templates& t) {
+  std::string out = Title(n, t) + "\n\n";
   if (n.test) out += "This is a test notification from brickcast; no alert is firing.\n\n";
   for (const NotifyAlert& a : n.alerts) {
+    if (!t.text.empty()) {
+      out += ExpandTemplate(t.text, Variables(n, a), Raw) + "\n\n";
+      continue;
+    }
     out += std::string(a.firing ? "FIRING" : "RESOLVED") + " " + a.severity + (a.predicted ? " (predicted)" : "") +
            ": " + a.rule + " on " + Equipment(a) + "\n";
     if (!a.summary.empty()) out += "  " + a.summary + "\n";
@@ -276,11 +312,17 @@ std::string HtmlEscape(const std::string& s) {
   return out;
 }
 
-std::string HtmlBody(const Notification& n) {
-  std::string out = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>" + HtmlEscape(Title(n)) +
-                    "</title></head><body style=\"font-family:sans-serif\"><h2>" + HtmlEscape(Title(n)) + "</h2>";
+std::string HtmlBody(const Notification& n, const Templates& t) {
+  const std::string title = HtmlEscape(Title(n, t));
+  std::string out = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>" + title +
+                    "</title></head><body style=\"font-family:sans-serif\"><h2>" + title + "</h2>";
   if (n.test) out += "<p>This is a test notification from brickcast; no alert is firing.</p>";
   for (const NotifyAlert& a : n.alerts) {
+    if (!t.text.empty()) {
+      // The template's text with every value escaped (the template itself is the operator's).
+      out += "<p style=\"white-space:pre-wrap\">" + ExpandTemplate(HtmlEscape(t.text), Variables(n, a), HtmlEscape) + "</p>";
+      continue;
+    }
     out += "<h3>" + std::string(a.firing ? "FIRING" : "RESOLVED") + " " + HtmlEscape(a.severity) +
            (a.predicted ? " (predicted)" : "") + ": " + HtmlEscape(a.rule) + " on " + HtmlEscape(Equipment(a)) + "</h3>";
     if (!a.summary.empty()) out += "<p>" + HtmlEscape(a.summary) + "</p>";
@@ -459,8 +501,9 @@ SmsText FitSms(const std::string& text) {
   return out;
 }
 
-SmsText RenderSms(const Notification& n) {
-  std::string text = Title(n);
+SmsText RenderSms(const Notification& n, const Templates& t) {
+  if (!t.text.empty() && !n.alerts.empty()) return FitSms(ExpandTemplate(t.text, Variables(n, n.alerts.front()), Raw));
+  std::string text = Title(n, t);
   if (!n.alerts.empty()) {
     const NotifyAlert& a = n.alerts.front();
     text += " " + a.severity + ": " + (a.summary.empty() ? a.rule : a.summary);
@@ -471,23 +514,24 @@ SmsText RenderSms(const Notification& n) {
 
 std::string MessageId(const Notification& n) { return "<" + n.key + "@brickcast>"; }
 
-std::string EmailMessage(const Notification& n, const std::string& from, const std::vector<std::string>& to) {
+std::string EmailMessage(const Notification& n, const std::string& from, const std::vector<std::string>& to,
+                         const Templates& t) {
   std::string to_line;
-  for (const std::string& t : to) to_line += (to_line.empty() ? "" : ", ") + t;
+  for (const std::string& r : to) to_line += (to_line.empty() ? "" : ", ") + r;
   const std::string boundary = "brickcast-" + n.key;
   std::string m;
   m += "From: " + from + "\r\n";
   m += "To: " + to_line + "\r\n";
-  m += "Subject: " + HeaderText(Title(n)) + "\r\n";
+  m += "Subject: " + HeaderText(Title(n, t)) + "\r\n";
   m += "Date: " + Rfc5322Date(n.created) + "\r\n";
   m += "Message-ID: " + MessageId(n) + "\r\n";
   m += "X-Brickcast-Group: " + HeaderText(n.group_key) + "\r\n";
   m += "MIME-Version: 1.0\r\n";
   m += "Content-Type: multipart/alternative; boundary=\"" + boundary + "\"\r\n\r\n";
   m += "--" + boundary + "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n";
-  m += QuotedPrintable(TextBody(n)) + "\r\n";
+  m += QuotedPrintable(TextBody(n, t)) + "\r\n";
   m += "--" + boundary + "\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n";
-  m += QuotedPrintable(HtmlBody(n)) + "\r\n";
+  m += QuotedPrintable(HtmlBody(n, t)) + "\r\n";
   m += "--" + boundary + "--\r\n";
   return m;
 }

@@ -8,12 +8,18 @@
 
 namespace brickcast::notify {
 
+// A receiver's own wording (ReceiverConfig::title_template, text_template); "" keeps the built-in
+// one. Variables are {{name}}: NotifyTemplateVariables(). Each medium escapes the values it inserts.
+struct Templates {
+  std::string title;  // the email subject, the SMS lead, the plugin's title
+  std::string text;   // one alert's block in the text and HTML bodies and the SMS
+};
 // "[FIRING:2] fc5_sat_too_low on AHU-1" / "[RESOLVED] ...": the email subject and the SMS lead.
-std::string Title(const Notification& n);
+std::string Title(const Notification& n, const Templates& t = {});
 // Plain text: one block per alert with its summary, evidence, recommended action and link.
-std::string TextBody(const Notification& n);
+std::string TextBody(const Notification& n, const Templates& t = {});
 // The same as an HTML document, every value escaped.
-std::string HtmlBody(const Notification& n);
+std::string HtmlBody(const Notification& n, const Templates& t = {});
 std::string HtmlEscape(const std::string& s);
 
 // The Alertmanager webhook v4 body ("version": "4", groupKey, status, receiver, groupLabels,
@@ -32,12 +38,13 @@ struct SmsText {
   bool gsm7 = true;
   bool truncated = false;
 };
-SmsText RenderSms(const Notification& n);
+SmsText RenderSms(const Notification& n, const Templates& t = {});
 SmsText FitSms(const std::string& text);
 
 // An RFC 5322 message: From, To, Subject, Date, Message-ID <key@brickcast>, and a
 // multipart/alternative body with the text and HTML parts (quoted-printable).
-std::string EmailMessage(const Notification& n, const std::string& from, const std::vector<std::string>& to);
+std::string EmailMessage(const Notification& n, const std::string& from, const std::vector<std::string>& to,
+                         const Templates& t = {});
 std::string MessageId(const Notification& n);
 
 // JSON string escaping for templates ("a\"b" without the quotes).

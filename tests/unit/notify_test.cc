@@ -132,6 +132,31 @@ TEST(NotifyRender, EmailHasBothBodiesEscapedAndAStableMessageId) {
   EXPECT_NE(text.find("http://bc:8080/#/alerts/a1"), std::string::npos);
 }
 
+TEST(NotifyRender, ReceiversOwnTemplatesWithValuesEscapedPerMedium) {
+  const Notification n = Note({Alert("a1", "AHU-1", true), Alert("a2", "AHU-2", true)});
+  notify::Templates t{"{{site}}: {{rule}} at {{ equipment }} {{more}}",
+                      "{{status}} {{severity}} {{equipment}}: {{summary}}\nDo: {{action}}\n{{evidence}}\n{{link}}"};
+  EXPECT_EQ(notify::Title(n, t), "plant: g36-fc5 at AHU-1 (+1 more)");
+  const std::string text = notify::TextBody(n, t);
+  EXPECT_NE(text.find("FIRING warning AHU-2: SAT too low <b>& cold</b>\nDo: Check the heating valve.\n"
+                      "FC5 fault; values: SAT=11.25 degC; thresholds: MAT + dT=13.5 degC\nhttp://bc:8080/#/alerts/a2"),
+            std::string::npos)
+      << text;
+  const std::string html = notify::HtmlBody(n, t);
+  EXPECT_NE(html.find("SAT too low &lt;b&gt;&amp; cold&lt;/b&gt;"), std::string::npos) << html;
+  EXPECT_EQ(html.find("<b>&"), std::string::npos);
+  notify::Templates sms{"", "{{status}} {{equipment}} {{summary}}"};
+  EXPECT_EQ(notify::RenderSms(n, sms).text, "FIRING AHU-1 SAT too low <b>& cold</b>");
+  const std::string mail = notify::EmailMessage(n, "bc@x", {"a@x"}, t);
+  EXPECT_NE(mail.find("Subject: plant: g36-fc5 at AHU-1 (+1 more)\r\n"), std::string::npos);
+  auto bad = LoadConfigText(R"({"notify": {"receivers": [{"name": "h", "kind": "webhook", "url": "http://h",
+                                 "text_template": "{{summary}} {{sumary}}"}], "route": {"receiver": "h"}}})", "");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("/notify/receivers/0/text_template: unknown variable {{sumary}}"),
+            std::string::npos)
+      << bad.status().message();
+}
+
 RouteConfig Routes() {
   RouteConfig root;
   root.receiver = "default";
