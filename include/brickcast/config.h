@@ -48,6 +48,8 @@ struct KafkaConfig {
   std::vector<std::string> topics = {"brickcast.observations"};  // "^regex" subscribes by pattern
   std::string group_id = "brickcast";
   std::string dead_letter_topic;  // "" = use ingest.dead_letter_file
+  std::string alerts_topic;       // "": none; alert transitions (webhook v4 alert JSON, key: fingerprint)
+  std::string forecasts_topic;    // "": none; forecasts (JSON, key: equipment)
   int commit_interval_ms = 1000;
   int64_t rebuild_seconds = -1;   // -1 = the store window (step x window_steps)
   size_t queue_messages = 10000;  // consumer -> ingest queue; pause at 90 %, resume below 50 %
@@ -55,6 +57,7 @@ struct KafkaConfig {
   // -1: the Kafka consumer's default (45 s), or 10 s with the embedded broker; see
   // EffectiveSessionTimeoutMs.
   int session_timeout_ms = -1;
+  std::string instance_id = "auto";  // group.instance.id; see EffectiveInstanceId
   std::map<std::string, std::string> properties;  // passed to librdkafka as is
   int embedded_partitions = 8;
   int embedded_brokers = 1;
@@ -101,6 +104,7 @@ struct HttpConfig {
 
 struct LogConfig {
   std::string level = "info";
+  std::string format = "text";  // text | json
 };
 
 // A recurring mute window (alerts.mute_windows): local time of the site, DST-aware.
@@ -185,11 +189,14 @@ struct Config {
   std::vector<std::string> rules;  // rule files or directories (*.json), resolved
   AlertsConfig alerts;
   NotifyConfig notify;
+  int64_t shutdown_grace_seconds = 20;
 
   // The effective configuration as JSON text (defaults filled), secrets redacted.
   std::string effective_json;
 };
 
+// The consumer's group.instance.id for this config ("" for dynamic membership).
+std::string EffectiveInstanceId(const KafkaConfig& kafka);
 // The group session timeout the consumer uses for this config.
 int EffectiveSessionTimeoutMs(const KafkaConfig& kafka);
 

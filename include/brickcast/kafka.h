@@ -88,6 +88,9 @@ struct KafkaSourceOptions {
   size_t queue_messages = 10000;
   int fetch_wait_max_ms = 50;
   int session_timeout_ms = 45000;
+  // Static membership: "" joins as a dynamic member; else a restarted consumer with the same id takes
+  // its partitions back without a rebalance (and a close does not leave the group).
+  std::string group_instance_id;
   const Clock* clock = &Clock::Real();  // "now" for the rebuild's look-back by time
 };
 

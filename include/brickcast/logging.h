@@ -8,6 +8,8 @@
 namespace brickcast {
 
 // level: trace, debug, info, warn, error.
-Status SetupLogging(const std::string& level);
+// Level: trace, debug, info, warn, error. Format: "text" (time level message) or "json" (one
+// object per line: time, level, msg).
+Status SetupLogging(const std::string& level, const std::string& format = "text");
 
 }  // namespace brickcast

@@ -16,8 +16,11 @@
 #include "brickcast/alerts.h"
 #include "brickcast/lifecycle.h"
 #include "brickcast/rule_engine.h"
+#include "brickcast/units.h"
 #include "brickcast/kafka.h"
 #include "api/api.h"
+#include "notify/render.h"
+#include "serving/forecast_json.h"
 #include "server/http_server.h"
 
 namespace brickcast {
@@ -25,7 +28,6 @@ namespace {
 // In-daemon replay into Kafka: the most payload published ahead of what the consumer fetched.
 constexpr uint64_t kReplayBacklogBytes = 1 << 20;
 // Stops that take longer together are logged (a configurable grace comes with issue 16's shutdown).
-constexpr std::chrono::seconds kShutdownGrace{30};
 }  // namespace
 
 StreamParserOptions ParserOptionsFromConfig(const Config& config) {
@@ -87,6 +89,7 @@ struct Daemon::Impl {
   std::string bootstrap;  // Kafka bootstrap servers in use ("" without Kafka)
   std::unique_ptr<KafkaSource> kafka;
   std::unique_ptr<KafkaProducer> replay_producer;
+  std::unique_ptr<KafkaProducer> output_producer;  // alerts and forecasts topics
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<FileReplaySource> replay;
   std::unique_ptr<ForecastService> forecast;
@@ -111,6 +114,8 @@ struct Daemon::Impl {
   Status LoadBrickModel();
   Status StartBroker();
   Status OpenDeadLetters();
+  Status StartOutputs();
+  void PublishOutput(const Event& e);
   Status StartIngest();
   Status StartForecast();
   Status StartAlerts();
@@ -142,6 +147,10 @@ Status Daemon::Start() {
     d.lifecycle.Add("brick model", [&d] { return d.LoadBrickModel(); }, nullptr);
     d.lifecycle.Add("kafka broker", [&d] { return d.StartBroker(); }, [&d] { d.broker.reset(); });
     d.lifecycle.Add("dead letters", [&d] { return d.OpenDeadLetters(); }, [&d] { d.dead_letters.reset(); });
+    d.lifecycle.Add("kafka outputs", [&d] { return d.StartOutputs(); }, [&d] {
+      if (d.output_producer) (void)d.output_producer->Flush(std::chrono::seconds(5));
+      d.output_producer.reset();
+    });
     d.lifecycle.Add("ingest", [&d] { return d.StartIngest(); }, nullptr);
     d.lifecycle.Add("forecast", [&d] { return d.StartForecast(); }, [&d] {
       if (d.forecast) d.forecast->Stop();
@@ -155,7 +164,8 @@ Status Daemon::Start() {
       if (d.http) d.http->Stop();
     });
     d.lifecycle.Add("kafka consumer", [&d] { return d.StartKafka(); }, [&d] {
-      if (d.kafka) d.kafka->Stop();
+      // Bounded whatever the broker does: a quarter of the shutdown grace, at most 10 s.
+      if (d.kafka) d.kafka->Stop(std::chrono::milliseconds(std::min<int64_t>(10'000, d.cfg().shutdown_grace_seconds * 250)));
     });
     d.lifecycle.Add("replay", [&d] { return d.StartReplay(); }, [&d] {
       if (d.replay) d.replay->Stop();
@@ -192,6 +202,8 @@ Status Daemon::Impl::StartBroker() {
   }
   std::vector<std::string> topics = kc.topics;
   if (!kc.dead_letter_topic.empty()) topics.push_back(kc.dead_letter_topic);
+  if (!kc.alerts_topic.empty()) topics.push_back(kc.alerts_topic);
+  if (!kc.forecasts_topic.empty()) topics.push_back(kc.forecasts_topic);
   auto started_broker = EmbeddedBroker::Start(kc.embedded_brokers, topics, kc.embedded_partitions);
   if (!started_broker.ok()) return started_broker.status();
   broker = std::move(*started_broker);
@@ -210,6 +222,43 @@ Status Daemon::Impl::OpenDeadLetters() {
     dead_letters = NewJsonlDeadLetterSink(cfg().ingest.dead_letter_file, &st);
   }
   return st;
+}
+
+Status Daemon::Impl::StartOutputs() {
+  const KafkaConfig& kc = cfg().kafka;
+  if (bootstrap.empty() || (kc.alerts_topic.empty() && kc.forecasts_topic.empty())) return Status::Ok();
+  auto producer = KafkaProducer::Create(Client());  // idempotent: retries neither duplicate nor reorder
+  if (!producer.ok()) return producer.status().WithContext("kafka outputs");
+  output_producer = std::move(*producer);
+  metrics.Register("kafka outputs", [this](MetricWriter& w) {
+    w.Counter("brickcast_kafka_outputs_delivered_total", "Alert and forecast messages the broker acknowledged.",
+              static_cast<double>(output_producer ? output_producer->delivered() : 0));
+    w.Counter("brickcast_kafka_outputs_failed_total", "Alert and forecast messages that could not be delivered.",
+              static_cast<double>(output_producer ? output_producer->failed() : 0));
+  });
+  return Status::Ok();
+}
+
+void Daemon::Impl::PublishOutput(const Event& e) {
+  const KafkaConfig& kc = cfg().kafka;
+  if (const auto* a = std::get_if<AlertChanged>(&e)) {
+    if (kc.alerts_topic.empty() || (a->to != "firing" && a->to != "resolved")) return;
+    auto view = alerts->Get(a->alert);
+    if (!view) return;
+    const std::string external = config.Get()->notify.external_url;
+    const std::string body = notify::WebhookV4AlertJson(NotifyAlert::From(view->alert, cfg().site.name), external);
+    if (Status st = output_producer->Produce(kc.alerts_topic, a->alert, body); !st.ok())
+      spdlog::warn("kafka outputs: alert {}: {}", a->alert, st.message());
+  } else if (const auto* f = std::get_if<ForecastProduced>(&e)) {
+    if (kc.forecasts_topic.empty() || !f->forecast || f->forecast->status != ForecastStatus::kOk) return;
+    auto info = registry->Get(f->point);
+    const std::string equipment = info && !info->equipment.empty() ? info->equipment : f->point;
+    nlohmann::json j = ForecastToJson(*f->forecast);
+    j["equipment"] = equipment;
+    if (const UnitInfo* u = info ? FindUnit(info->unit) : nullptr) j["unit"] = std::string(u->si_symbol);
+    if (Status st = output_producer->Produce(kc.forecasts_topic, equipment, j.dump()); !st.ok())
+      spdlog::warn("kafka outputs: forecast of {}: {}", f->point, st.message());
+  }
 }
 
 Status Daemon::Impl::StartIngest() {
@@ -349,7 +398,8 @@ void Daemon::Impl::StopNotifications() {
     std::lock_guard<std::mutex> lock(notify_mu);
     n = std::move(notifications);
   }
-  if (n) n->Stop(5'000);
+  // Due notifications get half the shutdown grace to go out; the rest wait in the outbox.
+  if (n) n->Stop(std::max<int64_t>(1'000, cfg().shutdown_grace_seconds * 500));
 }
 
 // Every module's collector, in the order /metrics lists them (the Kafka consumer registers its own
@@ -434,6 +484,13 @@ Status Daemon::Impl::Subscribe() {
         if (auto n = Notifications()) n->OnAlertChanged(std::get<AlertChanged>(e).alert);
       },
       4096, Overflow::kBlock));
+  // Alert transitions and forecasts out to Kafka for BMS and data platforms. A broker slower than
+  // the rules loses the oldest (counted), never slows them.
+  if (output_producer) {
+    subscriptions.push_back(events.Subscribe(
+        "kafka outputs", {EventKind<AlertChanged>(), EventKind<ForecastProduced>()},
+        [this](const Event& e) { PublishOutput(e); }, 65536, Overflow::kDropOldest));
+  }
   // The live view of the dashboard and scripts: a burst may push its oldest events out (streams
   // then tell their clients to reload), but it never slows the rules.
   LiveEvents* live = &live_events;
@@ -466,6 +523,7 @@ Status Daemon::Impl::StartKafka() {
   o.queue_messages = cfg().kafka.queue_messages;
   o.fetch_wait_max_ms = cfg().kafka.fetch_wait_max_ms;
   o.session_timeout_ms = EffectiveSessionTimeoutMs(cfg().kafka);
+  o.group_instance_id = EffectiveInstanceId(cfg().kafka);
   o.clock = &clock;
   kafka = std::make_unique<KafkaSource>(o, *ingestor, store, &events);
   BRICKCAST_RETURN_IF_ERROR(kafka->Start());
@@ -519,7 +577,7 @@ Status Daemon::Impl::StartReplay() {
 }
 
 void Daemon::Stop() {
-  impl_->lifecycle.Stop(kShutdownGrace);
+  impl_->lifecycle.Stop(std::chrono::seconds(impl_->cfg().shutdown_grace_seconds));
   impl_->started = false;
 }
 
@@ -543,7 +601,7 @@ namespace {
 // Kafka, the store's shape, ...).
 bool AppliedAtReload(const std::string& pointer) {
   for (const char* prefix : {"/rules", "/brick/models", "/forecast/model", "/http/tokens", "/http/tokens_file",
-                             "/log/level", "/notify"}) {
+                             "/log/level", "/log/format", "/notify"}) {
     const std::string p(prefix);
     if (pointer == p || pointer.rfind(p + "/", 0) == 0) return true;
   }
@@ -648,7 +706,8 @@ ReloadReport Daemon::Reload() {
   d.model.Set(brick);
   d.rules.Set(*rules);
   if (d.rule_engine) d.rule_engine->SetRules(*rules, brick);
-  if (next->log.level != running->log.level) (void)SetupLogging(next->log.level);
+  if (next->log.level != running->log.level || next->log.format != running->log.format)
+    (void)SetupLogging(next->log.level, next->log.format);
   d.config.Set(next);  // tokens, and whatever reads the config at run time
   if (next_notifications) {
     // The old service hands over through the outbox and its group log: what it had queued is

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <thread>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -58,7 +59,7 @@ int Serve(const std::string& config_path, const std::vector<std::string>& replay
   if (!config.ok()) return Fail(config.status());
   for (const auto& f : replay_files) config->replay.files.push_back(f);
   if (speed >= 0) config->replay.speed = speed;
-  if (Status st = SetupLogging(config->log.level); !st.ok()) return Fail(st);
+  if (Status st = SetupLogging(config->log.level, config->log.format); !st.ok()) return Fail(st);
 
   // Block the signals before any thread starts, then wait for them here (threads inherit the mask).
   sigset_t signals;
@@ -99,6 +100,18 @@ int Serve(const std::string& config_path, const std::vector<std::string>& replay
     break;
   }
   systemd::NotifyStopping();
+  // A second SIGINT/SIGTERM, or a stop that outlasts its grace (plus a margin), ends the process at
+  // once: the alert database and the outbox are transactional, so nothing committed is lost.
+  const int64_t grace_s = daemon.config()->shutdown_grace_seconds;
+  std::thread([signals, grace_s]() mutable {
+    sigdelset(&signals, SIGHUP);
+    timespec limit{static_cast<time_t>(grace_s + 5), 0};
+    const int again = sigtimedwait(&signals, nullptr, &limit);
+    if (again > 0) spdlog::warn("signal {} received again: exiting now", again);
+    else spdlog::error("shutdown still running {} s after the signal: exiting now", grace_s + 5);
+    spdlog::shutdown();
+    _exit(again > 0 ? 130 : 1);
+  }).detach();
   daemon.Stop();
   spdlog::info("stopped");
   return 0;

@@ -1,19 +1,52 @@
 #include "brickcast/logging.h"
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-namespace brickcast {
+#include <ctime>
+#include <nlohmann/json.hpp>
 
-Status SetupLogging(const std::string& level) {
+namespace brickcast {
+namespace {
+
+// One JSON object per line: {"time", "level", "logger", "msg"}, the message escaped, for log
+// shippers (journald's MESSAGE then holds JSON; Docker's json-file driver wraps it unchanged).
+class JsonLineFormatter : public spdlog::formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count();
+    const std::time_t s = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&s, &tm);
+    char time[40];
+    const size_t n = std::strftime(time, sizeof time, "%Y-%m-%dT%H:%M:%S", &tm);
+    std::snprintf(time + n, sizeof time - n, ".%03dZ", static_cast<int>(ms % 1000));
+    const nlohmann::json line{{"time", time},
+                              {"level", spdlog::level::to_string_view(msg.level).data()},
+                              {"msg", std::string(msg.payload.data(), msg.payload.size())}};
+    const std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    dest.append(text.data(), text.data() + text.size());
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonLineFormatter>(); }
+};
+
+}  // namespace
+
+Status SetupLogging(const std::string& level, const std::string& format) {
   const auto lvl = spdlog::level::from_str(level);
   if (lvl == spdlog::level::off && level != "off") return Status::InvalidArgument("unknown log level " + level);
-  // Callable again (a log-level reload): the logger is made once, then only its level changes.
+  if (format != "text" && format != "json") return Status::InvalidArgument("unknown log format " + format);
+  // Callable again (a reload): the logger is made once, then only its level and format change.
   auto logger = spdlog::get("brickcast");
   if (!logger) logger = spdlog::stderr_color_mt("brickcast");
   spdlog::set_default_logger(logger);
   spdlog::set_level(lvl);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+  if (format == "json") {
+    spdlog::set_formatter(std::make_unique<JsonLineFormatter>());
+  } else {
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+  }
   return Status::Ok();
 }
 

@@ -1,4 +1,6 @@
 // Config schema tables (one per section) and the mapping from validated JSON to Config.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -136,6 +138,12 @@ const Schema& RootSchema() {
        "Topics to consume; a name starting with ^ is a regex."},
       {"group_id", FieldType::kString, kDefaults.kafka.group_id, "Consumer group; instances in one group share the partitions."},
       {"dead_letter_topic", FieldType::kString, "", "Topic for rejected messages; empty: ingest.dead_letter_file."},
+      {"alerts_topic", FieldType::kString, "",
+       "Publish each alert firing or resolving here (Alertmanager webhook v4 alert JSON, keyed by fingerprint); "
+       "empty: none."},
+      {"forecasts_topic", FieldType::kString, "",
+       "Publish each forecast here (JSON: point, equipment, model, times, values, lower, upper; keyed by "
+       "equipment); empty: none."},
       {"commit_interval_ms", FieldType::kInteger, kDefaults.kafka.commit_interval_ms, "How often applied offsets are committed.", nullptr, false,
        false, Between(10, 600000)},
       {"rebuild_seconds", FieldType::kInteger, kDefaults.kafka.rebuild_seconds,
@@ -146,6 +154,10 @@ const Schema& RootSchema() {
        false, false, Between(10, 10000000)},
       {"fetch_wait_max_ms", FieldType::kInteger, kDefaults.kafka.fetch_wait_max_ms, "Broker wait for an empty fetch (latency vs. requests).",
        nullptr, false, false, Between(1, 10000)},
+      {"instance_id", FieldType::kString, "auto",
+       "Static group membership (group.instance.id): a restarted instance takes its partitions back at once "
+       "instead of after the session timeout. \"auto\": <hostname>-<group_id> with an external broker, none "
+       "with the embedded one; \"\": none. Give each instance on one host its own."},
       {"session_timeout_ms", FieldType::kInteger, kDefaults.kafka.session_timeout_ms,
        "Group session timeout; -1: 45000, or 10000 with the embedded broker (a joining member waits this long; "
        "shorter risks a spurious rebalance on a busy 2-core machine).",
@@ -225,6 +237,9 @@ const Schema& RootSchema() {
        "restart (`brickcast token --name N --scope S` prints an entry)."},
   }};
   static const Schema* const kLog = new Schema{{
+      {"format", FieldType::kString, kDefaults.log.format,
+       "text, or json: one object per line {time, level, msg} for log shippers.", nullptr, false, false,
+       OneOf({"text", "json"})},
       {"level", FieldType::kString, kDefaults.log.level, "trace, debug, info, warn, error.", nullptr, false, false,
        OneOf({"trace", "debug", "info", "warn", "error"})},
   }};
@@ -343,8 +358,12 @@ const Schema& RootSchema() {
       {"forecast", FieldType::kObject, Json(), "Live forecasts (model, worker pool, intervals).", kForecast},
       {"http", FieldType::kObject, Json(), "REST API and dashboard.", kHttp},
       {"log", FieldType::kObject, Json(), "Logging.", kLog},
+      {"shutdown_grace_seconds", FieldType::kInteger, kDefaults.shutdown_grace_seconds,
+       "On SIGTERM: stop intake, evaluate what was ingested, persist alerts, deliver due notifications and "
+       "commit offsets within this; past it (or on a second signal) the process exits at once. Keep it under "
+       "systemd's TimeoutStopSec.", nullptr, false, false, Between(1, 3600)},
       {"rules", FieldType::kStringList, Json::array(),
-       "Rule files or directories of *.json rule files (see the rule reference)."},
+       "Rule files or directories of *.json rule files (see the rule reference); \"default\": the shipped set."},
       {"alerts", FieldType::kObject, Json(), "Alert state, history and mute windows.", kAlerts},
       {"notify", FieldType::kObject, Json(), "Notifications: receivers, routing, retries.", kNotify},
   }};
@@ -633,11 +652,16 @@ StatusOr<Config> LoadConfigText(const std::string& json_text, const std::string&
     for (const auto& t : k["topics"]) c.kafka.topics.push_back(t);
     c.kafka.group_id = k["group_id"];
     c.kafka.dead_letter_topic = k["dead_letter_topic"];
+    c.kafka.alerts_topic = k["alerts_topic"];
+    c.kafka.forecasts_topic = k["forecasts_topic"];
+    if ((!c.kafka.alerts_topic.empty() || !c.kafka.forecasts_topic.empty()) && c.kafka.brokers.empty())
+      errors.push_back("/kafka/alerts_topic: output topics need kafka.brokers");
     c.kafka.commit_interval_ms = k["commit_interval_ms"];
     c.kafka.rebuild_seconds = k["rebuild_seconds"];
     c.kafka.queue_messages = k["queue_messages"];
     c.kafka.fetch_wait_max_ms = k["fetch_wait_max_ms"];
     c.kafka.session_timeout_ms = k["session_timeout_ms"];
+    c.kafka.instance_id = k["instance_id"];
     for (const auto& [key, v] : k["properties"].items()) c.kafka.properties[key] = v.get<std::string>();
     c.kafka.embedded_partitions = k["embedded"]["partitions"];
     c.kafka.embedded_brokers = k["embedded"]["brokers"];
@@ -714,7 +738,12 @@ StatusOr<Config> LoadConfigText(const std::string& json_text, const std::string&
                        " is reachable from other machines and no tokens are configured; add http.tokens or "
                        "http.tokens_file (brickcast token prints one), or listen on 127.0.0.1");
     c.log.level = eff["log"]["level"];
-    for (const auto& r : eff["rules"]) c.rules.push_back(Resolve(base_dir, r.get<std::string>()));
+    c.log.format = eff["log"]["format"];
+    c.shutdown_grace_seconds = eff["shutdown_grace_seconds"];
+    for (const auto& r : eff["rules"]) {
+      const std::string rule_path = r.get<std::string>();
+      c.rules.push_back(rule_path == "default" ? DefaultRulesDir() : Resolve(base_dir, rule_path));
+    }
     const Json& al = eff["alerts"];
     // Under systemd (StateDirectory=) state goes to $STATE_DIRECTORY, not next to the config.
     const char* state_dir = std::getenv("STATE_DIRECTORY");
@@ -750,6 +779,15 @@ StatusOr<Config> LoadConfigFile(const std::string& path) {
   if (!c.ok()) return Status(c.status().code(), path + " " + c.status().message());
   c->path = path;
   return c;
+}
+
+std::string EffectiveInstanceId(const KafkaConfig& kafka) {
+  if (kafka.instance_id != "auto") return kafka.instance_id;
+  // The embedded broker lives and dies with the daemon: no member outlives a restart there.
+  if (kafka.brokers == "embedded" || kafka.brokers.empty()) return "";
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "";
+  return std::string(host) + "-" + kafka.group_id;
 }
 
 int EffectiveSessionTimeoutMs(const KafkaConfig& kafka) {

@@ -358,6 +358,13 @@ Status KafkaSource::Start() {
        {"topic.metadata.refresh.interval.ms", "10000"}},
       &st);
   if (conf == nullptr) return st;
+  if (!o.group_instance_id.empty()) {
+    char err[512];
+    if (rd_kafka_conf_set(conf, "group.instance.id", o.group_instance_id.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      return Status::InvalidArgument(std::string("kafka: group.instance.id: ") + err);
+    }
+  }
   rd_kafka_conf_set_rebalance_cb(conf, Impl::Rebalance);
   rd_kafka_conf_set_error_cb(conf, Impl::OnError);
   rd_kafka_conf_set_opaque(conf, &d);
@@ -376,7 +383,8 @@ Status KafkaSource::Start() {
   }
   d.ingest_thread = std::thread([&d] { d.IngestLoop(); });
   d.poll_thread = std::thread([&d] { d.PollLoop(); });
-  spdlog::info("kafka consumer started brokers={} group={} topics={}", o.client.brokers, o.group_id, o.topics.size());
+  spdlog::info("kafka consumer started brokers={} group={} instance={} topics={}", o.client.brokers, o.group_id,
+               o.group_instance_id.empty() ? "(dynamic)" : o.group_instance_id, o.topics.size());
   return Status::Ok();
 }
 

@@ -362,7 +362,21 @@ Json LabelsJson(const NotifyAlert& a) {
   return l;
 }
 
+Json AlertV4(const NotifyAlert& a, const std::string& external_url) {
+  return Json{{"status", a.firing ? "firing" : "resolved"},
+              {"labels", LabelsJson(a)},
+              {"annotations", AnnotationsJson(a)},
+              {"startsAt", FormatIsoUtc(a.starts_at)},
+              {"endsAt", a.firing ? "0001-01-01T00:00:00Z" : FormatIsoUtc(a.ends_at)},
+              {"generatorURL", external_url.empty() ? "" : external_url + "/#/alerts/" + a.id},
+              {"fingerprint", a.id}};
+}
+
 }  // namespace
+
+std::string WebhookV4AlertJson(const NotifyAlert& a, const std::string& external_url) {
+  return AlertV4(a, external_url).dump(-1, ' ', false, Json::error_handler_t::replace);
+}
 
 std::string WebhookV4Json(const Notification& n, size_t max_alerts) {
   Json alerts = Json::array();
@@ -387,13 +401,7 @@ std::string WebhookV4Json(const Notification& n, size_t max_alerts) {
       ++truncated;
       continue;
     }
-    alerts.push_back(Json{{"status", a.firing ? "firing" : "resolved"},
-                          {"labels", LabelsJson(a)},
-                          {"annotations", AnnotationsJson(a)},
-                          {"startsAt", FormatIsoUtc(a.starts_at)},
-                          {"endsAt", a.firing ? "0001-01-01T00:00:00Z" : FormatIsoUtc(a.ends_at)},
-                          {"generatorURL", n.external_url.empty() ? "" : n.AlertLink(a)},
-                          {"fingerprint", a.id}});
+    alerts.push_back(AlertV4(a, n.external_url));
   }
   return Json{{"version", "4"},
               {"groupKey", n.group_key},

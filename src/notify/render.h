@@ -26,6 +26,9 @@ std::string HtmlEscape(const std::string& s);
 // commonLabels, commonAnnotations, externalURL, truncatedAlerts, alerts[] with status, labels,
 // annotations, startsAt, endsAt, generatorURL, fingerprint). max_alerts 0: all.
 std::string WebhookV4Json(const Notification& n, size_t max_alerts);
+// One alert of the webhook v4 body (status, labels, annotations, startsAt, endsAt, generatorURL,
+// fingerprint): the alerts topic's messages.
+std::string WebhookV4AlertJson(const NotifyAlert& a, const std::string& external_url);
 // POST /api/v2/alerts body of Alertmanager: [{labels, annotations, startsAt, endsAt, generatorURL}].
 // A firing alert's endsAt is `firing_until` (so Alertmanager resolves it by itself if we go quiet).
 std::string AlertmanagerV2Json(const Notification& n, UnixMillis firing_until);

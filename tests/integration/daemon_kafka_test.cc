@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "brickcast/alerts.h"
 #include "brickcast/daemon.h"
 #include "brickcast/kafka.h"
 #include "daemon_fixture.h"
@@ -105,6 +106,71 @@ TEST_F(DaemonKafkaTest, ExternalProducersReachTheEmbeddedBroker) {
   ASSERT_TRUE(WaitFor([&] { return Count("urn:d#AHU2_SAT") == 50; })) << Count("urn:d#AHU2_SAT");
   auto sat = daemon_->store().Stats("urn:d#AHU2_SAT");
   EXPECT_NEAR(sat->last_value, (59 - 32) * 5.0 / 9.0, 1e-9);
+}
+
+// Alerts and forecasts published to Kafka for BMS and data platforms, read back with kcat from the
+// embedded broker: the alert as an Alertmanager webhook v4 alert keyed by its fingerprint, the
+// forecast as JSON keyed by its equipment.
+TEST_F(DaemonKafkaTest, AlertsAndForecastsArePublishedToTheirTopics) {
+  dir_.File("model.ttl", R"(@prefix b: <urn:b#> .
+b:AHU1 a brick:AHU ; brick:hasPoint b:SAT .
+b:SAT a brick:Supply_Air_Temperature_Sensor ; brick:hasUnit unit:DEG_C .)");
+  dir_.File("rules/r.json", R"([{"id": "sat-high", "kind": "threshold", "applies_to": "AHU", "limit": "30 degC",
+      "inputs": {"SAT": "Supply_Air_Temperature_Sensor"}, "action": "Check the cooling valve."}])");
+  StartDaemonWithConfig(R"({"brick": {"models": ["model.ttl"]}, "rules": ["rules"],
+      "kafka": {"brokers": "embedded", "topics": ["obs"], "alerts_topic": "brickcast.alerts",
+                "forecasts_topic": "brickcast.forecasts", "group_id": "outputs-test", "session_timeout_ms": 3000,
+                "embedded": {"partitions": 2}},
+      "store": {"step_seconds": 300, "window_steps": 288}, "forecast": {"workers": 1},
+      "alerts": {"database": ""}, "http": {"listen": "127.0.0.1:0"}, "log": {"level": "warn"}})");
+  Json obs = Json::array();
+  const UnixMillis t0 = 1795341600000;  // 2026-11-22T10:00:00Z
+  for (int s = 0; s < 110; ++s) obs.push_back({{"point", "SAT"}, {"time", t0 + s * 300000}, {"value", 35 + (s % 3)}});
+  auto post = client_->Post("/api/v1/observations", Json{{"observations", obs}}.dump(), "application/json");
+  ASSERT_TRUE(post);
+  ASSERT_EQ(post->status, 200) << post->body;
+  const std::string brokers = daemon_->kafka_bootstrap();
+  auto consume = [&](const std::string& topic) {
+    std::vector<std::pair<std::string, Json>> out;
+    const std::string text = Run("kcat -b " + brokers + " -C -t " + topic + " -o beginning -e -q -f '%k\t%s\n' 2>/dev/null");
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+      const size_t tab = line.find('\t');
+      if (tab == std::string::npos) continue;
+      out.emplace_back(line.substr(0, tab), Json::parse(line.substr(tab + 1), nullptr, false));
+    }
+    return out;
+  };
+  std::vector<std::pair<std::string, Json>> alerts, forecasts;
+  ASSERT_TRUE(WaitFor([&] {
+    alerts = consume("brickcast.alerts");
+    return !alerts.empty();
+  }, std::chrono::seconds(30)));
+  const std::string id = AlertFingerprint("sat-high", "urn:b#AHU1");
+  EXPECT_EQ(alerts[0].first, id);
+  const Json& a = alerts[0].second;
+  EXPECT_EQ(a["status"], "firing");
+  EXPECT_EQ(a["fingerprint"], id);
+  EXPECT_EQ(a["labels"]["alertname"], "sat-high");
+  EXPECT_EQ(a["labels"]["equipment"], "AHU1");
+  EXPECT_EQ(a["annotations"]["action"], "Check the cooling valve.");
+  EXPECT_EQ(a["startsAt"].get<std::string>().rfind("2026-11-22T", 0), 0u) << a.dump();
+  EXPECT_EQ(a["endsAt"], "0001-01-01T00:00:00Z") << "firing";
+  ASSERT_TRUE(WaitFor([&] {
+    forecasts = consume("brickcast.forecasts");
+    return !forecasts.empty();
+  }, std::chrono::seconds(30)));
+  EXPECT_EQ(forecasts[0].first, "urn:b#AHU1") << "keyed by equipment";
+  const Json& f = forecasts[0].second;
+  EXPECT_EQ(f["point"], "urn:b#SAT");
+  EXPECT_EQ(f["equipment"], "urn:b#AHU1");
+  EXPECT_EQ(f["unit"], "degC");
+  EXPECT_EQ(f["times"].size(), f["values"].size());
+  EXPECT_EQ(f["values"].size(), 24u);
+  EXPECT_EQ(f["model"].get<std::string>().rfind("timemixer", 0), 0u);
+  const std::string metrics = client_->Get("/metrics")->body;
+  EXPECT_NE(metrics.find("brickcast_kafka_outputs_failed_total 0"), std::string::npos);
 }
 
 // One message per 10 minutes of data time for `point`, from `from` to `to` (epoch ms), with a padded

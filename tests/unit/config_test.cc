@@ -1,8 +1,13 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
 
 #include "brickcast/config.h"
 #include "brickcast/daemon.h"
 #include "brickcast/kafka.h"
+#include "brickcast/logging.h"
 #include "brickcast/sha256.h"
 #include "test_support.h"
 
@@ -220,6 +225,41 @@ TEST(ConfigTest, ModuleOptionDefaultsAgreeWithTheConfigDefaults) {
   const StreamParserOptions po = ParserOptionsFromConfig(*c), pd;
   EXPECT_EQ(po.max_message_bytes, pd.max_message_bytes);
   EXPECT_EQ(po.format, pd.format);
+}
+
+// log.format json: one JSON object per line, the message escaped (quotes, newlines).
+TEST(LoggingTest, JsonLinesForLogShippers) {
+  ASSERT_TRUE(SetupLogging("info", "json").ok());
+  ::testing::internal::CaptureStderr();
+  spdlog::info("alert {} fired: \"SAT\"\nhigh", "abc");
+  spdlog::default_logger()->flush();
+  const std::string out = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(SetupLogging("info", "text").ok());
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out.back(), '\n');
+  EXPECT_EQ(out.find('\n'), out.size() - 1) << "one line";
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["level"], "info");
+  EXPECT_EQ(j["msg"], "alert abc fired: \"SAT\"\nhigh");
+  EXPECT_EQ(j["time"].get<std::string>().size(), 24u);
+  EXPECT_FALSE(SetupLogging("info", "xml").ok());
+  EXPECT_FALSE(LoadConfigText(R"({"log": {"format": "xml"}})", "").ok());
+}
+
+// Static membership: on by default with an external broker (a stable id per host and group), off
+// with the embedded one (it dies with the daemon), and as given otherwise.
+TEST(ConfigTest, KafkaInstanceIdForStaticMembership) {
+  auto external = LoadConfigText(R"({"kafka": {"brokers": "kafka1:9092", "group_id": "plant"}})", "");
+  ASSERT_TRUE(external.ok());
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  EXPECT_EQ(EffectiveInstanceId(external->kafka), std::string(host) + "-plant");
+  auto embedded = LoadConfigText(R"({"kafka": {"brokers": "embedded"}})", "");
+  EXPECT_EQ(EffectiveInstanceId(embedded->kafka), "");
+  auto given = LoadConfigText(R"({"kafka": {"brokers": "k:9092", "instance_id": "ahu-node-2"}})", "");
+  EXPECT_EQ(EffectiveInstanceId(given->kafka), "ahu-node-2");
+  auto off = LoadConfigText(R"({"kafka": {"brokers": "k:9092", "instance_id": ""}})", "");
+  EXPECT_EQ(EffectiveInstanceId(off->kafka), "");
 }
 
 }  // namespace
