@@ -143,7 +143,9 @@ std::vector<std::string> EvidenceLines(const NotifyAlert& a) {
   std::vector<std::string> out;
   Json e = Json::parse(a.evidence, nullptr, false);
   if (!e.is_object()) return out;
-  if (e.contains("detail") && e["detail"].is_string() && !e["detail"].get<std::string>().empty())
+  // The detail, unless the summary already quotes it.
+  if (e.contains("detail") && e["detail"].is_string() && !e["detail"].get<std::string>().empty() &&
+      a.summary.find(e["detail"].get<std::string>()) == std::string::npos)
     out.push_back(e["detail"].get<std::string>());
   // values and thresholds: [{name, value, unit, point?}] (or {name: value}).
   auto number = [](const Json& v) {
