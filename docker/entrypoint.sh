@@ -5,6 +5,6 @@ set -e
 tokens=/var/lib/brickcast/tokens.json
 if [ "$1" = "serve" ] && [ ! -e "$tokens" ]; then
   echo "brickcast: first start: creating an admin API token in $tokens (shown only now):" >&2
-  /usr/local/bin/brickcast token --name admin --scope admin --add "$tokens" >&2
+  /usr/bin/brickcast token --name admin --scope admin --add "$tokens" >&2
 fi
-exec /usr/local/bin/brickcast "$@"
+exec /usr/bin/brickcast "$@"

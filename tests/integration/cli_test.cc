@@ -62,6 +62,10 @@ TEST(CliTest, CheckConfigValidatesAndRedacts) {
   EXPECT_NE(msg.find("/store/step_seconds: must be between 1 and 86400"), std::string::npos) << msg;
   EXPECT_NE(msg.find("/kafak: unknown key"), std::string::npos) << msg;
   EXPECT_EQ(Brickcast("check-config " + SourcePath("config/brickcast.example.json")).status, 0);
+  // Every config we ship checks: the package's, the container's and the compose file's.
+  for (const char* shipped : {"config/brickcast.package.json", "docker/brickcast.docker.json",
+                              "docker/brickcast.compose.json"})
+    EXPECT_EQ(Brickcast("check-config " + SourcePath(shipped)).status, 0) << shipped;
 }
 
 TEST(CliTest, CheckConfigLoadsRulesAndSaysWhereTheyApply) {
