@@ -44,9 +44,15 @@ struct OutboxCounts {
 class Outbox {
  public:
   virtual ~Outbox() = default;
-  // Adds `entries` (an existing key is left as it is) and replaces the group's log entry, in one
-  // transaction.
-  virtual Status Enqueue(const std::vector<OutboxEntry>& entries, const GroupLogEntry& log) = 0;
+  // Adds `entries` (an existing key is left as it is), replaces the group's log entry and marks
+  // `told` alerts as told (see Untold), in one transaction.
+  virtual Status Enqueue(const std::vector<OutboxEntry>& entries, const GroupLogEntry& log,
+                         const std::vector<std::string>& told = {}) = 0;
+  // Alerts that fired and have not been in a notification since: the store records each transition
+  // to firing here in the transition's own transaction, so an alert that fires and resolves just
+  // before a crash is still told after the restart.
+  virtual StatusOr<std::vector<std::string>> Untold() = 0;
+  virtual Status ForgetUntold() = 0;  // no receivers: nobody to tell
   // Pending entries of `receiver` due at `now`, oldest first.
   virtual StatusOr<std::vector<OutboxEntry>> Due(const std::string& receiver, UnixMillis now, size_t limit) = 0;
   // Earliest next_attempt of the receiver's pending entries; 0 when none.

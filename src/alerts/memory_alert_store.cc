@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <set>
 #include <tuple>
 
 #include "brickcast/alerts.h"
@@ -11,8 +12,10 @@ namespace {
 
 class MemoryOutbox : public Outbox {
  public:
-  Status Enqueue(const std::vector<OutboxEntry>& entries, const GroupLogEntry& log) override {
+  Status Enqueue(const std::vector<OutboxEntry>& entries, const GroupLogEntry& log,
+                 const std::vector<std::string>& told) override {
     std::lock_guard<std::mutex> lock(mu_);
+    for (const std::string& id : told) untold_.erase(id);
     for (const OutboxEntry& e : entries) entries_.emplace(e.key, e);
     log_[{log.receiver, log.group_key}] = log;
     return Status::Ok();
@@ -59,6 +62,19 @@ class MemoryOutbox : public Outbox {
     for (const auto& [k, g] : log_) out.push_back(g);
     return out;
   }
+  StatusOr<std::vector<std::string>> Untold() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::vector<std::string>(untold_.begin(), untold_.end());
+  }
+  Status ForgetUntold() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    untold_.clear();
+    return Status::Ok();
+  }
+  void MarkUntold(const std::string& alert) {
+    std::lock_guard<std::mutex> lock(mu_);
+    untold_.insert(alert);
+  }
   Status ForgetGroup(const std::string& receiver, const std::string& group_key) override {
     std::lock_guard<std::mutex> lock(mu_);
     log_.erase({receiver, group_key});
@@ -86,6 +102,7 @@ class MemoryOutbox : public Outbox {
   std::mutex mu_;
   std::map<std::string, OutboxEntry> entries_;
   std::map<std::pair<std::string, std::string>, GroupLogEntry> log_;
+  std::set<std::string> untold_;
 };
 
 class MemoryAlertStore : public AlertStore {
@@ -97,6 +114,7 @@ class MemoryAlertStore : public AlertStore {
   }
   Status AppendTransition(AlertTransition* t) override {
     t->seq = ++seq_;
+    if (t->to == AlertState::kFiring) outbox_.MarkUntold(t->alert);
     history_.push_back(*t);
     return Status::Ok();
   }

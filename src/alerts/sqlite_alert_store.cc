@@ -35,6 +35,7 @@ const std::vector<const char*>& Migrations() {
          CREATE INDEX outbox_due ON outbox(receiver, state, next_attempt);
          CREATE TABLE notify_log(receiver TEXT NOT NULL, group_key TEXT NOT NULL, firing TEXT NOT NULL,
                                  last_sent INTEGER NOT NULL, PRIMARY KEY(receiver, group_key));)",
+      R"(CREATE TABLE notify_untold(alert TEXT PRIMARY KEY, since INTEGER NOT NULL);)",
   };
   return kMigrations;
 }
@@ -178,10 +179,17 @@ class SqliteOutbox : public Outbox {
  public:
   SqliteOutbox(sqlite3* db, std::mutex* mu) : db_(db), mu_(mu) {}
 
-  Status Enqueue(const std::vector<OutboxEntry>& entries, const GroupLogEntry& log) override {
+  Status Enqueue(const std::vector<OutboxEntry>& entries, const GroupLogEntry& log,
+                 const std::vector<std::string>& told) override {
     std::lock_guard<std::mutex> lock(*mu_);
     BRICKCAST_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE", "outbox"));
     Status st = [&]() -> Status {
+      for (const std::string& id : told) {
+        Statement del(db_, "DELETE FROM notify_untold WHERE alert = ?1");
+        if (!del.ok()) return del.Error("notify untold");
+        del.Bind(1, id);
+        if (del.Step() != SQLITE_DONE) return del.Error("notify untold");
+      }
       for (const OutboxEntry& e : entries) {
         Statement ins(db_, "INSERT OR IGNORE INTO outbox(key, receiver, target, body, state, attempts, created, "
                            "next_attempt, finished, last_error) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
@@ -256,6 +264,22 @@ class SqliteOutbox : public Outbox {
     return out;
   }
 
+  StatusOr<std::vector<std::string>> Untold() override {
+    std::lock_guard<std::mutex> lock(*mu_);
+    Statement st(db_, "SELECT alert FROM notify_untold ORDER BY since");
+    if (!st.ok()) return st.Error("notify untold");
+    std::vector<std::string> out;
+    int rc;
+    while ((rc = st.Step()) == SQLITE_ROW) out.push_back(st.Text(0));
+    if (rc != SQLITE_DONE) return st.Error("notify untold");
+    return out;
+  }
+
+  Status ForgetUntold() override {
+    std::lock_guard<std::mutex> lock(*mu_);
+    return Exec(db_, "DELETE FROM notify_untold", "notify untold");
+  }
+
   Status ForgetGroup(const std::string& receiver, const std::string& group_key) override {
     std::lock_guard<std::mutex> lock(*mu_);
     Statement st(db_, "DELETE FROM notify_log WHERE receiver = ?1 AND group_key = ?2");
@@ -323,9 +347,27 @@ class SqliteAlertStore : public AlertStore {
     if (!st.ok()) return st.Error("append transition");
     st.Bind(1, t->alert).Bind(2, std::string(AlertStateName(t->from))).Bind(3, std::string(AlertStateName(t->to)));
     st.Bind(4, t->data_time).Bind(5, t->wall_time).Bind(6, t->summary).Bind(7, t->evidence);
-    if (st.Step() != SQLITE_DONE) return st.Error("append transition of " + t->alert);
-    t->seq = sqlite3_last_insert_rowid(db_);
-    return Status::Ok();
+    if (t->to != AlertState::kFiring) {
+      if (st.Step() != SQLITE_DONE) return st.Error("append transition of " + t->alert);
+      t->seq = sqlite3_last_insert_rowid(db_);
+      return Status::Ok();
+    }
+    // Firing: the transition and the alert's "not yet told" mark in one transaction.
+    BRICKCAST_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE", "append transition"));
+    Status done = [&]() -> Status {
+      if (st.Step() != SQLITE_DONE) return st.Error("append transition of " + t->alert);
+      t->seq = sqlite3_last_insert_rowid(db_);
+      Statement untold(db_, "INSERT INTO notify_untold(alert, since) VALUES(?1, ?2) "
+                            "ON CONFLICT(alert) DO UPDATE SET since=?2");
+      if (!untold.ok()) return untold.Error("notify untold");
+      untold.Bind(1, t->alert).Bind(2, t->wall_time);
+      return untold.Step() == SQLITE_DONE ? Status::Ok() : untold.Error("notify untold");
+    }();
+    if (!done.ok()) {
+      static_cast<void>(Exec(db_, "ROLLBACK", "append transition"));
+      return done;
+    }
+    return Exec(db_, "COMMIT", "append transition");
   }
 
   StatusOr<std::vector<Alert>> LoadAlerts() override {

@@ -140,14 +140,14 @@ Grouper::Group& Grouper::GroupFor(const RouteNode* route, const std::map<std::st
   return g;
 }
 
-void Grouper::Update(const NotifyAlert& alert, UnixMillis now) {
+void Grouper::Update(const NotifyAlert& alert, UnixMillis now, bool untold) {
   const auto labels = alert.Labels();
   for (const RouteNode* route : tree_->Match(labels)) {
     Group& g = GroupFor(route, labels, alert.id, now);
     // A resolve of an alert this group never held is not news; one that fired and resolved
     // before the group's flush is still told (as resolved, with its start and end): a fault
     // that came and went is evidence the plant team wants.
-    if (!alert.firing && !g.sent_firing.count(alert.id) && !g.alerts.count(alert.id)) continue;
+    if (!alert.firing && !untold && !g.sent_firing.count(alert.id) && !g.alerts.count(alert.id)) continue;
     g.alerts[alert.id] = alert;
   }
 }

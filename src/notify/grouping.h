@@ -65,8 +65,9 @@ class Grouper {
 
   // After a restart: what each group last told its receiver; call before Update()s.
   void RestoreLog(const std::vector<GroupLogEntry>& log, UnixMillis now);
-  // The alert's current state (firing or resolved) into every group its labels route to.
-  void Update(const NotifyAlert& alert, UnixMillis now);
+  // The alert's current state (firing or resolved) into every group its labels route to. `untold`:
+  // it fired and no notification has held it since (after a restart), so a resolve is still news.
+  void Update(const NotifyAlert& alert, UnixMillis now, bool untold = false);
   // Flushes the groups due at `now`. `refresh` gives an alert's current state (false: it is gone);
   // `quiet` says whether a firing alert is silenced, muted, inhibited or acknowledged;
   // `send_resolved` whether a receiver wants resolved notices.

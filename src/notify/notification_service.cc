@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "brickcast/alerts.h"
@@ -130,8 +131,12 @@ struct NotificationService::Impl {
           entries.push_back(std::move(e));
         }
       }
+      std::vector<std::string> told;
+      if (f.send) {
+        for (const NotifyAlert& a : f.notification.alerts) told.push_back(a.id);
+      }
       Status st = Status::Ok();
-      if (f.send || !f.forget) st = outbox->Enqueue(entries, f.log);
+      if (f.send || !f.forget) st = outbox->Enqueue(entries, f.log, told);
       if (st.ok() && f.forget) st = outbox->ForgetGroup(f.log.receiver, f.log.group_key);
       if (!st.ok()) {
         ++outbox_errors;
@@ -309,18 +314,21 @@ Status NotificationService::Start() {
   if (s.running) return Status::Ok();
   auto log = s.outbox->GroupLog();
   if (!log.ok()) return log.status();
+  auto untold = s.outbox->Untold();
+  if (!untold.ok()) return untold.status();
+  if (s.by_name.empty()) return s.outbox->ForgetUntold();  // nobody to tell
   {
     std::lock_guard<std::mutex> lock(s.mu);
     const UnixMillis now = s.Now();
     s.grouper->RestoreLog(*log, now);
-    if (!s.by_name.empty()) {
-      AlertFilter all;
-      all.include_inactive = true;
-      for (const AlertView& v : s.alerts->List(all)) {
-        if (v.alert.state == AlertState::kFiring || v.alert.state == AlertState::kNoData ||
-            v.alert.state == AlertState::kResolved)
-          s.grouper->Update(NotifyAlert::From(v.alert, s.options.site), now);
-      }
+    const std::set<std::string> not_told(untold->begin(), untold->end());
+    AlertFilter all;
+    all.include_inactive = true;
+    for (const AlertView& v : s.alerts->List(all)) {
+      const bool never_told = not_told.count(v.alert.id) > 0;
+      if (v.alert.state == AlertState::kFiring || v.alert.state == AlertState::kNoData ||
+          v.alert.state == AlertState::kResolved || never_told)
+        s.grouper->Update(NotifyAlert::From(v.alert, s.options.site), now, never_told);
     }
   }
   s.running = true;

@@ -327,11 +327,13 @@ class ScriptedNotifier : public Notifier {
  public:
   std::vector<DeliveryResult> script;  // consumed in order; delivered when empty
   std::vector<std::string> keys;
+  std::vector<Notification> sent;
   std::vector<std::string> targets_seen;
   std::vector<std::string> targets{""};
   std::vector<std::string> Targets() const override { return targets; }
   DeliveryResult Deliver(const Notification& n) override {
     keys.push_back(n.key);
+    sent.push_back(n);
     targets_seen.push_back(n.target);
     if (script.empty()) return DeliveryResult::Delivered();
     DeliveryResult r = script.front();
@@ -530,6 +532,36 @@ TEST_F(ServiceTest, OutboxSurvivesARestartAndNothingIsSentTwice) {
   clock_.Advance(120'000);
   service_->Tick();
   EXPECT_EQ(notifier_->keys.size(), 2u);
+}
+
+// The transition to firing and the alert's "not yet told" mark are one transaction: an alert that
+// fires and resolves just before a crash (before any flush) is told after the restart, once.
+TEST_F(ServiceTest, AnAlertThatFiredAndResolvedJustBeforeACrashIsToldAfterTheRestart) {
+  testing::TempDir dir;
+  const std::string db = dir.path() + "/alerts.db";
+  Open(db);
+  auto rules = ParseRules(R"([{"id": "blip", "kind": "threshold", "applies_to": "AHU", "limit": 30,
+                              "clear_for": "0s", "inputs": {"SAT": "Supply_Air_Temperature_Sensor"}}])", "t.json");
+  ASSERT_TRUE(rules.ok()) << rules.status().message();
+  RuleBinding b{(*rules)->rules.front(), "urn:b#AHU1", {{"SAT", "urn:b#SAT"}}};
+  alerts_->Apply(b, Result(Outcome::kFault, kT0));
+  alerts_->Apply(b, Result(Outcome::kNormal, kT0 + kStep));
+  ASSERT_EQ(alerts_->StateOf(AlertFingerprint("blip", "urn:b#AHU1")), AlertState::kResolved);
+  // Killed before the notification pipeline heard of it; restarted.
+  Open(db);
+  ASSERT_TRUE(service_->Start().ok());
+  service_->Stop(0);
+  service_->Tick();
+  ASSERT_EQ(notifier_->sent.size(), 1u);
+  EXPECT_FALSE(notifier_->sent[0].Firing());
+  EXPECT_EQ(notifier_->sent[0].alerts[0].rule, "blip");
+  // Told: the next restart has nothing to say.
+  Open(db);
+  ASSERT_TRUE(service_->Start().ok());
+  service_->Stop(0);
+  clock_.Advance(3'600'000);
+  service_->Tick();
+  EXPECT_EQ(notifier_->sent.size(), 1u);
 }
 
 TEST_F(ServiceTest, AcknowledgedAlertsAreNotRepeated) {
