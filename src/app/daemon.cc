@@ -27,7 +27,6 @@ namespace brickcast {
 namespace {
 // In-daemon replay into Kafka: the most payload published ahead of what the consumer fetched.
 constexpr uint64_t kReplayBacklogBytes = 1 << 20;
-// Stops that take longer together are logged (a configurable grace comes with issue 16's shutdown).
 }  // namespace
 
 StreamParserOptions ParserOptionsFromConfig(const Config& config) {
@@ -256,7 +255,8 @@ void Daemon::Impl::PublishOutput(const Event& e) {
     nlohmann::json j = ForecastToJson(*f->forecast);
     j["equipment"] = equipment;
     if (const UnitInfo* u = info ? FindUnit(info->unit) : nullptr) j["unit"] = std::string(u->si_symbol);
-    if (Status st = output_producer->Produce(kc.forecasts_topic, equipment, j.dump()); !st.ok())
+    const std::string body = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (Status st = output_producer->Produce(kc.forecasts_topic, equipment, body); !st.ok())
       spdlog::warn("kafka outputs: forecast of {}: {}", f->point, st.message());
   }
 }

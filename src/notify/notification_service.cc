@@ -363,10 +363,7 @@ void NotificationService::OnAlertChanged(const std::string& alert_id) {
   if (s.by_name.empty()) return;
   auto v = s.alerts->Get(alert_id);
   if (!v) return;
-  const AlertState st = v->alert.state;
-  if (st != AlertState::kFiring && st != AlertState::kNoData && st != AlertState::kResolved &&
-      st != AlertState::kInactive && st != AlertState::kPending)
-    return;
+  // Pending and inactive count as not firing: news only to a group that holds the alert.
   NotifyAlert a = NotifyAlert::From(v->alert, s.options.site);
   {
     std::lock_guard<std::mutex> lock(s.mu);
