@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <thread>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -151,10 +152,20 @@ int CheckConfig(const std::string& config_path, bool reference) {
   auto rules = LoadRules(config->rules);
   if (!rules.ok()) return Fail(rules.status());
   const RuleResolution resolved = ResolveRules(**rules, model);
-  // Receivers: each notifier is built as at start (a plugin must load and init), nothing is sent.
+  // Receivers: each notifier is built as at start (a plugin must load and init), nothing is sent;
+  // one that no route names never gets anything, which is worth saying.
+  std::set<std::string> routed;
+  std::vector<const RouteConfig*> routes{&config->notify.route};
+  while (!routes.empty()) {
+    const RouteConfig* r = routes.back();
+    routes.pop_back();
+    routed.insert(r->receiver);
+    for (const RouteConfig& c : r->routes) routes.push_back(&c);
+  }
   for (const ReceiverConfig& r : config->notify.receivers) {
     auto notifier = MakeNotifier(r, config->notify.plugin_dir);
     if (!notifier.ok()) return Fail(notifier.status());
+    if (!routed.count(r.name)) std::cerr << "receiver " << r.name << ": no route names it; it gets nothing\n";
   }
   std::cout << config->effective_json << '\n';
   for (const auto& rule : (*rules)->rules) {

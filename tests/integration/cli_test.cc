@@ -68,6 +68,25 @@ TEST(CliTest, CheckConfigValidatesAndRedacts) {
     EXPECT_EQ(Brickcast("check-config " + SourcePath(shipped)).status, 0) << shipped;
 }
 
+// Receivers: built (a broken plugin fails the check), secrets not printed, an unrouted one named.
+TEST(CliTest, CheckConfigBuildsReceiversAndNamesUnroutedOnes) {
+  TempDir dir;
+  const std::string config = dir.File("c.json", R"({"notify": {
+      "receivers": [{"name": "hook", "kind": "webhook", "url": "http://127.0.0.1:9/in", "token": "s3cret-token"},
+                    {"name": "spare", "kind": "webhook", "url": "http://127.0.0.1:9/spare"}],
+      "route": {"receiver": "hook"}}})");
+  const std::string err = dir.path() + "/err.txt";
+  CliRun ok = Brickcast("check-config " + config, err);
+  EXPECT_EQ(ok.status, 0) << Slurp(err);
+  EXPECT_NE(Slurp(err).find("receiver spare: no route names it"), std::string::npos) << Slurp(err);
+  EXPECT_EQ(ok.out.find("s3cret-token"), std::string::npos);
+  EXPECT_EQ(Slurp(err).find("s3cret-token"), std::string::npos);
+  const std::string plugin = dir.File("p.json", R"({"notify": {
+      "receivers": [{"name": "p", "kind": "plugin", "plugin": "missing.so"}], "route": {"receiver": "p"}}})");
+  EXPECT_EQ(Brickcast("check-config " + plugin, err).status, 1);
+  EXPECT_NE(Slurp(err).find("receiver p: plugin"), std::string::npos) << Slurp(err);
+}
+
 TEST(CliTest, CheckConfigLoadsRulesAndSaysWhereTheyApply) {
   TempDir dir;
   dir.File("model.ttl", R"(@prefix b: <urn:b#> .
