@@ -580,11 +580,11 @@ void LoadNotify(const Json& n, const std::string& base_dir, const HttpConfig& ht
   if (!out->route.receiver.empty() && !names.count(out->route.receiver))
     errors->push_back("/notify/route/receiver: no receiver named '" + out->route.receiver + "'");
   // Receivers named by child routes.
-  std::vector<std::pair<const RouteConfig*, std::string>> todo;
-  for (size_t i = 0; i < out->route.routes.size(); ++i) todo.push_back({&out->route.routes[i], "/notify/route/routes/" + std::to_string(i)});
-  while (!todo.empty()) {
-    auto [r, ptr] = todo.back();
-    todo.pop_back();
+  std::vector<std::pair<const RouteConfig*, std::string>> to_check;  // (route, its pointer)
+  for (size_t i = 0; i < out->route.routes.size(); ++i) to_check.push_back({&out->route.routes[i], "/notify/route/routes/" + std::to_string(i)});
+  while (!to_check.empty()) {
+    auto [r, ptr] = to_check.back();
+    to_check.pop_back();
     if (!r->receiver.empty() && !names.count(r->receiver))
       errors->push_back(ptr + "/receiver: no receiver named '" + r->receiver + "'");
     for (const auto& [label, re] : r->matchers_re) {
@@ -594,7 +594,7 @@ void LoadNotify(const Json& n, const std::string& base_dir, const HttpConfig& ht
         errors->push_back(ptr + "/matchers_re/" + label + ": invalid regular expression: " + e.what());
       }
     }
-    for (size_t i = 0; i < r->routes.size(); ++i) todo.push_back({&r->routes[i], ptr + "/routes/" + std::to_string(i)});
+    for (size_t i = 0; i < r->routes.size(); ++i) to_check.push_back({&r->routes[i], ptr + "/routes/" + std::to_string(i)});
   }
   out->plugin_dir = Resolve(base_dir, n["plugin_dir"].get<std::string>());
   out->external_url = n["external_url"];

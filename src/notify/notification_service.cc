@@ -271,14 +271,14 @@ StatusOr<std::unique_ptr<NotificationService>> NotificationService::Create(const
     auto tree = RouteTree::Build(config.route);
     if (!tree.ok()) return Status::InvalidArgument("notify/route: " + tree.status().message());
     impl->tree = std::move(*tree);
-    std::vector<const notify::RouteNode*> todo{&impl->tree.root()};
-    while (!todo.empty()) {
-      const notify::RouteNode* n = todo.back();
-      todo.pop_back();
+    std::vector<const notify::RouteNode*> to_check{&impl->tree.root()};
+    while (!to_check.empty()) {
+      const notify::RouteNode* n = to_check.back();
+      to_check.pop_back();
       if (!impl->receivers.count(n->receiver))
         return Status::InvalidArgument("notify/route: route " + n->id + " names receiver '" + n->receiver +
                                        "', which notify.receivers does not define");
-      for (const auto& c : n->children) todo.push_back(&c);
+      for (const auto& c : n->children) to_check.push_back(&c);
     }
   }
   std::string external = config.external_url;

@@ -11,7 +11,6 @@ import json
 import os
 import ssl
 import threading
-import time
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -70,8 +69,7 @@ def main():
     with open(a.ready_file + ".tmp", "w") as f:
         f.write(str(port))
     os.rename(a.ready_file + ".tmp", a.ready_file)
-    while True:
-        time.sleep(3600)
+    threading.Event().wait()  # serve until killed
 
 
 if __name__ == "__main__":
