@@ -193,6 +193,19 @@ class RuleInputs {
   virtual const PointForecast* Forecast(const std::string& input, UnixMillis step_start) const = 0;
   virtual std::string Unit(const std::string& input) const = 0;  // SI symbol, "" when unknown
   virtual std::string Point(const std::string& input) const = 0;  // point IRI
+
+  // A value that the bindings of one equipment derive alike at step t (their `when` gates, an air
+  // handler's G36 operating state, read by each of its conditions): an implementation may compute
+  // it once per closing step and hand it to the others. It is keyed by the point `input` resolves
+  // to, by t and by `key`, which must tell derivations apart: equal keys mean the same `derive`
+  // over inputs defined alike (same classes and paths, so the same points on one equipment).
+  // The default shares nothing.
+  using Derivation = double (*)(const RuleInputs& in, UnixMillis t, const void* arg);
+  virtual double Shared(const std::string& input, uint64_t key, UnixMillis t, Derivation derive,
+                        const void* arg) const {
+    (void)input, (void)key;
+    return derive(*this, t, arg);
+  }
 };
 
 struct EvidenceValue {

@@ -9,6 +9,7 @@
 namespace brickcast {
 namespace {
 
+using rules_internal::DerivationKey;
 using rules_internal::DifferenceUnit;
 using rules_internal::Format;
 using rules_internal::InputEvidence;
@@ -306,12 +307,21 @@ class ResidualCondition : public Condition {
 class GatedCondition : public Condition {
  public:
   GatedCondition(std::shared_ptr<const RuleSpec> r, std::unique_ptr<Condition> inner)
-      : rule_(std::move(r)), inner_(std::move(inner)) {}
+      : rule_(std::move(r)), inner_(std::move(inner)), gates_key_(GatesKey(*rule_)) {}
   bool on_forecast() const override { return inner_->on_forecast(); }
 
   ConditionResult Evaluate(const RuleInputs& in, UnixMillis t, bool explain) const override {
     // A forecast rule runs at the forecast's start: its gates look at the last measured step.
     const UnixMillis at = inner_->on_forecast() ? t - in.step_ms() : t;
+    if (!explain) {
+      // An air handler's rules mostly share their gates (fan proven on, occupied): judged once.
+      if (in.Shared(rule_->when.front().input, gates_key_, at, &AllOpen, rule_.get()) == 0) {
+        ConditionResult out;
+        out.time = t;
+        return out;
+      }
+      return inner_->Evaluate(in, t, false);
+    }
     for (const RuleGate& g : rule_->when) {
       std::string why;
       if (!Open(in, g, at, explain ? &why : nullptr)) {
@@ -341,8 +351,21 @@ class GatedCondition : public Condition {
     }
     return open;
   }
+  static double AllOpen(const RuleInputs& in, UnixMillis t, const void* rule) {
+    for (const RuleGate& g : static_cast<const RuleSpec*>(rule)->when) {
+      if (!Open(in, g, t, nullptr)) return 0;
+    }
+    return 1;
+  }
+  static uint64_t GatesKey(const RuleSpec& r) {
+    DerivationKey key("when");
+    for (const RuleGate& g : r.when)
+      key.AddInput(r, g.input).Add(g.direction == Direction::kAbove ? 1.0 : -1.0).Add(g.value).Add(static_cast<double>(g.for_ms));
+    return key.value();
+  }
   std::shared_ptr<const RuleSpec> rule_;
   std::unique_ptr<Condition> inner_;
+  const uint64_t gates_key_;
 };
 
 }  // namespace

@@ -30,6 +30,7 @@
 namespace brickcast {
 namespace {
 
+using rules_internal::DerivationKey;
 using rules_internal::Format;
 using rules_internal::InputEvidence;
 
@@ -118,7 +119,9 @@ class ForecastView : public RuleInputs {
 
 class G36Condition : public Condition {
  public:
-  explicit G36Condition(std::shared_ptr<const RuleSpec> r) : rule_(std::move(r)), spec_(*SpecOf(rule_->g36.condition)) {}
+  explicit G36Condition(std::shared_ptr<const RuleSpec> r)
+      : rule_(std::move(r)), spec_(*SpecOf(rule_->g36.condition)), state_key_(StateKey(*rule_)),
+        settled_key_(DerivationKey("g36 settled").Add(static_cast<double>(state_key_)).Add(static_cast<double>(rule_->g36.settle_ms)).value()) {}
 
   bool on_forecast() const override { return rule_->g36.on_forecast; }
 
@@ -176,20 +179,19 @@ class G36Condition : public Condition {
     const G36Params& g = rule_->g36;
     int state = 0;
     if (spec_.states != kAnyState) {
-      state = G36OperatingState(in, t, g);
+      // The unit's state and whether it has settled are the same for its eleven conditions.
+      const int settled = static_cast<int>(in.Shared(kHtg, settled_key_, t, &SettledState, this));
+      state = std::abs(settled);
       if (state == 0) return NoData(in, t, {kHtg, kClg, kEco}, explain);
       // The reasons are built only for evidence: this path runs for every unit on every step.
       if ((spec_.states & (1u << state)) == 0)
         return NotJudged(t, explain ? std::string("in ") + StateName(state) : std::string(), explain);
-      const int64_t steps = std::max<int64_t>(1, (g.settle_ms + in.step_ms() - 1) / in.step_ms());
-      for (int64_t k = 1; k < steps; ++k) {
-        if (G36OperatingState(in, t - k * in.step_ms(), g) != state)
-          return NotJudged(t,
-                           explain ? std::string(StateName(state)) + " for less than " +
-                                         std::to_string(g.settle_ms / 60000) + " min"
-                                   : std::string(),
-                           explain);
-      }
+      if (settled < 0)
+        return NotJudged(t,
+                         explain ? std::string(StateName(state)) + " for less than " +
+                                       std::to_string(g.settle_ms / 60000) + " min"
+                                 : std::string(),
+                         explain);
     }
     switch (g.condition) {
       case 4: return Hunting(in, t, explain);
@@ -314,7 +316,7 @@ class G36Condition : public Condition {
     // Newest first; without evidence to build, stop once the rest of the hour could not bring
     // the count past the limit (a steady unit reads a few steps, not the hour).
     for (int64_t k = 0; k < steps; ++k) {
-      const int s = G36OperatingState(in, t - k * in.step_ms(), g);
+      const int s = State(in, t - k * in.step_ms());
       if (s == 0) continue;
       ++known;
       if (previous != 0 && s != previous) ++changes;
@@ -328,7 +330,7 @@ class G36Condition : public Condition {
     out.primary_value = changes;
     out.outcome = changes > g.os_changes_max ? Outcome::kFault : Outcome::kNormal;
     if (!explain) return out;
-    AddStateEvidence(in, t, G36OperatingState(in, t, g), &out);
+    AddStateEvidence(in, t, State(in, t), &out);
     out.thresholds.push_back(EvidenceValue{"os_changes_max", "", static_cast<double>(g.os_changes_max), "per hour"});
     out.detail = "FC4: " + std::to_string(changes) + " operating-state changes in the last hour (limit " +
                  std::to_string(g.os_changes_max) + ")";
@@ -362,8 +364,33 @@ class G36Condition : public Condition {
     return out;
   }
 
+  // The operating state at step t (0: no command data), shared by the unit's conditions.
+  int State(const RuleInputs& in, UnixMillis t) const {
+    return static_cast<int>(in.Shared(kHtg, state_key_, t, &StateAt, &rule_->g36));
+  }
+  static double StateAt(const RuleInputs& in, UnixMillis t, const void* params) {
+    return G36OperatingState(in, t, *static_cast<const G36Params*>(params));
+  }
+  // The state at step t if it has held for the settling time, minus it if not, 0 without data.
+  static double SettledState(const RuleInputs& in, UnixMillis t, const void* condition) {
+    const G36Condition& c = *static_cast<const G36Condition*>(condition);
+    const int state = c.State(in, t);
+    const int64_t steps = std::max<int64_t>(1, (c.rule_->g36.settle_ms + in.step_ms() - 1) / in.step_ms());
+    for (int64_t k = 1; k < steps && state != 0; ++k) {
+      if (c.State(in, t - k * in.step_ms()) != state) return -state;
+    }
+    return state;
+  }
+  // What defines the state: the three commands' definitions and the state machine's thresholds.
+  static uint64_t StateKey(const RuleSpec& r) {
+    DerivationKey key("g36 state");
+    for (const std::string* name : {&kHtg, &kClg, &kEco}) key.AddInput(r, *name);
+    return key.Add(r.g36.valve_off).Add(r.g36.damper_min).Add(r.g36.damper_full).value();
+  }
+
   std::shared_ptr<const RuleSpec> rule_;
   const ConditionSpec& spec_;
+  const uint64_t state_key_, settled_key_;
 };
 
 }  // namespace

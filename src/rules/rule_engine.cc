@@ -5,6 +5,7 @@
 #include <chrono>
 #include <array>
 #include <climits>
+#include <cstring>
 #include <deque>
 #include <set>
 #include <map>
@@ -15,42 +16,99 @@
 namespace brickcast {
 namespace {
 
+// Values a system's bindings derive alike (RuleInputs::Shared: their gates, the G36 operating
+// state), kept across steps: the state judged at step t is read again by the settling check and
+// by FC4 over the next hour. One row per recent step, by step index; Clear() when data arrives
+// for a step already closed, since late data changes what was derived from it.
+class SharedValues {
+ public:
+  const double* Find(int64_t step, uint64_t key) const {
+    const Row& r = rows_[Index(step)];
+    if (r.step != step) return nullptr;
+    for (size_t i = 0; i < std::min<size_t>(r.count, kPerRow); ++i) {
+      if (r.entries[i].key == key) return &r.entries[i].value;
+    }
+    return nullptr;
+  }
+  void Put(int64_t step, uint64_t key, double value) {
+    Row& r = rows_[Index(step)];
+    if (r.step != step) r = Row{step};
+    r.entries[r.count++ % kPerRow] = Entry{key, value};  // full: the oldest goes
+  }
+  void Clear() { rows_.fill(Row{}); }
+
+ private:
+  static constexpr size_t kRows = 16, kPerRow = 7;  // a row is two cache lines
+  struct Entry {
+    uint64_t key = 0;
+    double value = 0;
+  };
+  struct Row {
+    int64_t step = INT64_MIN;
+    uint64_t count = 0;
+    std::array<Entry, kPerRow> entries{};
+  };
+  static size_t Index(int64_t step) { return static_cast<size_t>(step) % kRows; }
+  std::array<Row, kRows> rows_{};
+};
+
 // What one (rule, equipment) pair needs at evaluation; the fields read on every closed step come
 // first (one cache line), the binding itself last.
-struct BindingState {
+struct alignas(64) BindingState {
   UnixMillis last_step = 0;  // start of the last step evaluated; 0: none yet
   int64_t lookback_ms = 0;   // how far before a step its condition reads (LookbackMs)
   bool active = false;       // its alert is pending, firing or no_data
   const Condition* condition = nullptr;  // the rule's, shared by all its bindings
   RuleStatus* status = nullptr;          // its rule's counters (in Impl::status)
+  SharedValues* shared = nullptr;        // its system's (step-driven bindings only)
   // The binding's inputs with their series found once (a handful: a linear search by name).
   // Step-driven bindings keep them in their system's contiguous array (SystemState::inputs), so
-  // a closing step walks one block of memory; forecast-driven ones in `own_inputs`.
+  // a closing step walks one block of memory (16 bytes an input); forecast-driven ones in
+  // `own_inputs`. What lookups rarely need lies apart, in `extras` (same order).
   struct Input {
-    uint64_t tag = 0;                          // NameTag(*name): most lookups end on it
-    const std::string* name = nullptr;         // in the rule's RuleSpec::inputs
-    SeriesStore::SeriesRef* series = nullptr;  // shared by every binding reading the point (Impl::refs)
-    // The engine's memory of this point's forecasts (forecast rules only; entries are never
-    // erased, so the pointer stays valid).
+    uint64_t tag = 0;                          // NameTag(name): most lookups end on it
+    SeriesStore::SeriesRef* series = nullptr;  // the system's copy (SystemState::points) or Impl::refs'
+  };
+  struct InputExtra {
+    const std::string* name = nullptr;  // in the rule's RuleSpec::inputs
+    // The engine's memory of this point's forecasts (rules reading forecasts only; entries are
+    // never erased, so the pointer stays valid).
     const std::deque<std::shared_ptr<const PointForecast>>* forecasts = nullptr;
   };
   // A name's length (8 for "8 or more") and first seven bytes in one word: equal tags mean equal
-  // names up to seven bytes, so a lookup compares words, not strings, over a compact array (32
-  // bytes an input); longer names are compared in full when their tags match.
+  // names up to seven bytes, so a lookup compares words, not strings; longer names are compared
+  // in full when their tags match.
+  // Every lookup computes it: two overlapping loads, no loop (names are a handful of bytes).
   static uint64_t NameTag(const std::string& name) {
-    uint64_t tag = std::min<size_t>(name.size(), 8);
-    for (size_t i = 0; i < name.size() && i < 7; ++i)
-      tag |= static_cast<uint64_t>(static_cast<uint8_t>(name[i])) << (8 * (i + 1));
-    return tag;
+    const char* p = name.data();
+    const size_t n = std::min<size_t>(name.size(), 7);
+    uint64_t word = 0;
+    if (n >= 4) {  // bytes 0..3 and n-4..n-1: they overlap where equal
+      uint32_t lo = 0, hi = 0;
+      std::memcpy(&lo, p, 4);
+      std::memcpy(&hi, p + n - 4, 4);
+      word = lo | static_cast<uint64_t>(hi) << (8 * (n - 4));
+    } else if (n > 0) {  // bytes 0, n/2 and n-1 cover one to three bytes
+      word = static_cast<uint64_t>(static_cast<uint8_t>(p[0])) |
+             static_cast<uint64_t>(static_cast<uint8_t>(p[n / 2])) << (8 * (n / 2)) |
+             static_cast<uint64_t>(static_cast<uint8_t>(p[n - 1])) << (8 * (n - 1));
+    }
+    return std::min<size_t>(name.size(), 8) | word << 8;
   }
   Input* inputs = nullptr;
   size_t input_count = 0;
-  Input* Find(const std::string& name) {
+  std::vector<InputExtra> extras;
+  // Index of the input named `name`, or -1.
+  ptrdiff_t Index(const std::string& name) const {
     const uint64_t tag = NameTag(name);
     for (size_t i = 0; i < input_count; ++i) {
-      if (inputs[i].tag == tag && (name.size() <= 7 || *inputs[i].name == name)) return &inputs[i];
+      if (inputs[i].tag == tag && (name.size() <= 7 || *extras[i].name == name)) return static_cast<ptrdiff_t>(i);
     }
-    return nullptr;
+    return -1;
+  }
+  Input* Find(const std::string& name) {
+    const ptrdiff_t i = Index(name);
+    return i < 0 ? nullptr : &inputs[i];
   }
   SeriesStore::SeriesRef& Series(const std::string& name) {
     static thread_local SeriesStore::SeriesRef none;
@@ -87,17 +145,22 @@ class ReadMemo {
     UnixMillis t = 0;
     size_t steps = 0;  // 0: a step value
     double stop = 0;
+    uint64_t derivation = 0;  // RuleInputs::Shared's key; 0: a store read
     double value = NAN, min = NAN, max = NAN;
     size_t observed = 0;
   };
   void Clear() { ++epoch_; }
-  // The entry for this read: `hit` tells whether it holds the value already; else fill it.
-  Entry& At(const SeriesStore::SeriesRef* ref, UnixMillis t, size_t steps, double stop, bool* hit) {
+  // The entry for this read: `hit` tells whether it holds the value already; else fill it (before
+  // any other memo call: that one may take the same entry).
+  Entry& At(const SeriesStore::SeriesRef* ref, UnixMillis t, size_t steps, double stop, bool* hit,
+            uint64_t derivation = 0) {
     const uint64_t h = (reinterpret_cast<uintptr_t>(ref) >> 4) * 0x9E3779B97F4A7C15ULL ^
-                       static_cast<uint64_t>(t / 1000) * 0xC2B2AE3D27D4EB4FULL ^ (steps + 1) * 0x165667B19E3779F9ULL;
+                       static_cast<uint64_t>(t / 1000) * 0xC2B2AE3D27D4EB4FULL ^ (steps + 1) * 0x165667B19E3779F9ULL ^
+                       derivation;
     Entry& e = entries_[(h >> 40) % entries_.size()];
-    *hit = e.epoch == epoch_ && e.ref == ref && e.t == t && e.steps == steps && e.stop == stop;
-    if (!*hit) e = Entry{epoch_, ref, t, steps, stop};
+    *hit = e.epoch == epoch_ && e.ref == ref && e.t == t && e.steps == steps && e.stop == stop &&
+           e.derivation == derivation;
+    if (!*hit) e = Entry{epoch_, ref, t, steps, stop, derivation};
     return e;
   }
 
@@ -144,8 +207,8 @@ class LiveInputs : public RuleInputs {
   const PointForecast* Forecast(const std::string& input, UnixMillis t) const override {
     if (!forecasts_) return nullptr;
     const std::string& point = PointRef(input);
-    const BindingState::Input* in = b_.Find(input);
-    const std::deque<std::shared_ptr<const PointForecast>>* past = in != nullptr ? in->forecasts : nullptr;
+    const ptrdiff_t i = b_.Index(input);
+    const std::deque<std::shared_ptr<const PointForecast>>* past = i >= 0 ? b_.extras[i].forecasts : nullptr;
     if (t == 0) {
       // The newest: remembered when it was announced (OnForecast), else asked for now.
       if (past != nullptr && !past->empty()) return past->back().get();
@@ -168,6 +231,22 @@ class LiveInputs : public RuleInputs {
     return u ? std::string(u->si_symbol) : "";
   }
   std::string Point(const std::string& input) const override { return PointRef(input); }
+  double Shared(const std::string& input, uint64_t key, UnixMillis t, Derivation derive, const void* arg) const override {
+    const BindingState::Input* in = b_.Find(input);
+    if (in == nullptr || key == 0) return derive(*this, t, arg);  // no point to key it on
+    if (b_.shared != nullptr) {
+      const uint64_t k = key ^ (reinterpret_cast<uintptr_t>(in->series) * 0x9E3779B97F4A7C15ULL);
+      if (const double* v = b_.shared->Find(t / step_, k)) return *v;
+      const double v = derive(*this, t, arg);
+      b_.shared->Put(t / step_, k, v);
+      return v;
+    }
+    bool hit = false;
+    if (ReadMemo::Entry& e = memo_.At(in->series, t, 0, 0, &hit, key); hit) return e.value;
+    const double v = derive(*this, t, arg);  // may read through the memo itself
+    memo_.At(in->series, t, 0, 0, &hit, key).value = v;
+    return v;
+  }
 
  private:
   const SeriesStore& store_;
@@ -211,6 +290,12 @@ struct RuleEngine::Impl {
   struct SystemState {
     std::vector<BindingState> bindings;
     std::vector<BindingState::Input> inputs;  // of `bindings`, in their order
+    // The series `inputs` read, each once: the system's own copies of the refs, side by side, so
+    // a closing step finds them in a few neighbouring cache lines.
+    std::vector<SeriesStore::SeriesRef> points;
+    std::vector<SeriesStore::SeriesRef*> point_list;  // &points[i], for SeriesStore::Prefetch
+    int64_t lookback_ms = 0;                       // the longest of its bindings'
+    SharedValues shared;
     UnixMillis watermark = 0;  // newest data time
     // Steps (by index: time / step) in which the system reported anything, as a bit ring over the
     // newest kSpan steps. Steps of a gap in the whole feed are not evaluated: "stale" means silent
@@ -356,6 +441,7 @@ struct RuleEngine::Impl {
 
 void RuleEngine::Impl::Advance(SystemState& sys, UnixMillis earliest, UnixMillis latest) {
   for (int64_t s = earliest / step; s <= latest / step; ++s) sys.MarkActive(s);
+  if (earliest < sys.watermark - sys.watermark % step) sys.shared.Clear();  // late data for a closed step
   if (latest <= sys.watermark) return;
   const UnixMillis before = sys.watermark - sys.watermark % step;
   sys.watermark = latest;
@@ -368,7 +454,12 @@ void RuleEngine::Impl::Advance(SystemState& sys, UnixMillis earliest, UnixMillis
   // after a day's gap): a step whose look-back window the ring no longer holds would read as
   // "no data" and a stale check would fire on a healthy sensor. Such steps are not judged. One
   // point of the system stands for all of them (they arrive in the same messages).
-  const UnixMillis retained = sys.inputs.empty() ? 0 : store.RetainedFrom(*sys.inputs.front().series);
+  const UnixMillis retained = sys.points.empty() ? 0 : store.RetainedFrom(sys.points.front());
+  // The common case, one step closed: load what the bindings will read together, the bindings
+  // and their inputs included (a system was last touched a step ago; its memory is cold).
+  for (const BindingState& b : sys.bindings) __builtin_prefetch(&b);
+  for (size_t i = 0; i < sys.inputs.size(); i += 4) __builtin_prefetch(&sys.inputs[i]);  // 16 bytes each
+  store.Prefetch(sys.point_list.data(), sys.point_list.size(), closed_until - step - sys.lookback_ms, closed_until - step);
   for (BindingState& b : sys.bindings) {
     UnixMillis first = b.last_step != 0 ? b.last_step + step : closed_until - step;
     if (first < catch_up_from) {
@@ -462,11 +553,12 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
       for (const RuleInput& in : rb.rule->inputs) {
         if (in.name == name) key = &in.name;
       }
-      b.own_inputs.push_back(BindingState::Input{BindingState::NameTag(name), key, ref.get(), nullptr});
+      b.own_inputs.push_back(BindingState::Input{BindingState::NameTag(name), ref.get()});
+      b.extras.push_back(BindingState::InputExtra{key, nullptr});
       if (reads_forecasts) {
         Impl::ForecastMemory& memory = e.forecast_memory[point];
         memory.remember = true;
-        b.own_inputs.back().forecasts = &memory.past;
+        b.extras.back().forecasts = &memory.past;
       }
     }
     if (auto restored = e.alerts.StateOf(rb.alert_id)) b.active = IsActive(*restored);
@@ -489,10 +581,27 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
     for (BindingState& b : sys.bindings) count += b.own_inputs.size();
     sys.inputs.clear();
     sys.inputs.reserve(count);
+    sys.points.clear();
+    sys.points.reserve(count);  // never reallocated below: the inputs point into it
+    sys.point_list.clear();
+    sys.lookback_ms = 0;
+    sys.shared.Clear();  // keyed by series the old set's refs named
     for (BindingState& b : sys.bindings) {
+      b.shared = &sys.shared;
       b.inputs = sys.inputs.data() + sys.inputs.size();
       b.input_count = b.own_inputs.size();
-      for (BindingState::Input& in : b.own_inputs) sys.inputs.push_back(std::move(in));
+      sys.lookback_ms = std::max(sys.lookback_ms, b.lookback_ms);
+      for (BindingState::Input& in : b.own_inputs) {
+        auto same = std::find_if(sys.points.begin(), sys.points.end(),
+                                 [&in](const SeriesStore::SeriesRef& r) { return r.point() == in.series->point(); });
+        if (same == sys.points.end()) {
+          sys.points.emplace_back(in.series->point());
+          sys.point_list.push_back(&sys.points.back());
+          same = sys.points.end() - 1;
+        }
+        in.series = &*same;
+        sys.inputs.push_back(std::move(in));
+      }
       b.own_inputs.clear();
       b.own_inputs.shrink_to_fit();
       e.bindings.push_back(&b);
@@ -571,6 +680,7 @@ void RuleEngine::Drop(const std::vector<std::string>& points) {
     Impl::SystemState* sys = e.SystemOf(p);
     if (sys == nullptr) continue;
     sys->watermark = 0;
+    sys->shared.Clear();
     sys->ForgetSteps();
     for (BindingState& b : sys->bindings) b.last_step = 0;
   }

@@ -573,5 +573,54 @@ TEST(RuleEngineTest, StepsTheStoreNoLongerHoldsAreNotJudged) {
   EXPECT_GE(rig.engine.Counters().evaluations, 4u) << "the steps after it are judged";
 }
 
+// An air handler's G36 operating state is derived once per step and kept for its conditions'
+// settling checks over the next steps; a late observation for a closed step changes that
+// step's state, and what was kept must follow. Step 2 is "other" (heating valve at 2 %) until a
+// late 0 % for it brings its mean to 1 %, closed: the unit is then in free cooling from step 0,
+// so FC8's 15-minute settling holds at step 4, not only at step 5.
+TEST(RuleEngineTest, KeptOperatingStatesFollowLateData) {
+  EngineRig rig(R"(b:AHU1 a brick:AHU ; brick:hasPoint b:SAT, b:MAT ;
+  brick:hasPart b:HWC, b:CHWC, b:OAD .
+b:HWC a brick:Hot_Water_Coil ; brick:hasPart b:HWV .
+b:HWV a brick:Heating_Valve ; brick:hasPoint b:HTG .
+b:CHWC a brick:Chilled_Water_Coil ; brick:hasPart b:CHWV .
+b:CHWV a brick:Cooling_Valve ; brick:hasPoint b:CLG .
+b:OAD a brick:Outside_Damper ; brick:hasPoint b:ECO .
+b:HTG a brick:Valve_Command .
+b:CLG a brick:Valve_Command .
+b:ECO a brick:Damper_Position_Command .
+b:SAT a brick:Supply_Air_Temperature_Sensor ; brick:hasUnit unit:DEG_C .
+b:MAT a brick:Mixed_Air_Temperature_Sensor ; brick:hasUnit unit:DEG_C .)",
+                R"([{"id": "fc8", "kind": "g36", "condition": 8, "applies_to": "AHU",
+      "inputs": {"SAT": "Supply_Air_Temperature_Sensor", "MAT": "Mixed_Air_Temperature_Sensor",
+        "HTG": {"class": "Valve_Command", "path": ["Hot_Water_Coil", "Heating_Valve"]},
+        "CLG": {"class": "Valve_Command", "path": ["Chilled_Water_Coil", "Cooling_Valve"]},
+        "ECO": {"class": "Damper_Position_Command", "path": ["Outside_Damper"]}}}])");
+  auto deliver = [&](int step, std::vector<std::pair<std::string, double>> values, int64_t at = 60'000) {
+    std::vector<std::string> points;
+    const UnixMillis t = kT0 + step * kStep + at;
+    for (const auto& [p, v] : values) {
+      EXPECT_NE(rig.store.Append({"urn:b#" + p, t, v, "", ""}), AppendOutcome::kTooOld);
+      points.push_back("urn:b#" + p);
+    }
+    rig.engine.OnObservations(ObservationsApplied{points, t, t});
+  };
+  // Supply air 6 K above mixed air in free cooling: FC8's fault, once the state has settled.
+  auto row = [](double htg) {
+    return std::vector<std::pair<std::string, double>>{{"SAT", 20}, {"MAT", 14}, {"HTG", htg}, {"CLG", 0}, {"ECO", 0.6}};
+  };
+  deliver(0, row(0));
+  deliver(1, row(0));
+  deliver(2, row(0.02));
+  deliver(3, row(0));
+  deliver(4, row(0));  // closes step 3: states 2 (OS2), 5, 2: not settled
+  deliver(2, {{"HTG", 0}}, 120'000);  // late: step 2's heating valve mean is 1 %, closed
+  deliver(5, row(0));  // closes step 4: states of steps 4, 3, 2 are all OS2 now
+  auto a = rig.alerts.Get(AlertFingerprint("fc8", "urn:b#AHU1"));
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->alert.state, AlertState::kFiring);
+  EXPECT_EQ(a->alert.starts_at, kT0 + 4 * kStep) << "step 2's state was kept from before the late data";
+}
+
 }  // namespace
 }  // namespace brickcast
