@@ -1,25 +1,54 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds brickcast and runs the demo: the daemon replaying the real
-# LBNL FLEXLAB AHU data (SZVAV.csv, converted to Brick Turtle) and serving its API on
-# http://127.0.0.1:8080 (try /api/v1/points, /api/v1/points/SAT/forecast, /metrics). Stop with Ctrl-C.
+# Installs what is missing, builds brickcast and runs the demo, serving the API and dashboard on
+# http://127.0.0.1:8080 (try /api/v1/alerts, /api/v1/points/SAT/forecast, /metrics). Stop with Ctrl-C.
+#
+# With ../shared/data beside the checkout: the real LBNL FLEXLAB AHU data (SZVAV.csv, converted to
+# Brick Turtle) replayed through the embedded Kafka broker (config/demo.json). Without it (a fresh
+# clone): a simulated AHU with three VAV zones and five injected faults, `brickcast simulate
+# --scenario demo` (config/demo-sim.json).
+#
+#   scripts/run-demo.sh [--simulate] [--no-build] [serve options, e.g. --speed 0]
+#     --simulate   the simulated system even where the LBNL data is present
+#     --no-build   use build/brickcast as it is (no apt-get, no build)
+#   BRICKCAST_SIM_DAYS  simulated days (default 7)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-bash scripts/install-deps.sh
-jobs=$(nproc 2>/dev/null || echo 2)
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-cmake --build build -j "$jobs" --target brickcast
+simulate=0 build=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --simulate) simulate=1; shift ;;
+    --no-build) build=0; shift ;;
+    *) break ;;
+  esac
+done
+
+if [ "$build" = 1 ]; then
+  bash scripts/install-deps.sh
+  jobs=$(nproc 2>/dev/null || echo 2)
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  cmake --build build -j "$jobs" --target brickcast
+fi
 
 data="$root/../shared/data/hvac-faults/SZVAV.csv"
-if [ ! -f "$data" ]; then
-  echo "run-demo: $data not found; the demo replays the LBNL data set kept beside the checkout" >&2
-  exit 1
+if [ "$simulate" = 0 ] && [ -f "$data" ]; then
+  mkdir -p build/demo
+  if [ ! -s build/demo/szvav.ttl ] || [ "$data" -nt build/demo/szvav.ttl ] || \
+     [ config/mappings/lbnl-szvav.json -nt build/demo/szvav.ttl ]; then
+    ./build/brickcast convert --mapping config/mappings/lbnl-szvav.json "$data" -o build/demo/szvav.ttl
+  fi
+  echo "run-demo: replaying the LBNL FLEXLAB AHU; API and dashboard on http://127.0.0.1:8080 (Ctrl-C to stop)"
+  exec ./build/brickcast serve --config config/demo.json "$@"
 fi
-mkdir -p build/demo
-if [ ! -s build/demo/szvav.ttl ] || [ "$data" -nt build/demo/szvav.ttl ] || \
-   [ config/mappings/lbnl-szvav.json -nt build/demo/szvav.ttl ]; then
-  ./build/brickcast convert --mapping config/mappings/lbnl-szvav.json "$data" -o build/demo/szvav.ttl
-fi
-echo "run-demo: API on http://127.0.0.1:8080/api/v1/points, forecasts at /api/v1/points/SAT/forecast  (Ctrl-C to stop)"
-exec ./build/brickcast serve --config config/demo.json "$@"
+
+[ "$simulate" = 1 ] || echo "run-demo: $data not found: simulating an AHU with injected faults instead"
+days=${BRICKCAST_SIM_DAYS:-7}
+mkdir -p build/demo/sim
+# A fresh simulation each run (a second or two): the alert database starts empty with it, since
+# the replay starts again from Monday.
+./build/brickcast simulate --scenario demo --days "$days" -o build/demo/sim/messages.ttl \
+  --model-out build/demo/sim/model.ttl
+rm -f build/demo/sim/alerts.db build/demo/sim/alerts.db-wal build/demo/sim/alerts.db-shm
+echo "run-demo: replaying $days simulated days at 600x; API and dashboard on http://127.0.0.1:8080 (Ctrl-C to stop)"
+exec ./build/brickcast serve --config config/demo-sim.json "$@"

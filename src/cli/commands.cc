@@ -29,6 +29,7 @@
 #include "brickcast/fault_evaluation.h"
 #include "brickcast/rules.h"
 #include "brickcast/sha256.h"
+#include "brickcast/simulator.h"
 #include "brickcast/forecast_service.h"
 #include "brickcast/logging.h"
 #include "brickcast/offline_forecast.h"
@@ -381,6 +382,81 @@ int Replay(const ReplayArgs& args) {
   if (!failure.ok()) return Fail(failure);
   if (!flushed.ok()) return Fail(flushed);
   return 0;
+}
+
+int Simulate(const SimulateArgs& args) {
+  SimulatorOptions o;
+  if (!args.start.empty()) {
+    auto start = ParseIsoDateTime(args.start, TimeZone::Utc());
+    if (!start.ok()) return Fail(Status::InvalidArgument("--start: " + start.status().message()));
+    o.start = *start;
+  }
+  if (!(args.days > 0) || args.days > 3660) return Fail(Status::InvalidArgument("--days must be in (0, 3660]"));
+  if (args.sample_seconds < 1 || args.sample_seconds > 3600)
+    return Fail(Status::InvalidArgument("--sample-seconds must be in [1, 3600]"));
+  if (args.zones < 1 || args.zones > 20) return Fail(Status::InvalidArgument("--zones must be in [1, 20]"));
+  o.duration_ms = static_cast<int64_t>(args.days * 86'400'000.0);
+  o.sample_ms = static_cast<int64_t>(args.sample_seconds) * 1000;
+  o.zones = args.zones;
+  o.seed = args.seed;
+  if (args.scenario == "demo") {
+    o.faults = DemoScenario();
+  } else if (args.scenario != "none") {
+    return Fail(Status::InvalidArgument("--scenario is 'demo' or 'none'"));
+  }
+  for (const std::string& spec : args.faults) {
+    auto f = ParseSimFault(spec);
+    if (!f.ok()) return Fail(f.status());
+    o.faults.push_back(std::move(*f));
+  }
+  AhuSimulator sim(o);
+  if (!args.model_out.empty()) {
+    std::ofstream model(args.model_out, std::ios::binary);
+    model << sim.BrickModel();
+    if (!model.flush()) return Fail(Status::Internal("cannot write " + args.model_out));
+  }
+  for (const SimFault& f : sim.options().faults)
+    std::cerr << "simulate: fault " << f.spec << " from " << FormatIsoUtc(sim.options().start + f.from_ms)
+              << (f.to_ms == INT64_MAX ? std::string() : " to " + FormatIsoUtc(sim.options().start + f.to_ms)) << '\n';
+  // To Kafka (paced like `replay`, keyed by the AHU) or to a message file.
+  std::unique_ptr<KafkaProducer> producer;
+  if (!args.brokers.empty()) {
+    auto p = KafkaProducer::Create(KafkaClientOptions{args.brokers, {}});
+    if (!p.ok()) return Fail(p.status());
+    producer = std::move(*p);
+  }
+  std::ofstream file;
+  if (!producer && args.out != "-") {
+    file.open(args.out, std::ios::binary);
+    if (!file) return Fail(Status::NotFound("cannot write " + args.out));
+  }
+  std::ostream& out = producer || args.out == "-" ? std::cout : file;
+  Pacer pacer(args.speed);
+  UnixMillis t = 0;
+  std::vector<SimReading> readings;
+  size_t messages = 0;
+  Status failure;
+  while (sim.Next(&t, &readings)) {
+    const std::string ttl = sim.Message(t, readings, (t - sim.options().start) % 3'600'000 < o.sample_ms);
+    if (producer) {
+      const Pacer::Decision d = pacer.Due(t, std::chrono::steady_clock::now());
+      if (d.due) std::this_thread::sleep_until(*d.due);
+      if (Status st = producer->Produce(args.topic, sim.AhuIri(), ttl); !st.ok() && failure.ok()) failure = st;
+    } else {
+      out << kMessageSeparator << '\n' << ttl;
+    }
+    ++messages;
+  }
+  if (producer) {
+    if (Status st = producer->Flush(std::chrono::seconds(30)); !st.ok() && failure.ok()) failure = st;
+    std::cerr << "simulate: published " << producer->delivered() << " of " << messages << " messages to " << args.topic
+              << '\n';
+  } else {
+    out.flush();
+    if (!out) return Fail(Status::Internal("cannot write " + args.out));
+    std::cerr << "simulate: wrote " << messages << " messages" << (args.out == "-" ? "" : " to " + args.out) << '\n';
+  }
+  return failure.ok() ? 0 : Fail(failure);
 }
 
 namespace {

@@ -24,6 +24,19 @@ struct ReplayArgs {
   std::vector<std::string> files;
 };
 int Replay(const ReplayArgs& args);
+struct SimulateArgs {
+  std::string start;  // ISO 8601; "" = the simulator's default
+  double days = 7;
+  int sample_seconds = 60;
+  int zones = 3;
+  uint64_t seed = 1;
+  std::string scenario = "none";  // "demo": the shipped fault scenario
+  std::vector<std::string> faults;
+  std::string out = "-", model_out;
+  std::string brokers, topic = "brickcast.observations";
+  double speed = 0;
+};
+int Simulate(const SimulateArgs& args);
 // Training and evaluation data: CSV files or directories of them, read as wide tables (time first),
 // or through `convert` mappings (one mapping for all inputs, or one per input, in order).
 struct DataArgs {

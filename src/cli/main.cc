@@ -69,6 +69,27 @@ int main(int argc, char** argv) {
   replay->add_option("-c,--config", replay_args.config, "Config for default prefixes and the site time zone");
   replay->add_option("files", replay_args.files, "TTL message files or CSV files ('-' for stdin)")->required();
 
+  brickcast::cli::SimulateArgs sim_args;
+  auto* simulate = app.add_subcommand(
+      "simulate", "Simulate an AHU with VAV zones (and injected faults) as Brick Turtle messages, to a file or Kafka.");
+  simulate->add_option("--start", sim_args.start, "Start (ISO 8601, UTC); default 2026-03-02T00:00:00Z, a Monday");
+  simulate->add_option("--days", sim_args.days, "Simulated days")->capture_default_str();
+  simulate->add_option("--sample-seconds", sim_args.sample_seconds, "Seconds between messages")->capture_default_str();
+  simulate->add_option("--zones", sim_args.zones, "VAV zones fed by the AHU (1-20)")->capture_default_str();
+  simulate->add_option("--seed", sim_args.seed, "Random seed (weather, sensor noise)")->capture_default_str();
+  simulate->add_option("--scenario", sim_args.scenario, "'demo': the shipped fault scenario (README); 'none'")
+      ->capture_default_str();
+  simulate->add_option("--fault", sim_args.faults,
+                       "Inject a fault: kind[:target][=value][@from[-to]], e.g. valve_stuck:cooling=0@1d12h-2d "
+                       "(kinds: sensor_bias, sensor_drift, sensor_flatline, valve_stuck, valve_leak, damper_stuck, "
+                       "fan_failure, filter_fouling)");
+  simulate->add_option("-o,--out", sim_args.out, "Message file ('-': stdout)")->capture_default_str();
+  simulate->add_option("--model-out", sim_args.model_out, "Write the system's Brick model (Turtle) here");
+  simulate->add_option("--brokers", sim_args.brokers, "Publish to Kafka instead of writing messages");
+  simulate->add_option("--topic", sim_args.topic, "Topic (with --brokers)")->capture_default_str();
+  simulate->add_option("--speed", sim_args.speed, "With --brokers: 0 = as fast as possible, N = N x real time")
+      ->capture_default_str();
+
   brickcast::cli::TrainArgs train_args;
   auto* train = app.add_subcommand("train", "Train a TimeMixer model (ETT-style CSVs, or HVAC CSVs through mappings).");
   train->add_option("--data", train_args.data.paths, "CSV file or directory of CSVs (repeatable)")->required();
@@ -135,6 +156,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (*serve) return brickcast::cli::Serve(config_path, replay_files, speed);
+    if (*simulate) return brickcast::cli::Simulate(sim_args);
     if (*check) return brickcast::cli::CheckConfig(config_path, reference);
     if (*parse) return brickcast::cli::Parse(parse_files, format, parse_config, models, !raw);
     if (*convert) return brickcast::cli::Convert(mapping, csv, out, convert_format);
