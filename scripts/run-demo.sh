@@ -7,18 +7,21 @@
 # clone): a simulated AHU with three VAV zones and five injected faults, `brickcast simulate
 # --scenario demo` (config/demo-sim.json).
 #
-#   scripts/run-demo.sh [--simulate] [--no-build] [serve options, e.g. --speed 0]
+#   scripts/run-demo.sh [--simulate] [--email] [--no-build] [serve options, e.g. --speed 0]
 #     --simulate   the simulated system even where the LBNL data is present
+#     --email      the simulated system, its alerts mailed to an SMTP server on 127.0.0.1:8025
+#                  (config/demo-sim-email.json; e.g. python3 -m aiosmtpd -n -l 127.0.0.1:8025)
 #     --no-build   use build/brickcast as it is (no apt-get, no build)
 #   BRICKCAST_SIM_DAYS  simulated days (default 7)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-simulate=0 build=1
+simulate=0 build=1 config=config/demo-sim.json
 while [ $# -gt 0 ]; do
   case "$1" in
     --simulate) simulate=1; shift ;;
+    --email) simulate=1; config=config/demo-sim-email.json; shift ;;
     --no-build) build=0; shift ;;
     *) break ;;
   esac
@@ -51,4 +54,4 @@ mkdir -p build/demo/sim
   --model-out build/demo/sim/model.ttl
 rm -f build/demo/sim/alerts.db build/demo/sim/alerts.db-wal build/demo/sim/alerts.db-shm
 echo "run-demo: replaying $days simulated days at 600x; API and dashboard on http://127.0.0.1:8080 (Ctrl-C to stop)"
-exec ./build/brickcast serve --config config/demo-sim.json "$@"
+exec ./build/brickcast serve --config "$config" "$@"
