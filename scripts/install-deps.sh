@@ -19,6 +19,7 @@ packages=(
   openssl             # certificates for the TLS tests
   python3-aiosmtpd    # a real SMTP server (STARTTLS, AUTH) for the email notifier tests
   prometheus-alertmanager  # a real Alertmanager receiving pushed alerts in the notifier tests
+  clang-14 libclang-rt-14-dev  # the libFuzzer targets (fuzz/, scripts/fuzz.sh)
 )
 # Node.js and npm run the browser test's driver (playwright-core, tests/browser). A machine that
 # has them from elsewhere (nodesource) keeps its own.

@@ -19,3 +19,7 @@ if [ ! -d ../shared/data ]; then
 fi
 cd build
 ctest --output-on-failure -j "$jobs" --timeout 600
+cd "$root"
+# The libFuzzer targets under ASan/UBSan (clang build in build-fuzz): past crashes replayed, then
+# 30 s of fuzzing per target from the committed corpus.
+bash scripts/fuzz.sh 30

@@ -3,6 +3,7 @@
 // in auto mode. Const and stateless after construction: safe to share between threads.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -64,6 +65,15 @@ class StreamParser {
 // Splits a file of messages. Messages are separated by lines that are exactly
 // "# brickcast:message" (what `convert` writes); a file without such lines is one message.
 std::vector<std::string_view> SplitMessages(std::string_view file_contents);
+
+// JSON observations (POST /api/v1/observations): {"observations": [{point, time, value[, unit]}]},
+// a bare array, or one object; `time` is ISO 8601 (in `zone` when it has no offset) or epoch
+// milliseconds, `value` a number or a boolean. Each element becomes an observation or an error of
+// its own ("/observations/3/time: ..."); `resolve` maps a point id (an IRI or a short name) to its
+// IRI, "" to keep the id. Fails only when the body is not JSON or its observations are not a list.
+Status ParseJsonObservations(std::string_view body, const TimeZone& zone,
+                             const std::function<std::string(const std::string&)>& resolve,
+                             std::vector<Observation>* observations, std::vector<IngestError>* errors);
 inline constexpr std::string_view kMessageSeparator = "# brickcast:message";
 
 }  // namespace brickcast

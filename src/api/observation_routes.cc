@@ -26,51 +26,12 @@ Json ReportJson(const IngestReport& r) {
 
 // JSON observations: {"observations":[{"point","time","value","unit"}]}, a bare array, or one object.
 HttpResponse PostJsonObservations(const ApiServices& s, const HttpRequest& req) {
-  Json body = Json::parse(req.body, nullptr, false);
-  if (body.is_discarded()) return JsonError(400, "invalid_argument", "body is not valid JSON");
-  Json list = body.is_object() && body.contains("observations") ? body["observations"]
-              : body.is_array()                                  ? body
-                                                                 : Json::array({body});
-  if (!list.is_array()) return JsonError(400, "invalid_argument", "observations must be an array");
-  const TimeZone zone = s.config->Get()->site.zone;
   std::vector<Observation> obs;
   std::vector<IngestError> errors;
-  for (size_t i = 0; i < list.size(); ++i) {
-    const Json& o = list[i];
-    const std::string where = "/observations/" + std::to_string(i);
-    if (!o.is_object() || !o.contains("point") || !o["point"].is_string() || !o.contains("value") ||
-        !o.contains("time")) {
-      errors.push_back({"bad_value", where + ": expected {point, time, value[, unit]}", 0, 0, {}});
-      continue;
-    }
-    Observation ob;
-    const std::string id = o["point"].get<std::string>();
-    ob.point = ResolvePointId(s, id);
-    if (ob.point.empty()) ob.point = id;
-    if (o["value"].is_number()) {
-      ob.value = o["value"].get<double>();
-    } else if (o["value"].is_boolean()) {
-      ob.value = o["value"].get<bool>() ? 1 : 0;
-    } else {
-      errors.push_back({"bad_value", where + "/value: expected a number", 0, 0, ob.point});
-      continue;
-    }
-    if (o["time"].is_number_integer()) {
-      ob.time = o["time"].get<int64_t>();
-    } else if (o["time"].is_string()) {
-      auto t = ParseIsoDateTime(o["time"].get<std::string>(), zone);
-      if (!t.ok()) {
-        errors.push_back({"bad_timestamp", where + "/time: " + t.status().message(), 0, 0, ob.point});
-        continue;
-      }
-      ob.time = *t;
-    } else {
-      errors.push_back({"bad_timestamp", where + "/time: expected ISO 8601 string or epoch milliseconds", 0, 0, ob.point});
-      continue;
-    }
-    if (o.contains("unit") && o["unit"].is_string()) ob.unit = o["unit"].get<std::string>();
-    obs.push_back(std::move(ob));
-  }
+  const Status parsed = ParseJsonObservations(
+      req.body, s.config->Get()->site.zone, [&s](const std::string& id) { return ResolvePointId(s, id); }, &obs,
+      &errors);
+  if (!parsed.ok()) return JsonError(400, "invalid_argument", parsed.message());
   IngestReport report = s.ingestor->IngestObservations(std::move(obs), "http");
   report.rejected += errors.size();
   report.parsed += errors.size();
