@@ -180,6 +180,7 @@ struct AlertFilter {
 struct AlertCounters {
   std::map<std::pair<AlertState, Severity>, uint64_t> by_state;
   uint64_t transitions = 0, store_errors = 0;
+  std::string store_error;  // why the last write to the store failed; "" when it succeeded
 };
 
 class AlertManager {

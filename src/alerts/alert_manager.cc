@@ -122,13 +122,43 @@ struct AlertManager::Impl {
   // Root equipment upstream of an equipment's root along feeds (cached per model).
   mutable std::unordered_map<std::string, std::set<std::string>> upstream;
   uint64_t transitions = 0, store_errors = 0, silence_seq = 0;
+  // The database's health as the last write found it (a full disk, a read-only file system):
+  // /readyz reports it. Alerts whose state could not be saved are saved again once writes succeed.
+  std::string store_error;  // "" = the last write succeeded
+  std::set<std::string> unsaved;
+
+  // Every write to the store reports here.
+  void Wrote(const Status& st, const std::string& what) {
+    if (!st.ok()) {
+      ++store_errors;
+      if (store_error.empty()) spdlog::error("alert store: writes fail ({}): {}", what, st.message());
+      store_error = st.message();  // the store's messages say what it was writing
+      return;
+    }
+    if (store_error.empty()) return;
+    spdlog::info("alert store: writes succeed again; saving the {} alerts that could not be saved", unsaved.size());
+    store_error.clear();
+    for (auto it = unsaved.begin(); it != unsaved.end() && store_error.empty();) {
+      auto a = alerts.find(*it);
+      if (a == alerts.end()) {
+        it = unsaved.erase(it);
+        continue;
+      }
+      Status again = store->SaveAlert(a->second);
+      if (!again.ok()) {
+        ++store_errors;
+        store_error = again.message();
+        break;
+      }
+      it = unsaved.erase(it);
+    }
+  }
 
   void Persist(const Alert& a) {
     Status st = store->SaveAlert(a);
-    if (!st.ok()) {
-      ++store_errors;
-      spdlog::error("alert store: cannot save alert {}: {}", a.id, st.message());
-    }
+    if (!st.ok()) unsaved.insert(a.id);
+    Wrote(st, "save alert " + a.id);
+    if (st.ok()) unsaved.erase(a.id);
   }
 
   const std::set<std::string>& UpstreamOf(const std::string& equipment) const {
@@ -327,10 +357,8 @@ AlertState AlertManager::Apply(const RuleBinding& binding, const ConditionResult
       a.acked_at = 0;
       AlertTransition tr{0, a.id, from, to, t, impl_->options.clock->Now(), summary, evidence};
       Status st = impl_->store->AppendTransition(&tr);
-      if (!st.ok()) {
-        ++impl_->store_errors;
-        spdlog::error("alert store: cannot record transition of {}: {}", a.id, st.message());
-      }
+      if (!st.ok()) spdlog::warn("alert store: transition of {} not recorded in the history: {}", a.id, st.message());
+      impl_->Wrote(st, "record transition of " + a.id);
       changed = AlertChanged{a.id,          a.rule, a.equipment, SeverityName(a.severity), AlertStateName(from),
                              AlertStateName(to), a.predicted, t,           summary};
       dirty = true;
@@ -395,7 +423,7 @@ Status AlertManager::RecordAudit(AuditEntry entry) {
   if (entry.time == 0) entry.time = impl_->options.clock->Now();
   std::lock_guard<std::mutex> lock(impl_->mu);
   Status st = impl_->store->AppendAudit(&entry);
-  if (!st.ok()) ++impl_->store_errors;
+  impl_->Wrote(st, "append audit");
   return st;
 }
 
@@ -469,6 +497,7 @@ AlertCounters AlertManager::Counters() const {
   for (const auto& [id, a] : impl_->alerts) ++c.by_state[{a.state, a.severity}];
   c.transitions = impl_->transitions;
   c.store_errors = impl_->store_errors;
+  c.store_error = impl_->store_error;
   return c;
 }
 
@@ -476,10 +505,7 @@ void AlertManager::Prune() {
   const UnixMillis now = impl_->options.clock->Now();
   std::lock_guard<std::mutex> lock(impl_->mu);
   Status st = impl_->store->Prune(now - impl_->options.retention_ms, impl_->options.retention_rows);
-  if (!st.ok()) {
-    ++impl_->store_errors;
-    spdlog::warn("alert store: prune failed: {}", st.message());
-  }
+  impl_->Wrote(st, "prune");
   std::erase_if(impl_->silences, [&](const Silence& s) { return s.ends_at < now - impl_->options.retention_ms; });
 }
 
@@ -496,6 +522,8 @@ void CollectAlertMetrics(const AlertManager& alerts, MetricWriter& w) {
   w.Counter("brickcast_alert_transitions_total", "Alert state changes since start.", static_cast<double>(c.transitions));
   w.Counter("brickcast_alert_store_errors_total", "Failed writes to the alert database.",
             static_cast<double>(c.store_errors));
+  w.Gauge("brickcast_alert_store_up", "1 when the last write to the alert database succeeded.",
+          c.store_error.empty() ? 1.0 : 0.0);
 }
 
 }  // namespace brickcast

@@ -287,9 +287,14 @@ Status Daemon::StartHttp() {
   services.reload_counters = [this] { return reload_counters(); };
   services.notifications = [&d] { return d.Notifications(); };
   services.reload_model = [this]() { return ReloadForecastModel(); };
-  services.ready = [this](std::string* why) {
+  services.ready = [this, alerts = d.alerts.get()](std::string* why) {
     if (!impl_->started) {
       *why = "starting";
+      return false;
+    }
+    // Alerts that cannot be saved would not survive a restart: not ready until writes succeed.
+    if (const std::string err = alerts != nullptr ? alerts->Counters().store_error : ""; !err.empty()) {
+      *why = "alert database: " + err;
       return false;
     }
     return impl_->kafka == nullptr || impl_->kafka->Ready(why);

@@ -2,6 +2,8 @@
 // change) and inhibition on real Brick models; the SQLite store (restart, corruption, a second
 // process); and the rule engine over a real store, fed in order and in one burst.
 #include <gtest/gtest.h>
+
+#include <set>
 #include <sqlite3.h>
 
 #include <filesystem>
@@ -344,6 +346,60 @@ TEST(SqliteAlertStoreTest, ACorruptFileIsAClearErrorAndIsKept) {
   auto future = OpenSqliteAlertStore(newer);
   ASSERT_FALSE(future.ok());
   EXPECT_NE(future.status().message().find("newer than this brickcast knows"), std::string::npos);
+}
+
+// A store whose writes fail while `full` is set, as on a full disk; reads and the rest pass through.
+class FullDiskStore : public AlertStore {
+ public:
+  explicit FullDiskStore(AlertStore& inner) : inner_(inner) {}
+  bool full = false;
+  Status SaveAlert(const Alert& a) override { return full ? Full("save alert " + a.id) : inner_.SaveAlert(a); }
+  Status AppendTransition(AlertTransition* t) override { return full ? Full("append transition") : inner_.AppendTransition(t); }
+  StatusOr<std::vector<Alert>> LoadAlerts() override { return inner_.LoadAlerts(); }
+  StatusOr<std::vector<AlertTransition>> History(const std::string& a, size_t n) override { return inner_.History(a, n); }
+  Status SaveSilence(const Silence& s) override { return full ? Full("save silence") : inner_.SaveSilence(s); }
+  StatusOr<std::vector<Silence>> LoadSilences() override { return inner_.LoadSilences(); }
+  Status Prune(UnixMillis before, size_t keep) override { return inner_.Prune(before, keep); }
+  Status AppendAudit(AuditEntry* e) override { return full ? Full("append audit") : inner_.AppendAudit(e); }
+  StatusOr<std::vector<AuditEntry>> Audit(size_t n, int64_t before) override { return inner_.Audit(n, before); }
+  Outbox& outbox() override { return inner_.outbox(); }
+
+ private:
+  static Status Full(const std::string& what) { return Status::Unavailable(what + ": database or disk is full"); }
+  AlertStore& inner_;
+};
+
+// While the database cannot be written the alerts go on in memory, the failure is reported
+// (counters, the reason for /readyz); once a write succeeds again, every alert whose state could
+// not be saved is saved, so a restart finds what the API showed.
+TEST(AlertStoreFailureTest, UnsavedAlertsAreSavedOnceWritesSucceedAgain) {
+  std::unique_ptr<AlertStore> memory = NewMemoryAlertStore();
+  auto flaky = std::make_unique<FullDiskStore>(*memory);
+  FullDiskStore& store = *flaky;
+  ManualClock clock(kT0);
+  AlertManagerOptions o;
+  o.clock = &clock;
+  AlertManager alerts(std::move(flaky), o);
+  RuleBinding a{Rule(R"({"id": "a", "kind": "threshold", "applies_to": "AHU", "limit": 30,
+                        "inputs": {"SAT": "Supply_Air_Temperature_Sensor"}})"), "urn:b#AHU1", {{"SAT", "urn:b#SAT"}}};
+  RuleBinding b{Rule(R"({"id": "b", "kind": "threshold", "applies_to": "AHU", "limit": 30,
+                        "inputs": {"SAT": "Supply_Air_Temperature_Sensor"}})"), "urn:b#AHU1", {{"SAT", "urn:b#SAT"}}};
+  store.full = true;
+  alerts.Apply(a, Result(Outcome::kFault, kT0));
+  EXPECT_EQ(alerts.StateOf(AlertFingerprint("a", "urn:b#AHU1")), AlertState::kFiring) << "in memory all the same";
+  AlertCounters c = alerts.Counters();
+  EXPECT_GT(c.store_errors, 0u);
+  EXPECT_NE(c.store_error.find("disk is full"), std::string::npos) << c.store_error;
+  EXPECT_TRUE(memory->LoadAlerts()->empty());
+  store.full = false;
+  alerts.Apply(b, Result(Outcome::kFault, kT0));  // any successful write
+  c = alerts.Counters();
+  EXPECT_EQ(c.store_error, "");
+  auto saved = memory->LoadAlerts();
+  ASSERT_TRUE(saved.ok());
+  std::set<std::string> ids;
+  for (const Alert& x : *saved) ids.insert(x.rule + ":" + AlertStateName(x.state));
+  EXPECT_EQ(ids, (std::set<std::string>{"a:firing", "b:firing"})) << "a, unsaved while full, saved now";
 }
 
 TEST(SqliteAlertStoreTest, RetentionBoundsTheHistory) {
