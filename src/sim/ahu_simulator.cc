@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 
 #include "convert/ttl_writer.h"
 
@@ -26,6 +27,27 @@ constexpr double kDamperMin = 0.3;        // minimum outside air position
 constexpr double kEconomizerHighLimit = 18;  // degC: no free cooling above
 constexpr double kSupplyAirSp = 13;       // degC
 constexpr double kPi = 3.14159265358979323846;
+
+// The AHU's points (name, Brick class, unit, equipment); each VAV adds three after them.
+struct AhuPoint {
+  const char *name, *brick_class, *unit, *equipment;
+};
+constexpr AhuPoint kAhuPoints[] = {
+    {"SAT", "Supply_Air_Temperature_Sensor", "DEG_C", "AHU1"},
+    {"SATSP", "Supply_Air_Temperature_Setpoint", "DEG_C", "AHU1"},
+    {"MAT", "Mixed_Air_Temperature_Sensor", "DEG_C", "AHU1"},
+    {"RAT", "Return_Air_Temperature_Sensor", "DEG_C", "AHU1"},
+    {"OAT", "Outside_Air_Temperature_Sensor", "DEG_C", "AHU1"},
+    {"DSP", "Supply_Air_Static_Pressure_Sensor", "PA", "AHU1"},
+    {"DSPSP", "Supply_Air_Static_Pressure_Setpoint", "PA", "AHU1"},
+    {"OCC", "Occupied_Mode_Status", "", "AHU1"},
+    {"SF_Status", "Fan_Status", "", "AHU1_SupplyFan"},
+    {"SF_Speed", "Fan_Speed_Command", "PERCENT", "AHU1_SupplyFan"},
+    {"OA_Damper", "Damper_Position_Command", "PERCENT", "AHU1_OutsideDamper"},
+    {"HC_Valve", "Valve_Command", "PERCENT", "AHU1_HeatingValve"},
+    {"CC_Valve", "Valve_Command", "PERCENT", "AHU1_CoolingValve"},
+};
+constexpr size_t kZonePointsStart = std::size(kAhuPoints);
 
 // Outside air fraction at a damper position: dampers do little at small openings.
 double OaFraction(double position) { return std::pow(std::clamp(position, 0.0, 1.0), 1.6); }
@@ -171,22 +193,7 @@ AhuSimulator::AhuSimulator(SimulatorOptions options) : options_(std::move(option
   options_.zones = std::clamp(options_.zones, 1, 20);
   if (options_.sample_ms <= 0) options_.sample_ms = 60'000;
   const std::string b = kBrick;
-  auto ahu_point = [&](const char* name, const char* cls, const char* unit, const std::string& equipment) {
-    points_.push_back(PointInfo{name, b + cls, unit, equipment});
-  };
-  ahu_point("SAT", "Supply_Air_Temperature_Sensor", "DEG_C", "AHU1");
-  ahu_point("SATSP", "Supply_Air_Temperature_Setpoint", "DEG_C", "AHU1");
-  ahu_point("MAT", "Mixed_Air_Temperature_Sensor", "DEG_C", "AHU1");
-  ahu_point("RAT", "Return_Air_Temperature_Sensor", "DEG_C", "AHU1");
-  ahu_point("OAT", "Outside_Air_Temperature_Sensor", "DEG_C", "AHU1");
-  ahu_point("DSP", "Supply_Air_Static_Pressure_Sensor", "PA", "AHU1");
-  ahu_point("DSPSP", "Supply_Air_Static_Pressure_Setpoint", "PA", "AHU1");
-  ahu_point("OCC", "Occupied_Mode_Status", "", "AHU1");
-  ahu_point("SF_Status", "Fan_Status", "", "AHU1_SupplyFan");
-  ahu_point("SF_Speed", "Fan_Speed_Command", "PERCENT", "AHU1_SupplyFan");
-  ahu_point("OA_Damper", "Damper_Position_Command", "PERCENT", "AHU1_OutsideDamper");
-  ahu_point("HC_Valve", "Valve_Command", "PERCENT", "AHU1_HeatingValve");
-  ahu_point("CC_Valve", "Valve_Command", "PERCENT", "AHU1_CoolingValve");
+  for (const AhuPoint& p : kAhuPoints) points_.push_back(PointInfo{p.name, b + p.brick_class, p.unit, p.equipment});
   zones_.resize(static_cast<size_t>(options_.zones));
   for (int z = 1; z <= options_.zones; ++z) {
     const std::string n = std::to_string(z);
@@ -386,11 +393,12 @@ bool AhuSimulator::Next(UnixMillis* time, std::vector<SimReading>* readings) {
   add("OA_Damper", 100 * damper_cmd_);
   add("HC_Valve", 100 * heat_cmd_);
   add("CC_Valve", 100 * cool_cmd_);
-  for (size_t i = 0; i < zones_.size(); ++i) {  // the zone points follow the AHU's 13, three a zone
-    const char* zat = points_[13 + 3 * i].name.c_str();
+  for (size_t i = 0; i < zones_.size(); ++i) {  // the zone points follow the AHU's, three a zone
+    const size_t at = kZonePointsStart + 3 * i;
+    const char* zat = points_[at].name.c_str();
     add(zat, Sensor(zat, zones_[i].temp, 0.05, elapsed));
-    add(points_[13 + 3 * i + 1].name.c_str(), 100 * zones_[i].damper);
-    add(points_[13 + 3 * i + 2].name.c_str(), 100 * zones_[i].reheat);
+    add(points_[at + 1].name.c_str(), 100 * zones_[i].damper);
+    add(points_[at + 2].name.c_str(), 100 * zones_[i].reheat);
   }
   *time = now_;
   return true;
