@@ -411,6 +411,11 @@ void Daemon::Impl::StopNotifications() {
 // when it starts, after the API).
 void Daemon::Impl::RegisterMetrics() {
   metrics.Register("ingest", [this](MetricWriter& w) { CollectIngestMetrics(*ingestor, w); });
+  metrics.Register("logging", [](MetricWriter& w) {
+    w.Counter("brickcast_log_lines_suppressed_total",
+              "Log lines left out as repeats (more than 10 of one shape in 10 s; a summary line says how many).",
+              static_cast<double>(SuppressedLogLines()));
+  });
   metrics.Register("store", [this](MetricWriter& w) { CollectStoreMetrics(store, w); });
   metrics.Register("registry", [this](MetricWriter& w) { registry->CollectMetrics(w); });
   if (forecast) metrics.Register("forecast", [this](MetricWriter& w) { CollectForecastMetrics(*forecast, w); });

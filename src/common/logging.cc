@@ -1,10 +1,17 @@
 #include "brickcast/logging.h"
 
+#include "common/repeat_limiting_sink.h"
+
 #include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <cctype>
 #include <ctime>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 namespace brickcast {
@@ -33,13 +40,20 @@ class JsonLineFormatter : public spdlog::formatter {
 
 }  // namespace
 
+std::atomic<uint64_t> RepeatLimitingSink::suppressed_total{0};
+uint64_t SuppressedLogLines() { return RepeatLimitingSink::suppressed_total.load(std::memory_order_relaxed); }
+
 Status SetupLogging(const std::string& level, const std::string& format) {
   const auto lvl = spdlog::level::from_str(level);
   if (lvl == spdlog::level::off && level != "off") return Status::InvalidArgument("unknown log level " + level);
   if (format != "text" && format != "json") return Status::InvalidArgument("unknown log format " + format);
   // Callable again (a reload): the logger is made once, then only its level and format change.
   auto logger = spdlog::get("brickcast");
-  if (!logger) logger = spdlog::stderr_color_mt("brickcast");
+  if (!logger) {
+    auto sink = std::make_shared<RepeatLimitingSink>(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+    logger = std::make_shared<spdlog::logger>("brickcast", std::move(sink));
+    spdlog::register_logger(logger);
+  }
   spdlog::set_default_logger(logger);
   spdlog::set_level(lvl);
   if (format == "json") {

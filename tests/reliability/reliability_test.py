@@ -7,8 +7,8 @@
                  /metrics and /api/v1/status report the failure, /readyz stays ready; once the file
                  is whole again a reload applies it
   flood          a flood of malformed messages (the fuzz corpus, cut and bit-flipped, deterministic):
-                 each answered 200 or 400, the daemon stays up, /metrics counts the rejections, and
-                 a good message afterwards is accepted
+                 each answered 200 or 400, the daemon stays up, /metrics counts the rejections, a
+                 good message afterwards is accepted, and the log does not get a line per message
   full-disk      the state disk full (a file-size limit on the daemon): alert writes fail, the
                  daemon stays up and says so in /readyz and /metrics, and recovers once writes
                  succeed again
@@ -213,6 +213,8 @@ def flood(work):
         check(rejected is not None and rejected > 0, f"/metrics counts the rejections ({rejected})")
         status, body = request(d.base + "/api/v1/observations", "POST", sat_message(0, 21.5), "text/turtle")
         check(status == 200 and json.loads(body)["accepted"] == 1, "a good message afterwards is accepted")
+        logged = d.output().count("ingest rejected")
+        check(logged < 100, f"the log does not get a line per rejected message ({logged} lines)")
     finally:
         d.stop()
 
