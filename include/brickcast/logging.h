@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "brickcast/status.h"
 
@@ -21,5 +22,21 @@ inline constexpr int kLogRepeatWindowSeconds = 10;
 Status SetupLogging(const std::string& level, const std::string& format = "text");
 // Lines left out since the start (brickcast_log_lines_suppressed_total).
 uint64_t SuppressedLogLines();
+
+// Ids every log line of this thread carries while the scope lives, e.g. "request=5f0c9a2e1b7d4e38"
+// around a request's handler and "alert=<fingerprint>" around an alert's evaluation, so one
+// request's or one alert's lines can be found: text lines end with " [request=...]", JSON lines
+// carry them in "msg" the same way. Scopes nest (ids are joined by spaces).
+class LogScope {
+ public:
+  explicit LogScope(std::string_view id);
+  ~LogScope();
+  LogScope(const LogScope&) = delete;
+  LogScope& operator=(const LogScope&) = delete;
+
+ private:
+  size_t previous_size_;
+};
+std::string_view CurrentLogIds();
 
 }  // namespace brickcast

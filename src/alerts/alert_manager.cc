@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "brickcast/alerts.h"
+#include "brickcast/logging.h"
 #include "brickcast/sha256.h"
 
 namespace brickcast {
@@ -255,6 +256,7 @@ void AlertManager::SetModel(std::shared_ptr<const BrickModel> model) {
 
 AlertState AlertManager::Apply(const RuleBinding& binding, const ConditionResult& r) {
   const RuleSpec& rule = *binding.rule;
+  LogScope scope("alert=" + (binding.alert_id.empty() ? AlertFingerprint(rule.id, binding.equipment) : binding.alert_id));
   std::optional<AlertChanged> changed;
   AlertState result_state;
   {

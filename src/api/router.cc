@@ -1,8 +1,12 @@
 #include "api/router.h"
 
+#include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <random>
 #include <stdexcept>
 
+#include "brickcast/logging.h"
 #include "brickcast/sha256.h"
 
 namespace brickcast {
@@ -67,7 +71,33 @@ void Router::Add(Route route) {
   routes_.push_back(std::move(route));
 }
 
+namespace {
+
+// The client's X-Request-Id when it is a sane token, else a new random one.
+std::string RequestId(const HttpRequest& request) {
+  const std::string given = request.Header("x-request-id");
+  const bool sane = !given.empty() && given.size() <= 64 && std::all_of(given.begin(), given.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+  if (sane) return given;
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  char id[17];
+  std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(rng()));
+  return id;
+}
+
+}  // namespace
+
 HttpResponse Router::Handle(const HttpRequest& request) const {
+  // Every log line written while the request is handled carries its id; the client gets it back.
+  const std::string id = RequestId(request);
+  LogScope scope("request=" + id);
+  HttpResponse response = Dispatch(request);
+  response.headers["X-Request-Id"] = id;
+  return response;
+}
+
+HttpResponse Router::Dispatch(const HttpRequest& request) const {
   if (admit_) {
     if (auto refused = admit_(request)) return *refused;
   }

@@ -62,6 +62,8 @@ class Router {
   // Admits the client, finds the route, checks its scope and runs it; 404 for an unknown path,
   // 405 (with Allow) for a known path with another method. HEAD is served as GET. A JSON answer
   // to a GET carries an ETag (a hash of the body): If-None-Match with it gets 304 and no body.
+  // Dispatches `request` under a log scope of its id (the client's X-Request-Id when sane, else a
+  // new one), returned in the response's X-Request-Id header.
   HttpResponse Handle(const HttpRequest& request) const;
 
   const std::vector<Route>& routes() const { return routes_; }
@@ -70,6 +72,7 @@ class Router {
   nlohmann::json OpenApi(const std::string& title, const std::string& version) const;
 
  private:
+  HttpResponse Dispatch(const HttpRequest& request) const;
   struct Pattern {
     std::regex regex;
     std::vector<std::string> params;

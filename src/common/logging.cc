@@ -41,6 +41,17 @@ class JsonLineFormatter : public spdlog::formatter {
 }  // namespace
 
 std::atomic<uint64_t> RepeatLimitingSink::suppressed_total{0};
+
+namespace {
+thread_local std::string t_log_ids;
+}  // namespace
+
+LogScope::LogScope(std::string_view id) : previous_size_(t_log_ids.size()) {
+  if (!t_log_ids.empty()) t_log_ids += ' ';
+  t_log_ids += id;
+}
+LogScope::~LogScope() { t_log_ids.resize(previous_size_); }
+std::string_view CurrentLogIds() { return t_log_ids; }
 uint64_t SuppressedLogLines() { return RepeatLimitingSink::suppressed_total.load(std::memory_order_relaxed); }
 
 Status SetupLogging(const std::string& level, const std::string& format) {

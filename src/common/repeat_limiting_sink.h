@@ -39,7 +39,15 @@ class RepeatLimitingSink : public spdlog::sinks::base_sink<std::mutex> {
       w = Window{msg.time, 0, 0, {}};
     }
     if (++w.count <= kLogRepeatBurst) {
-      inner_->log(msg);
+      const std::string_view ids = CurrentLogIds();  // the line's thread: spdlog logs synchronously
+      if (ids.empty()) {
+        inner_->log(msg);
+        return;
+      }
+      std::string text(msg.payload.data(), msg.payload.size());
+      text.append(" [").append(ids).append("]");
+      spdlog::details::log_msg with_ids(msg.time, msg.source, msg.logger_name, msg.level, text);
+      inner_->log(with_ids);
       return;
     }
     if (w.suppressed++ == 0) w.example.assign(msg.payload.data(), msg.payload.size());

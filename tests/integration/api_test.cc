@@ -428,6 +428,24 @@ TEST_F(ApiTest, AClientOverItsRateGets429WithRetryAfter) {
   EXPECT_EQ(Json::parse(limited->body)["error"]["code"], "rate_limited");
 }
 
+// Every answer carries the request's id (the one its log lines carry): the client's own
+// X-Request-Id when it is a sane token, else a new one.
+TEST_F(ApiTest, EveryAnswerCarriesItsRequestId) {
+  StartDaemon("");
+  auto plain = client_->Get("/healthz");
+  ASSERT_TRUE(plain);
+  const std::string id = plain->get_header_value("X-Request-Id");
+  EXPECT_EQ(id.size(), 16u) << id;
+  EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << id;
+  auto again = client_->Get("/healthz");
+  EXPECT_NE(again->get_header_value("X-Request-Id"), id) << "a new id per request";
+  auto given = client_->Get("/api/v1/points", httplib::Headers{{"X-Request-Id", "bms-job-42.step_3"}});
+  EXPECT_EQ(given->get_header_value("X-Request-Id"), "bms-job-42.step_3");
+  auto odd = client_->Get("/nope", httplib::Headers{{"X-Request-Id", "has spaces and {braces}"}});
+  EXPECT_EQ(odd->status, 404);
+  EXPECT_EQ(odd->get_header_value("X-Request-Id").size(), 16u) << "an unsafe id is replaced, errors carry one too";
+}
+
 TEST_F(ApiTest, OversizedAndMalformedBodiesGetClearErrorsAndTheDaemonGoesOn) {
   StartDaemon(R"(, "max_body_bytes": 1024)");
   auto big = client_->Post("/api/v1/observations", std::string(4096, ' ') + kTtl, "text/turtle");

@@ -53,5 +53,31 @@ TEST(RepeatLimitingSinkTest, AFloodCostsABurstAndASummaryPerWindow) {
   EXPECT_NE(lines.back().find("2 more lines like this one left out"), std::string::npos) << lines.back();
 }
 
+// Lines written inside a LogScope carry its ids; scopes nest and end with their block.
+TEST(RepeatLimitingSinkTest, LinesCarryTheIdsOfTheirScope) {
+  std::ostringstream out;
+  auto inner = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+  inner->set_pattern("%v");
+  RepeatLimitingSink sink(inner);
+  auto log = [&](const std::string& text) {
+    spdlog::details::log_msg msg("test", spdlog::level::info, text);
+    sink.log(msg);
+  };
+  log("before");
+  {
+    LogScope request("request=5f0c");
+    log("handling");
+    {
+      LogScope alert("alert=ab12");
+      log("saving");
+    }
+    log("answered");
+  }
+  log("after");
+  EXPECT_EQ(Lines(out.str()), (std::vector<std::string>{"before", "handling [request=5f0c]",
+                                                        "saving [request=5f0c alert=ab12]",
+                                                        "answered [request=5f0c]", "after"}));
+}
+
 }  // namespace
 }  // namespace brickcast
