@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -59,20 +60,6 @@ def request(url, method="GET", body=None, content_type="application/json", timeo
         return e.code, e.read().decode()
 
 
-def until(what, fn, timeout=30):
-    end = time.time() + timeout
-    last = None
-    while time.time() < end:
-        try:
-            last = fn()
-            if last:
-                return last
-        except (OSError, ValueError) as e:  # not up yet
-            last = e
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what} ({last})")
-
-
 def check(cond, what):
     if not cond:
         raise AssertionError(what)
@@ -105,7 +92,7 @@ class Daemon:
                   "forecast": {"model": "none", "workers": 1},
                   "alerts": {"database": "alerts.db"},
                   "http": {"listen": f"127.0.0.1:{self.port}", "tokens": [{"name": "admin", "token": ADMIN, "scope": "admin"}]},
-                  "log": {"level": "warn"}}
+                  "log": {"level": "info"}}
         for k, v in (extra or {}).items():
             config[k] = {**config.get(k, {}), **v} if isinstance(v, dict) else v
         if "rate_limit_per_second" in config["http"]:
@@ -113,21 +100,33 @@ class Daemon:
         self.config = os.path.join(work, "brickcast.json")
         with open(self.config, "w") as f:
             json.dump(config, f)
-        self.log = open(os.path.join(work, "daemon.log"), "w+")
-        self.proc = subprocess.Popen([BINARY, "serve", "--config", self.config], stdout=self.log,
-                                     stderr=subprocess.STDOUT, preexec_fn=preexec)
+        self.lines = []
+        self.listening = threading.Event()
+        self.proc = subprocess.Popen([BINARY, "serve", "--config", self.config], stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, errors="replace", preexec_fn=preexec)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        # The daemon's log, line by line as it writes it; "http listening on" says the API is up.
+        with open(os.path.join(self.work, "daemon.log"), "w") as copy:
+            for line in self.proc.stdout:
+                self.lines.append(line)
+                copy.write(line)
+                copy.flush()
+                if "listening on" in line:
+                    self.listening.set()
 
     def ready(self):
-        until("the daemon to answer", lambda: request(self.base + "/healthz")[0] == 200)
+        if not self.listening.wait(30):
+            raise AssertionError("the daemon did not start listening: " + self.output()[-300:])
         return self
 
     def alive(self):
         return self.proc.poll() is None
 
     def output(self):
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()
+        return "".join(self.lines)
 
     def stop(self):
         if self.alive():
@@ -137,7 +136,7 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.log.close()
+        self.reader.join(10)
 
 
 def sat_message(minute, value):
@@ -158,8 +157,8 @@ def corrupt_db(work):
     except subprocess.TimeoutExpired:
         d.stop()
         raise AssertionError("the daemon started on a corrupt database")
-    out = d.output()
     d.stop()
+    out = d.output()
     check(code != 0, f"the daemon refuses to start (exit {code})")
     check("alerts.db" in out, "the error names the database file: " + out.strip().splitlines()[-1][:160])
     with open(db, "rb") as f:
