@@ -23,6 +23,7 @@
 #include "brickcast/ingestor.h"
 #include "brickcast/point_registry.h"
 #include "brickcast/rule_engine.h"
+#include "bench_site.h"
 
 namespace brickcast {
 namespace {
@@ -41,83 +42,13 @@ double NowSeconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
-// Ten points per air handler, laid out as the LBNL units are: the supply fan, the coils' valves
-// and the outside damper as parts, so the G36 conditions and the sensor-health rules all bind.
-struct BenchPoint {
-  const char* name;
-  const char* brick_class;
-  const char* unit;
-  const char* part;  // "" = a point of the air handler itself
-};
-const BenchPoint kPoints[10] = {
-    {"SAT", "Supply_Air_Temperature_Sensor", "DEG_C", ""},
-    {"OAT", "Outside_Air_Temperature_Sensor", "DEG_C", ""},
-    {"MAT", "Mixed_Air_Temperature_Sensor", "DEG_C", ""},
-    {"RAT", "Return_Air_Temperature_Sensor", "DEG_C", ""},
-    {"SATSP", "Supply_Air_Temperature_Setpoint", "DEG_C", ""},
-    {"OCC", "Occupied_Mode_Status", "", ""},
-    {"SF_ON", "Fan_Status", "", "Supply_Fan"},
-    {"ECO", "Damper_Position_Command", "PERCENT", "Outside_Damper"},
-    {"CLG", "Valve_Command", "PERCENT", "Cooling_Valve"},
-    {"HTG", "Valve_Command", "PERCENT", "Heating_Valve"},
-};
-
-std::string ModelTurtle(int ahus) {
-  std::string ttl = "@prefix b: <urn:bench#> .\n";
-  for (int a = 0; a < ahus; ++a) {
-    const std::string ahu = "b:AHU" + std::to_string(a);
-    ttl += ahu + " a brick:Air_Handling_Unit ; brick:hasPart " + ahu + "_Supply_Fan, " + ahu + "_Outside_Damper, " +
-           ahu + "_CHW_Coil, " + ahu + "_HW_Coil ; brick:hasPoint " + ahu + "_SAT, " + ahu + "_OAT, " + ahu + "_MAT, " +
-           ahu + "_RAT, " + ahu + "_SATSP, " + ahu + "_OCC .\n";
-    ttl += ahu + "_Supply_Fan a brick:Supply_Fan ; brick:hasPoint " + ahu + "_SF_ON .\n";
-    ttl += ahu + "_Outside_Damper a brick:Outside_Damper ; brick:hasPoint " + ahu + "_ECO .\n";
-    ttl += ahu + "_CHW_Coil a brick:Chilled_Water_Coil ; brick:hasPart " + ahu + "_Cooling_Valve .\n";
-    ttl += ahu + "_Cooling_Valve a brick:Cooling_Valve ; brick:hasPoint " + ahu + "_CLG .\n";
-    ttl += ahu + "_HW_Coil a brick:Hot_Water_Coil ; brick:hasPart " + ahu + "_Heating_Valve .\n";
-    ttl += ahu + "_Heating_Valve a brick:Heating_Valve ; brick:hasPoint " + ahu + "_HTG .\n";
-    for (const BenchPoint& p : kPoints) {
-      ttl += ahu + "_" + p.name + " a brick:" + p.brick_class +
-             (*p.unit != 0 ? std::string(" ; brick:hasUnit unit:") + p.unit : std::string()) + " .\n";
-    }
-  }
-  return ttl;
-}
-
-// A healthy unit in free cooling, occupied with its fan on: every rule judges every step.
-double BenchValue(int p, int a, int step) {
-  const double wave = std::sin(step * 0.1 + a + p);
-  switch (p) {
-    case 0: return 14 + 0.5 * wave;  // SAT: MAT plus fan heat
-    case 1: return 12 + 3 * wave;    // OAT
-    case 2: return 13 + 0.5 * wave;  // MAT
-    case 3: return 22 + 0.5 * wave;  // RAT
-    case 4: return 13;               // SATSP
-    case 5: case 6: return 1;        // occupied, fan proven on
-    case 7: return 60 + 5 * wave;    // ECO, %
-    default: return 0;               // valves closed
-  }
-}
-
-// One air handler's step: brick:lastKnownValue for each point.
-std::string Message(int a, int step) {
-  const std::string time = FormatIsoUtc(kT0 + step * kStep + 30'000);
-  std::string ttl = "@prefix b: <urn:bench#> .\n";
-  for (int p = 0; p < 10; ++p) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.3f", BenchValue(p, a, step));
-    ttl += "b:AHU" + std::to_string(a) + "_" + kPoints[p].name + " brick:lastKnownValue [ brick:value " + buf +
-           " ; brick:timestamp \"" + time + "\" ] .\n";
-  }
-  return ttl;
-}
-
 int Run(bool quick) {
   spdlog::set_level(spdlog::level::warn);
   const int ahus = quick ? 200 : 1000;
   const int steps = quick ? 24 : 48;
   auto classes = ClassHierarchy::BuiltIn();
   auto model = std::make_shared<BrickModel>(classes);
-  if (!model->LoadTurtle(ModelTurtle(ahus), "bench.ttl").ok()) return 1;
+  if (!model->LoadTurtle(bench::SiteModelTurtle(ahus), "bench.ttl").ok()) return 1;
   PointRegistry registry(classes);
   registry.LoadModel(*model);
   SeriesStore store(SeriesOptions{kStep, 288, 2, 32});
@@ -137,7 +68,7 @@ int Run(bool quick) {
     f.step_ms = kStep;
     f.window_end = kT0 + current_step * kStep;
     for (int h = 0; h < 24; ++h) {
-      const double v = BenchValue(0, a, current_step + h);
+      const double v = bench::SiteValue(0, a, current_step + h);
       f.steps.push_back(ForecastStep{f.window_end + h * kStep, v, v - 1, v + 1});
     }
     return f;
@@ -153,7 +84,7 @@ int Run(bool quick) {
 
   std::vector<std::vector<std::string>> messages(static_cast<size_t>(steps));
   for (int s = 0; s < steps; ++s) {
-    for (int a = 0; a < ahus; ++a) messages[static_cast<size_t>(s)].push_back(Message(a, s));
+    for (int a = 0; a < ahus; ++a) messages[static_cast<size_t>(s)].push_back(bench::SiteMessage(a, s, kT0, kStep));
   }
   // What a clock read costs, taken out of both sides.
   double clock_cost = 0;

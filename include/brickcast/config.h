@@ -52,6 +52,10 @@ struct KafkaConfig {
   std::string forecasts_topic;    // "": none; forecasts (JSON, key: equipment)
   int commit_interval_ms = 1000;
   int64_t rebuild_seconds = -1;   // -1 = the store window (step x window_steps)
+  // Where a rebuild starts: "time" (offsets for times: Kafka), "log_start" (the log's start: a broker
+  // that cannot look offsets up by time, as `brickcast broker`), "auto" (log_start with the embedded
+  // broker, time otherwise).
+  std::string rebuild_from = "auto";
   size_t queue_messages = 10000;  // consumer -> ingest queue; pause at 90 %, resume below 50 %
   int fetch_wait_max_ms = 50;
   // -1: the Kafka consumer's default (45 s), or 10 s with the embedded broker; see

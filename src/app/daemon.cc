@@ -529,7 +529,9 @@ Status Daemon::Impl::StartKafka() {
   o.commit_interval_ms = cfg().kafka.commit_interval_ms;
   const int64_t window_s = cfg().store.step_seconds * static_cast<int64_t>(cfg().store.window_steps);
   o.rebuild = std::chrono::seconds(cfg().kafka.rebuild_seconds >= 0 ? cfg().kafka.rebuild_seconds : window_s);
-  o.rebuild_from = broker ? KafkaSourceOptions::RebuildFrom::kLogStart : KafkaSourceOptions::RebuildFrom::kTime;
+  const std::string& from = cfg().kafka.rebuild_from;
+  o.rebuild_from = from == "log_start" || (from == "auto" && broker) ? KafkaSourceOptions::RebuildFrom::kLogStart
+                                                                     : KafkaSourceOptions::RebuildFrom::kTime;
   o.queue_messages = cfg().kafka.queue_messages;
   o.fetch_wait_max_ms = cfg().kafka.fetch_wait_max_ms;
   o.session_timeout_ms = EffectiveSessionTimeoutMs(cfg().kafka);

@@ -384,6 +384,30 @@ int Replay(const ReplayArgs& args) {
   return 0;
 }
 
+int Broker(const BrokerArgs& args) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before the broker's threads start
+  auto broker = EmbeddedBroker::Start(args.brokers, args.topics, args.partitions);
+  if (!broker.ok()) return Fail(broker.status());
+  const std::string& bootstrap = (*broker)->bootstrap();
+  if (!args.address_file.empty()) {
+    // Written whole, then renamed: a reader never sees half an address.
+    const std::string tmp = args.address_file + ".tmp";
+    std::ofstream(tmp) << bootstrap << '\n';
+    if (std::rename(tmp.c_str(), args.address_file.c_str()) != 0)
+      return Fail(Status::Unavailable("cannot write " + args.address_file));
+  }
+  std::cout << "kafka broker listening on " << bootstrap << " (" << args.partitions << " partitions per topic; "
+            << "in memory, at most 5 MiB per partition)" << std::endl;
+  int sig = -1;
+  while (sig != SIGINT && sig != SIGTERM) sig = sigwaitinfo(&signals, nullptr);
+  std::cout << "kafka broker stopping" << std::endl;
+  return 0;
+}
+
 int Simulate(const SimulateArgs& args) {
   SimulatorOptions o;
   if (!args.start.empty()) {

@@ -24,6 +24,16 @@ struct ReplayArgs {
   std::vector<std::string> files;
 };
 int Replay(const ReplayArgs& args);
+// A Kafka-protocol broker (librdkafka's mock cluster, as kafka.brokers "embedded" starts inside the
+// daemon) in a process of its own, until SIGINT/SIGTERM: a broker that outlives the daemons using
+// it, for several instances on one machine and for kill -9 tests.
+struct BrokerArgs {
+  int brokers = 1;
+  int partitions = 8;
+  std::vector<std::string> topics = {"brickcast.observations"};
+  std::string address_file;
+};
+int Broker(const BrokerArgs& args);
 struct SimulateArgs {
   std::string start;  // ISO 8601; "" = the simulator's default
   double days = 7;

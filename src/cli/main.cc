@@ -69,6 +69,14 @@ int main(int argc, char** argv) {
   replay->add_option("-c,--config", replay_args.config, "Config for default prefixes and the site time zone");
   replay->add_option("files", replay_args.files, "TTL message files or CSV files ('-' for stdin)")->required();
 
+  brickcast::cli::BrokerArgs broker_args;
+  auto* broker = app.add_subcommand(
+      "broker", "Run a Kafka-protocol broker in memory (librdkafka's mock cluster) until SIGINT/SIGTERM.");
+  broker->add_option("--partitions", broker_args.partitions, "Partitions per topic")->capture_default_str();
+  broker->add_option("--brokers", broker_args.brokers, "Brokers in the cluster")->capture_default_str();
+  broker->add_option("--topic", broker_args.topics, "Topics to create (repeatable)")->capture_default_str();
+  broker->add_option("--address-file", broker_args.address_file, "Write the bootstrap address here");
+
   brickcast::cli::SimulateArgs sim_args;
   auto* simulate = app.add_subcommand(
       "simulate", "Simulate an AHU with VAV zones (and injected faults) as Brick Turtle messages, to a file or Kafka.");
@@ -165,6 +173,7 @@ int main(int argc, char** argv) {
     if (*forecast) return brickcast::cli::Forecast(forecast_args);
     if (*faults) return brickcast::cli::EvaluateFaults(faults_args);
     if (*token) return brickcast::cli::Token(token_args);
+    if (*broker) return brickcast::cli::Broker(broker_args);
     if (*replay) {
       if (max_speed) replay_args.speed = 0;
       return brickcast::cli::Replay(replay_args);

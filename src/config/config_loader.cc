@@ -149,6 +149,11 @@ const Schema& RootSchema() {
       {"rebuild_seconds", FieldType::kInteger, kDefaults.kafka.rebuild_seconds,
        "On assignment, re-read this much history to rebuild windows; -1: the store window.", nullptr, false, false,
        Between(-1, 90 * 86400)},
+      {"rebuild_from", FieldType::kString, kDefaults.kafka.rebuild_from,
+       "Where that re-read starts: \"time\" (offsets for times, as Kafka answers them), \"log_start\" (the "
+       "start of each partition's log: for brokers that cannot look offsets up by time, such as `brickcast "
+       "broker`; bounded by their size cap), \"auto\": log_start with the embedded broker, else time.",
+       nullptr, false, false, OneOf({"auto", "time", "log_start"})},
       {"queue_messages", FieldType::kInteger, kDefaults.kafka.queue_messages,
        "Messages buffered between consumer and ingest; partitions pause at 90 % and resume below 50 %.", nullptr,
        false, false, Between(10, 10000000)},
@@ -658,6 +663,7 @@ StatusOr<Config> LoadConfigText(const std::string& json_text, const std::string&
       errors.push_back("/kafka/alerts_topic: output topics need kafka.brokers");
     c.kafka.commit_interval_ms = k["commit_interval_ms"];
     c.kafka.rebuild_seconds = k["rebuild_seconds"];
+    c.kafka.rebuild_from = k["rebuild_from"];
     c.kafka.queue_messages = k["queue_messages"];
     c.kafka.fetch_wait_max_ms = k["fetch_wait_max_ms"];
     c.kafka.session_timeout_ms = k["session_timeout_ms"];

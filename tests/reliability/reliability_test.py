@@ -9,12 +9,16 @@
   flood          a flood of malformed messages (the fuzz corpus, cut and bit-flipped, deterministic):
                  each answered 200 or 400, the daemon stays up, /metrics counts the rejections, a
                  good message afterwards is accepted, and the log does not get a line per message
+  kill9          kill -9 of the daemon at 20 random points while it consumes from a broker that
+                 outlives it (`brickcast broker`) and notifies a webhook: nothing lost from the store,
+                 the alert history or the notifications, nothing told twice
   full-disk      the state disk full (a file-size limit on the daemon): alert writes fail, the
                  daemon stays up and says so in /readyz and /metrics, and recovers once writes
                  succeed again
 
 Run: tests/reliability/reliability_test.py [scenario...]   (one command: every scenario by default,
 on build/brickcast unless BRICKCAST_BINARY names another; ctest runs them as `reliability.suite`)."""
+import http.server
 import json
 import os
 import random
@@ -81,13 +85,13 @@ class Daemon:
     """A daemon in its own directory, with a small Brick model, one threshold rule and a SQLite
     alert database; `extra` merges into the config."""
 
-    def __init__(self, work, extra=None, preexec=None):
-        self.work, self.port = work, free_port()
+    def __init__(self, work, extra=None, preexec=None, port=None, model=MODEL_TTL, rules=None):
+        self.work, self.port = work, port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         with open(os.path.join(work, "model.ttl"), "w") as f:
-            f.write(MODEL_TTL)
+            f.write(model)
         with open(os.path.join(work, "rules.json"), "w") as f:
-            json.dump({"rules": RULES}, f)
+            json.dump({"rules": rules or RULES}, f)
         config = {"brick": {"models": ["model.ttl"]}, "rules": ["rules.json"],
                   "forecast": {"model": "none", "workers": 1},
                   "alerts": {"database": "alerts.db"},
@@ -102,6 +106,8 @@ class Daemon:
             json.dump(config, f)
         self.lines = []
         self.listening = threading.Event()
+        self.assigned = threading.Event()  # Kafka partitions assigned
+        self.log = open(os.path.join(work, "daemon.log"), "a")
         self.proc = subprocess.Popen([BINARY, "serve", "--config", self.config], stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, errors="replace", preexec_fn=preexec)
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -109,13 +115,15 @@ class Daemon:
 
     def _read(self):
         # The daemon's log, line by line as it writes it; "http listening on" says the API is up.
-        with open(os.path.join(self.work, "daemon.log"), "w") as copy:
+        with self.log as copy:  # appended to: a scenario may start several daemons in turn
             for line in self.proc.stdout:
                 self.lines.append(line)
                 copy.write(line)
                 copy.flush()
                 if "listening on" in line:
                     self.listening.set()
+                if "kafka assigned partitions" in line:
+                    self.assigned.set()
 
     def ready(self):
         if not self.listening.wait(30):
@@ -127,6 +135,11 @@ class Daemon:
 
     def output(self):
         return "".join(self.lines)
+
+    def kill(self):
+        self.proc.kill()  # SIGKILL: no shutdown code runs
+        self.proc.wait()
+        self.reader.join(10)
 
     def stop(self):
         if self.alive():
@@ -263,7 +276,214 @@ def full_disk(work):
         again.stop()
 
 
-SCENARIOS = {"corrupt-db": corrupt_db, "bad-model": bad_model, "flood": flood, "full-disk": full_disk}
+class Broker:
+    """`brickcast broker`: a Kafka-protocol broker in its own process, which outlives the daemons."""
+
+    def __init__(self, work, partitions=4):
+        address = os.path.join(work, "broker.addr")
+        self.proc = subprocess.Popen([BINARY, "broker", "--partitions", str(partitions), "--address-file", address],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in self.proc.stdout:  # "kafka broker listening on ..." once the address file is written
+            if "listening on" in line:
+                break
+        with open(address) as f:
+            self.bootstrap = f.read().strip()
+        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+class Hook:
+    """A webhook receiver over a real socket: records every delivery (Idempotency-Key, body) and can
+    run an action while a delivery is in flight, before it answers."""
+
+    def __init__(self):
+        hook = self
+        self.deliveries = []  # (key, body)
+        self.cond = threading.Condition()
+        self.in_flight = None  # called with the delivery before the answer, once
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with hook.cond:
+                    action, hook.in_flight = hook.in_flight, None
+                if action:
+                    action()  # the answer never reaches the sender: it must deliver again
+                with hook.cond:
+                    hook.deliveries.append((self.headers["Idempotency-Key"], body))
+                    hook.cond.notify_all()
+                try:
+                    self.send_response(200)
+                    self.end_headers()
+                except OSError:
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_for(self, predicate, timeout):
+        with self.cond:
+            return self.cond.wait_for(lambda: predicate(self.deliveries), timeout)
+
+    def stop(self):
+        self.server.shutdown()
+
+
+KILL9_T0 = 1_790_000_000 // 300 * 300
+KILL9_AHUS, KILL9_MINUTES, KILL9_BLOCK = 4, 600, 10
+
+
+def kill9_sat(ahu, minute):
+    # Blocks of ten minutes, high (35 °C, above the rule's limit) and low in turn, shifted per unit;
+    # low from the last block on, so every episode has ended within the data.
+    block = minute // KILL9_BLOCK
+    return 35.0 if block < KILL9_MINUTES // KILL9_BLOCK - 1 and (block + ahu) % 2 == 0 else 20.0
+
+
+def kill9_episodes(ahu):
+    """(start minute, end minute) of each high episode of a unit."""
+    out, start = [], None
+    for m in range(KILL9_MINUTES):
+        high = kill9_sat(ahu, m) > 30
+        if high and start is None:
+            start = m
+        elif not high and start is not None:
+            out.append((start, m))
+            start = None
+    return out
+
+
+def kill9(work):
+    """kill -9 of the daemon at 20 random points while it consumes from a broker that outlives it and
+    notifies a webhook: after the last restart no observation is missing from the store, every alert
+    episode is in the alert history exactly once, and every episode was notified, never under two
+    idempotency keys (a delivery cut by the kill is sent again under its own key)."""
+    iso = lambda minute: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(KILL9_T0 + 60 * minute))
+    model = "@prefix b: <urn:b#> .\n" + "".join(
+        f"b:AHU{a} a brick:AHU ; brick:hasPoint b:AHU{a}_SAT .\n"
+        f"b:AHU{a}_SAT a brick:Supply_Air_Temperature_Sensor ; brick:hasUnit unit:DEG_C .\n" for a in range(KILL9_AHUS))
+    messages = os.path.join(work, "messages.ttl")
+    with open(messages, "w") as f:
+        for m in range(KILL9_MINUTES):
+            for a in range(KILL9_AHUS):
+                f.write(f'# brickcast:message\n<urn:b#AHU{a}_SAT> <https://brickschema.org/schema/Brick#lastKnownValue> '
+                        f'[ <https://brickschema.org/schema/Brick#value> "{kill9_sat(a, m)}"^^<http://www.w3.org/2001/XMLSchema#double> ; '
+                        f'<https://brickschema.org/schema/Brick#timestamp> "{iso(m)}"^^<http://www.w3.org/2001/XMLSchema#dateTime> ] .\n\n')
+    with open(os.path.join(work, "model.ttl"), "w") as f:
+        f.write(model)
+    with open(os.path.join(work, "replay.json"), "w") as f:  # the model keys each message by its unit
+        json.dump({"brick": {"models": ["model.ttl"]}}, f)
+    broker, hook = Broker(work), Hook()
+    group = "rel-kill9"
+    # A short session: this broker (librdkafka 2.0.2's mock) does not implement static membership, so a
+    # restarted member gets its partitions once the killed one's session has expired (about 6 s here).
+    extra = {"kafka": {"brokers": broker.bootstrap, "group_id": group, "commit_interval_ms": 200,
+                       "session_timeout_ms": 3500, "properties": {"heartbeat.interval.ms": "500"},
+                       "rebuild_from": "log_start"},
+             "store": {"step_seconds": 60, "window_steps": 1000},
+             "notify": {"receivers": [{"name": "hook", "kind": "webhook", "url": hook.url}],
+                        "route": {"receiver": "hook", "group_by": ["..."], "group_wait": "0s",
+                                  "group_interval": "1ms", "repeat_interval": "24h"},
+                        "retry_initial": "100ms", "retry_max": "1s"}}
+    # Published no more than 5 messages per partition ahead of the daemon's commits: while it is
+    # dead the replay waits, so every kill lands in the middle of the stream.
+    replay = subprocess.Popen([BINARY, "replay", "--brokers", broker.bootstrap, "--topic", "brickcast.observations",
+                               "--group", group, "--max-lag", "5", "--max", "-c", os.path.join(work, "replay.json"),
+                               messages],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    port, rng, modes = free_port(), random.Random(1709), []
+    try:
+        for i in range(20):
+            d = Daemon(work, extra, port=port, model=model).ready()
+            killed = threading.Event()
+
+            def kill(d=d):
+                d.proc.kill()
+                killed.set()
+            mode = rng.choice(["in-flight", "after-deliveries", "timer"])
+            if mode == "in-flight":  # while a notification is being delivered
+                with hook.cond:
+                    hook.in_flight = lambda *_: kill()
+            elif mode == "after-deliveries":  # right after the k-th delivery from now
+                seen = len(hook.deliveries) + rng.randint(1, 3)
+                threading.Thread(target=lambda: (hook.wait_for(lambda ds: len(ds) >= seen, 60), kill()),
+                                 daemon=True).start()
+            else:  # anywhere from the assignment on: rebuilding windows, consuming, committing
+                delay = rng.uniform(0.0, 2.0)
+                threading.Thread(target=lambda: (d.assigned.wait(60), threading.Event().wait(delay), kill()),
+                                 daemon=True).start()
+            if not killed.wait(90):
+                kill()
+            with hook.cond:
+                hook.in_flight = None
+            d.kill()
+            modes.append(mode)
+        check(replay.poll() is None or replay.returncode == 0, "the replay was still publishing during the kills")
+        print(f"  (kill points: {', '.join(f'{m} x{modes.count(m)}' for m in sorted(set(modes)))})")
+
+        final = Daemon(work, extra, port=port, model=model).ready()
+        try:
+            episodes = {f"AHU{a}": kill9_episodes(a) for a in range(KILL9_AHUS)}
+
+            def told(deliveries):
+                # (equipment, status, startsAt) -> idempotency keys that told it
+                out = {}
+                for key, body in deliveries:
+                    for alert in body["alerts"]:
+                        k = (alert["labels"]["equipment"], alert["status"], alert["startsAt"])
+                        out.setdefault(k, set()).add(key)
+                return out
+
+            def all_resolved(deliveries):
+                t = told(deliveries)
+                return all((u, "resolved", iso(s)) in t for u, eps in episodes.items() for s, _ in eps)
+            check(hook.wait_for(all_resolved, 180), "every alert episode's resolve was notified")
+            check(replay.wait(60) == 0, "the replay published every message")
+            t = told(hook.deliveries)
+            twice = {k: v for k, v in t.items() if len(v) > 1}
+            check(not twice, f"no episode told twice under different idempotency keys {list(twice.items())[:3]}")
+            unexpected = [k for k in t if k[2] not in {iso(s) for u, eps in episodes.items() if u == k[0] for s, _ in eps}]
+            check(not unexpected, f"no notification of an episode that is not in the data {unexpected[:3]}")
+            keys = [k for k, _ in hook.deliveries]
+            print(f"  ({len(set(keys))} notifications, {len(keys) - len(set(keys))} deliveries repeated under their key)")
+
+            for u, eps in episodes.items():
+                _, body = request(final.base + "/api/v1/alerts?state=all&equipment=" + u)
+                alerts = [a for a in json.loads(body)["alerts"] if a["rule"] == "sat-high"]
+                check(len(alerts) == 1, f"{u}: one alert for the rule ({len(alerts)})")
+                _, body = request(final.base + "/api/v1/alerts/" + alerts[0]["id"])
+                history = sorted(json.loads(body)["history"], key=lambda h: h["seq"])
+                fired = [h["time"] for h in history if h["to"] == "firing"]
+                resolved = [h["time"] for h in history if h["to"] == "resolved"]
+                check(fired == [iso(s) for s, _ in eps] and len(resolved) == len(eps),
+                      f"{u}: each of its {len(eps)} episodes fired and resolved once in the history "
+                      f"({len(fired)} fired, {len(resolved)} resolved)")
+
+                _, body = request(final.base + f"/api/v1/points/urn:b%23{u}_SAT/series")
+                series = json.loads(body)
+                got = {time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts / 1000)) if isinstance(ts, (int, float)) else ts: v
+                       for ts, v in zip(series["times"], series["values"]) if v is not None}
+                a = int(u[3:])
+                missing = [m for m in range(KILL9_MINUTES - 1) if got.get(iso(m)) != kill9_sat(a, m)]
+                check(not missing, f"{u}: all {KILL9_MINUTES - 1} closed minutes in the store with their values "
+                                   f"(missing or wrong: {missing[:5]})")
+        finally:
+            final.stop()
+    finally:
+        if replay.poll() is None:
+            replay.kill()
+        broker.stop()
+        hook.stop()
+
+
+SCENARIOS = {"corrupt-db": corrupt_db, "bad-model": bad_model, "flood": flood, "full-disk": full_disk, "kill9": kill9}
 
 
 def main():
