@@ -1,6 +1,7 @@
-// End to end (issue 17): the whole daemon in this process (embedded Kafka broker, ingest, store,
-// forecasts with the shipped model, the shipped rules plus one bench rule, alerts in SQLite,
-// notifications to a webhook served here), fed through Kafka as a site would feed it.
+// End to end (issue 17): the whole daemon in this process (Kafka consumer, ingest, store, forecasts
+// with the shipped model, the shipped rules plus one bench rule, alerts in SQLite, notifications to
+// a webhook served here), fed through a Kafka-protocol broker in a process of its own (`brickcast
+// broker`, so the broker's 5 MiB logs are not counted in the daemon's memory), as a site feeds it.
 //
 //  1. History: `--history` steps of every air handler as fast as the daemon takes them, so the
 //     forecasts have their input window. Ingest throughput here is set next to its reference in
@@ -17,6 +18,9 @@
 //
 // Run: build/bench/e2e_bench [--ahus 1000] [--minutes 3] [--rate 1] [--history 100] [--model PATH|none]
 // Soak (issue 17): build/bench/e2e_bench --minutes 60 --rate 10   (RSS every minute)
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -132,7 +136,11 @@ class LatencyProbe {
       const size_t ahu = static_cast<size_t>(std::atoi(equipment.c_str() + 3));
       if (ahu >= last_sent_.size()) continue;
       const int64_t sent = last_sent_[ahu].load();
-      if (sent != 0) result_.ms.push_back(static_cast<double>(now - sent) / 1e6);
+      if (sent == 0) continue;
+      result_.ms.push_back(static_cast<double>(now - sent) / 1e6);
+      if (std::getenv("BRICKCAST_BENCH_TRACE") && result_.ms.back() > 100)
+        std::fprintf(stderr, "slow: %.0f ms %s %s %s\n", result_.ms.back(), labels.value("rule", "").c_str(),
+                     a.value("status", "").c_str(), equipment.c_str());
     }
   }
 
@@ -145,10 +153,35 @@ class LatencyProbe {
   Result result_;
 };
 
-std::string WriteSite(const Args& args, int hook_port) {
-  const std::string dir = (std::filesystem::temp_directory_path() / ("brickcast-e2e-" + std::to_string(getpid()))).string();
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+// `brickcast broker` as a child process, stopped (SIGTERM) when this goes out of scope.
+class BrokerProcess {
+ public:
+  explicit BrokerProcess(const std::string& dir) {
+    const std::string address = dir + "/broker.addr";
+    std::vector<std::string> argv = {BRICKCAST_BINARY, "broker", "--partitions", "32", "--address-file", address};
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    if (posix_spawn(&pid_, BRICKCAST_BINARY, nullptr, nullptr, args.data(), environ) != 0) return;
+    for (int i = 0; i < 3000 && bootstrap_.empty(); ++i) {  // the file appears whole (renamed into place)
+      std::ifstream in(address);
+      std::getline(in, bootstrap_);
+      if (bootstrap_.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  ~BrokerProcess() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGTERM);
+    waitpid(pid_, nullptr, 0);
+  }
+  const std::string& bootstrap() const { return bootstrap_; }
+
+ private:
+  pid_t pid_ = 0;
+  std::string bootstrap_;
+};
+
+std::string WriteSite(const Args& args, int hook_port, const std::string& dir, const std::string& brokers) {
   std::ofstream(dir + "/model.ttl") << bench::SiteModelTurtle(args.ahus);
   // A unit's supply air above 30 °C: flipped by every live message, so every step changes an alert.
   std::ofstream(dir + "/bench-rules.json") << R"({"rules": [{"id": "bench-sat-high", "kind": "threshold",
@@ -156,7 +189,10 @@ std::string WriteSite(const Args& args, int hook_port) {
   nlohmann::json config = {
       {"site", {{"name", "e2e bench"}, {"timezone", "UTC"}}},
       {"brick", {{"models", {"model.ttl"}}}},
-      {"kafka", {{"brokers", "embedded"}, {"topics", {kTopic}}, {"embedded", {{"partitions", 32}}}}},
+      {"kafka", {{"brokers", brokers}, {"topics", {kTopic}}, {"rebuild_from", "log_start"}, {"instance_id", ""},
+                 // The mock broker holds a fetch for this long even when data arrives meanwhile (Kafka
+                 // answers at once): 50 ms would add 0-50 ms of broker artefact to every message.
+                 {"fetch_wait_max_ms", 5}}},
       {"store", {{"step_seconds", kStep / 1000}, {"window_steps", 288}}},
       {"forecast", {{"enabled", args.model != "none"}, {"model", args.model == "none" ? "" : args.model}}},
       {"rules", {std::string(BRICKCAST_SOURCE_DIR) + "/config/rules", "bench-rules.json"}},
@@ -170,7 +206,7 @@ std::string WriteSite(const Args& args, int hook_port) {
       {"http", {{"listen", "127.0.0.1:0"}}},
       {"log", {{"level", "warn"}}}};
   std::ofstream(dir + "/brickcast.json") << config.dump(2);
-  return dir;
+  return dir + "/brickcast.json";
 }
 
 double Percentile(const std::vector<double>& sorted, double q) {
@@ -179,11 +215,19 @@ double Percentile(const std::vector<double>& sorted, double q) {
 }
 
 int Run(const Args& args) {
-  spdlog::set_level(spdlog::level::warn);
+  const char* log = std::getenv("BRICKCAST_BENCH_LOG");  // e.g. info: the daemon's log
+  spdlog::set_level(log != nullptr ? spdlog::level::from_str(log) : spdlog::level::warn);
   const int points = args.ahus * bench::kSitePoints;
+  const std::string dir = (std::filesystem::temp_directory_path() / ("brickcast-e2e-" + std::to_string(getpid()))).string();
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  BrokerProcess broker(dir);
+  if (broker.bootstrap().empty()) {
+    std::fprintf(stderr, "brickcast broker did not start (%s)\n", BRICKCAST_BINARY);
+    return 1;
+  }
   LatencyProbe probe(args.ahus);
-  const std::string dir = WriteSite(args, probe.port());
-  auto config = LoadConfigFile(dir + "/brickcast.json");
+  auto config = LoadConfigFile(WriteSite(args, probe.port(), dir, broker.bootstrap()));
   if (!config.ok()) {
     std::fprintf(stderr, "config: %s\n", config.status().message().c_str());
     return 1;
@@ -220,16 +264,21 @@ int Run(const Args& args) {
   const uint64_t ingested_before = ingested();
 
   // 1. History, as fast as the daemon takes it (at most 2,000 messages ahead of the ingest, so
-  // the embedded broker's 5 MiB per partition never drops one).
+  // the broker's 5 MiB per partition never drops one). The first step is not timed: the consumer
+  // joins its group meanwhile.
+  for (int a = 0; a < args.ahus; ++a) (void)(*producer)->Produce(kTopic, key(a), history[static_cast<size_t>(a)]);
+  while (ingested() - ingested_before < static_cast<uint64_t>(args.ahus))
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   const int64_t h0 = MonoNs();
   const uint64_t obs0 = daemon.ingestor().Counters().accepted;
-  for (size_t i = 0; i < history.size(); ++i) {
+  for (size_t i = static_cast<size_t>(args.ahus); i < history.size(); ++i) {
     while (i - (ingested() - ingested_before) > 2000) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     (void)(*producer)->Produce(kTopic, key(static_cast<int>(i % static_cast<size_t>(args.ahus))), history[i]);
   }
   while (ingested() - ingested_before < history.size()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   const double history_s = static_cast<double>(MonoNs() - h0) / 1e9;
   const double ingest_obs_per_s = static_cast<double>(daemon.ingestor().Counters().accepted - obs0) / history_s;
+  // (the first step's join is not in history_s)
   const double rss_history = RssMiB();
   std::printf("e2e_bench: %d air handlers x %d points = %d points; model %s\n", args.ahus, bench::kSitePoints, points,
               args.model.c_str());
@@ -245,7 +294,7 @@ int Run(const Args& args) {
   const auto forecasts0 = daemon.forecast() ? daemon.forecast()->Counters() : ForecastCounters{};
   const auto rules0 = daemon.rule_engine().Counters();
   const int64_t interval_ns = static_cast<int64_t>(60e9 / args.rate / args.ahus);
-  const int64_t total = static_cast<int64_t>(args.minutes * args.rate) * args.ahus;
+  const int64_t total = static_cast<int64_t>(std::llround(args.minutes * args.rate * args.ahus));
   const int64_t l0 = MonoNs();
   int64_t next_minute = l0 + 60'000'000'000;
   std::printf("  live: %.0f points per minute for %.0f minutes\n", args.rate * points, args.minutes);

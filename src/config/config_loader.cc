@@ -284,7 +284,7 @@ const Schema& RootSchema() {
          "alerts in one group)."},
         {"group_wait", FieldType::kString, Json(), "Wait before a new group's first notification (root default 30s).",
          nullptr, false, false, CheckDuration},
-        {"group_interval", FieldType::kString, Json(), "Wait before notifying a group's changes (root default 5m).",
+        {"group_interval", FieldType::kString, Json(), "Least time between two notifications of a group; a change after it goes out at once (root default 5m).",
          nullptr, false, false, CheckDuration},
         {"repeat_interval", FieldType::kString, Json(),
          "Re-send a group still firing unchanged after this long (root default 4h).", nullptr, false, false,

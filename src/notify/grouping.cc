@@ -149,6 +149,9 @@ void Grouper::Update(const NotifyAlert& alert, UnixMillis now, bool untold) {
     // that came and went is evidence the plant team wants.
     if (!alert.firing && !untold && !g.sent_firing.count(alert.id) && !g.alerts.count(alert.id)) continue;
     g.alerts[alert.id] = alert;
+    // group_interval limits how often a group is told, it does not make news wait for a tick: a
+    // change group_interval or more after the group's last notification is flushed at once.
+    if (g.last_sent != 0) g.next_flush = std::min(g.next_flush, std::max(now, g.last_sent + g.route->group_interval_ms));
   }
 }
 

@@ -255,25 +255,35 @@ TEST_F(GrouperTest, WaitIntervalRepeatAndResolved) {
   EXPECT_EQ(Flush(kT0 + 50'000).size(), 1u);
   // Nothing new: nothing sent at the next interval.
   EXPECT_TRUE(Flush(kT0 + 330'000).empty());
-  // A resolve waits for the group interval, then goes out with the still-firing alert.
+  // A resolve more than group_interval (5 min) after the group's last notification (+30 s) goes
+  // out at once, with the still-firing alert: the interval limits how often, it is not a tick
+  // that news waits for.
   Set(Alert("a1", "AHU-1", false), kT0 + 400'000);
-  EXPECT_TRUE(Flush(kT0 + 500'000).empty());
-  auto resolved = Flush(kT0 + 630'000);
+  auto resolved = Flush(kT0 + 400'000);
   ASSERT_EQ(resolved.size(), 1u);
   ASSERT_EQ(resolved[0].notification.alerts.size(), 2u);
   EXPECT_TRUE(resolved[0].notification.alerts[0].firing);
   EXPECT_EQ(resolved[0].notification.alerts[0].id, "a2");
   EXPECT_FALSE(resolved[0].notification.alerts[1].firing);
+  // News within the interval waits for it: a3 at +450 s goes out at +700 s.
+  Set(Alert("a3", "AHU-1", true), kT0 + 450'000);
+  EXPECT_TRUE(Flush(kT0 + 600'000).empty());
+  auto later = Flush(kT0 + 700'000);
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_EQ(later[0].notification.alerts.size(), 2u);
   // Still firing unchanged: repeated at the first group-interval tick 1 h (repeat_interval) after
-  // each group's last notification: AHU-2's was at +50 s, AHU-1's at +630 s.
+  // each group's last notification: AHU-2's was at +50 s, AHU-1's at +700 s.
   EXPECT_TRUE(Flush(kT0 + 3'640'000).empty());
   auto ahu2 = Flush(kT0 + 3'940'000);
   ASSERT_EQ(ahu2.size(), 1u);
   EXPECT_EQ(ahu2[0].notification.group_labels.at("equipment"), "AHU-2");
-  auto ahu1 = Flush(kT0 + 4'240'000);
+  EXPECT_TRUE(Flush(kT0 + 4'240'000).empty());
+  auto ahu1 = Flush(kT0 + 4'540'000);
   ASSERT_EQ(ahu1.size(), 1u);
   EXPECT_EQ(ahu1[0].notification.group_labels.at("equipment"), "AHU-1");
-  EXPECT_EQ(ahu1[0].notification.alerts.size(), 1u) << "the resolved alert left the group";
+  ASSERT_EQ(ahu1[0].notification.alerts.size(), 2u) << "the resolved alert left the group";
+  EXPECT_EQ(ahu1[0].notification.alerts[0].id, "a2");
+  EXPECT_EQ(ahu1[0].notification.alerts[1].id, "a3");
 }
 
 TEST_F(GrouperTest, QuietAlertsAreLeftOutAndAnnouncedWhenTheyAreNot) {
