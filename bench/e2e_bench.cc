@@ -17,7 +17,7 @@
 //  3. Memory: process RSS before the daemon starts, after the history and at every minute.
 //
 // Run: build/bench/e2e_bench [--ahus 1000] [--minutes 3] [--rate 1] [--history 100] [--model PATH|none]
-// Soak (issue 17): build/bench/e2e_bench --minutes 60 --rate 10   (RSS every minute)
+// Soak (issue 17): build/bench/e2e_bench --minutes 60 --rate 10 --fetch-wait-ms 50   (RSS every minute)
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -76,6 +76,10 @@ struct Args {
   double minutes = 3;
   double rate = 1;  // x nominal: each air handler sends one message every 60 s / rate
   int history = 100;
+  // The mock broker holds a fetch this long even when data arrives meanwhile (Kafka answers at
+  // once): the default 50 ms would add 0-50 ms of broker artefact to every latency; 5 ms costs
+  // the broker CPU in fetch requests (a soak at 10x can take 50).
+  int fetch_wait_ms = 5;
   std::string model = std::string(BRICKCAST_SOURCE_DIR) + "/models/hvac-5min.model";
 };
 
@@ -190,9 +194,7 @@ std::string WriteSite(const Args& args, int hook_port, const std::string& dir, c
       {"site", {{"name", "e2e bench"}, {"timezone", "UTC"}}},
       {"brick", {{"models", {"model.ttl"}}}},
       {"kafka", {{"brokers", brokers}, {"topics", {kTopic}}, {"rebuild_from", "log_start"}, {"instance_id", ""},
-                 // The mock broker holds a fetch for this long even when data arrives meanwhile (Kafka
-                 // answers at once): 50 ms would add 0-50 ms of broker artefact to every message.
-                 {"fetch_wait_max_ms", 5}}},
+                 {"fetch_wait_max_ms", args.fetch_wait_ms}}},
       {"store", {{"step_seconds", kStep / 1000}, {"window_steps", 288}}},
       {"forecast", {{"enabled", args.model != "none"}, {"model", args.model == "none" ? "" : args.model}}},
       {"rules", {std::string(BRICKCAST_SOURCE_DIR) + "/config/rules", "bench-rules.json"}},
@@ -368,8 +370,10 @@ int main(int argc, char** argv) {
     else if (flag == "--rate") args.rate = std::atof(value.c_str());
     else if (flag == "--history") args.history = std::max(1, std::atoi(value.c_str()));
     else if (flag == "--model") args.model = value;
+    else if (flag == "--fetch-wait-ms") args.fetch_wait_ms = std::max(1, std::atoi(value.c_str()));
     else {
-      std::fprintf(stderr, "usage: e2e_bench [--ahus N] [--minutes M] [--rate X] [--history STEPS] [--model PATH|none]\n");
+      std::fprintf(stderr, "usage: e2e_bench [--ahus N] [--minutes M] [--rate X] [--history STEPS] [--model PATH|none] "
+                   "[--fetch-wait-ms MS]\n");
       return 1;
     }
   }

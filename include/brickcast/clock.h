@@ -21,7 +21,10 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual UnixMillis Now() const = 0;  // wall-clock time, epoch milliseconds
-  static const Clock& Real();          // the system clock
+  // Milliseconds from an arbitrary origin that never jump: set against Now(), they tell a step of
+  // the wall clock (NTP, an operator's `date -s`) from time that passed.
+  virtual int64_t MonotonicMillis() const = 0;
+  static const Clock& Real();  // the system clock
 };
 
 // A clock that moves only when told. Thread-safe.
@@ -29,11 +32,17 @@ class ManualClock : public Clock {
  public:
   explicit ManualClock(UnixMillis start) : now_(start) {}
   UnixMillis Now() const override { return now_.load(); }
-  void Set(UnixMillis t) { now_.store(t); }
+  int64_t MonotonicMillis() const override { return now_.load() - jumped_.load(); }
+  void Set(UnixMillis t) { now_.store(t); }  // time passes (monotonic time moves with it)
   void Advance(UnixMillis ms) { now_.fetch_add(ms); }
+  void Jump(int64_t ms) {  // the wall clock is stepped: monotonic time does not move
+    jumped_.fetch_add(ms);
+    now_.fetch_add(ms);
+  }
 
  private:
   std::atomic<UnixMillis> now_;
+  std::atomic<int64_t> jumped_{0};
 };
 
 // The newest data time seen per equipment (the air-handling system a point belongs to, or the

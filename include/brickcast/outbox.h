@@ -65,6 +65,10 @@ class Outbox {
   virtual StatusOr<OutboxCounts> Counts() = 0;
   // Deletes delivered and failed entries finished before `before`.
   virtual Status Prune(UnixMillis before) = 0;
+  // The wall clock stepped by `delta_ms`: moves the created and next_attempt times of pending
+  // entries with it, so a step back does not hold retries for its length and a step forward does
+  // not fail them by their deadline.
+  virtual Status ShiftPending(int64_t delta_ms) = 0;
 };
 
 }  // namespace brickcast

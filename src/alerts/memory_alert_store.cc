@@ -90,6 +90,15 @@ class MemoryOutbox : public Outbox {
     }
     return c;
   }
+  Status ShiftPending(int64_t delta_ms) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [key, e] : entries_) {
+      if (e.state != OutboxState::kPending) continue;
+      e.created += delta_ms;
+      e.next_attempt += delta_ms;
+    }
+    return Status::Ok();
+  }
   Status Prune(UnixMillis before) override {
     std::lock_guard<std::mutex> lock(mu_);
     std::erase_if(entries_, [before](const auto& kv) {

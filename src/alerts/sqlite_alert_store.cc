@@ -302,6 +302,13 @@ class SqliteOutbox : public Outbox {
     return c;
   }
 
+  Status ShiftPending(int64_t delta_ms) override {
+    std::lock_guard<std::mutex> lock(*mu_);
+    Statement st(db_, "UPDATE outbox SET created = created + ?1, next_attempt = next_attempt + ?1 WHERE state = 'pending'");
+    if (!st.ok()) return st.Error("outbox shift");
+    st.Bind(1, delta_ms);
+    return st.Step() == SQLITE_DONE ? Status::Ok() : st.Error("outbox shift");
+  }
   Status Prune(UnixMillis before) override {
     std::lock_guard<std::mutex> lock(*mu_);
     Statement st(db_, "DELETE FROM outbox WHERE state != 'pending' AND finished < ?1");

@@ -220,6 +220,16 @@ std::vector<GroupFlush> Grouper::Flush(UnixMillis now, const std::function<bool(
   return out;
 }
 
+void Grouper::Shift(int64_t delta_ms) {
+  for (auto& [k, g] : groups_) {
+    g.next_flush += delta_ms;
+    if (g.last_sent != 0) g.last_sent += delta_ms;
+  }
+  for (auto& [k, log] : restored_) {
+    if (log.last_sent != 0) log.last_sent += delta_ms;
+  }
+}
+
 UnixMillis Grouper::NextFlush() const {
   UnixMillis next = 0;
   for (const auto& [k, g] : groups_) {

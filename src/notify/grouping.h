@@ -75,6 +75,7 @@ class Grouper {
                                 const std::function<bool(const std::string&)>& quiet,
                                 const std::function<bool(const std::string&)>& send_resolved);
   UnixMillis NextFlush() const;  // 0 when there are no groups
+  void Shift(int64_t delta_ms);  // the wall clock stepped: every group's times move with it
   size_t size() const { return groups_.size(); }
 
  private:

@@ -79,6 +79,9 @@ struct NotificationService::Impl {
   std::mt19937_64 rng{std::random_device{}()};
   std::mutex rng_mu;
   std::atomic<uint64_t> outbox_errors{0};
+  std::atomic<uint64_t> clock_steps{0};
+  UnixMillis last_wall = 0;  // guarded by mu, with last_mono: the clocks at the previous flush
+  int64_t last_mono = 0;
 
   UnixMillis Now() const { return options.clock->Now(); }
 
@@ -98,8 +101,34 @@ struct NotificationService::Impl {
     return !v || v->quiet() || !v->alert.acked_by.empty();
   }
 
+  // A step of the wall clock (more than 2 s apart from the time that passed) moves every group's
+  // and every pending notification's times with it: stepped back an hour, a notification due in
+  // a minute is still due in a minute, not in an hour and a minute.
+  void FollowClockSteps() {
+    const UnixMillis wall = Now();
+    const int64_t mono = options.clock->MonotonicMillis();
+    int64_t step = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (last_wall != 0) step = (wall - last_wall) - (mono - last_mono);
+      last_wall = wall;
+      last_mono = mono;
+      if (step > -2000 && step < 2000) return;
+      grouper->Shift(step);
+    }
+    ++clock_steps;
+    spdlog::warn("notifications: the wall clock stepped by {} s; group and retry times moved with it",
+                 static_cast<double>(step) / 1000.0);
+    if (Status st = outbox->ShiftPending(step); !st.ok()) {
+      ++outbox_errors;
+      spdlog::error("notifications: {}", st.message());
+    }
+    for (auto& [name, r] : by_name) Wake(r.get());
+  }
+
   // Flushes due groups into the outbox (each group's notifications and log in one transaction).
   void FlushGroups() {
+    FollowClockSteps();
     std::vector<notify::GroupFlush> flushes;
     {
       std::lock_guard<std::mutex> lock(mu);
@@ -458,6 +487,9 @@ void NotificationService::Collect(MetricWriter& w) const {
   w.Gauge("brickcast_outbox_oldest_pending_seconds", "Age of the oldest notification not yet delivered.", oldest);
   w.Counter("brickcast_outbox_errors_total", "Outbox reads and writes that failed.",
             static_cast<double>(s.outbox_errors.load()));
+  w.Counter("brickcast_clock_steps_total",
+            "Steps of the wall clock (against monotonic time) that notification timers were moved with.",
+            static_cast<double>(s.clock_steps.load()));
 }
 
 }  // namespace brickcast

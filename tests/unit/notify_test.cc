@@ -462,6 +462,45 @@ TEST_F(ServiceTest, RetriesWithCappedExponentialBackoffThenDelivers) {
       << w.Text();
 }
 
+TEST_F(ServiceTest, WallClockStepsMoveRetriesAndGroupsWithThem) {
+  Open();
+  notifier_->script = {DeliveryResult::Retryable("down"), DeliveryResult::Retryable("down")};
+  Fire("r1", "urn:b#AHU1");
+  service_->Tick();
+  ASSERT_EQ(notifier_->keys.size(), 1u);
+  // Stepped back an hour (NTP, `date -s`): the retry due in 1 s is still due in 1 s.
+  clock_.Jump(-3'600'000);
+  service_->Tick();
+  clock_.Advance(999);
+  service_->Tick();
+  EXPECT_EQ(notifier_->keys.size(), 1u) << "not before its time";
+  clock_.Advance(1);
+  service_->Tick();
+  EXPECT_EQ(notifier_->keys.size(), 2u) << "due 1 s after the failure, not an hour later";
+  // Stepped forward a day: the retry is not failed by its 60 s deadline, and comes 2 s later.
+  clock_.Jump(86'400'000);
+  service_->Tick();
+  auto entries = Outbox();
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].state, OutboxState::kPending);
+  clock_.Advance(2'000);
+  service_->Tick();
+  EXPECT_EQ(notifier_->keys.size(), 3u);
+  EXPECT_EQ(Outbox()[0].state, OutboxState::kDelivered);
+  // The group's interval (60 s from its notification) follows too: news 60 s on goes out.
+  Fire("r2", "urn:b#AHU1");
+  clock_.Jump(-3'600'000);
+  clock_.Advance(56'000);  // 59 s after the group's notification at the start (3 s had passed)
+  service_->Tick();
+  EXPECT_EQ(Outbox().size(), 1u) << "within the group interval";
+  clock_.Advance(1'000);
+  service_->Tick();
+  EXPECT_EQ(Outbox().size(), 2u) << "the interval ended, an hour early by the wall clock";
+  MetricWriter w;
+  service_->Collect(w);
+  EXPECT_NE(w.Text().find("brickcast_clock_steps_total 3"), std::string::npos) << w.Text();
+}
+
 TEST_F(ServiceTest, PermanentFailuresAndTheDeadlineFailTheNotification) {
   Open();
   notifier_->script = {DeliveryResult::Permanent("401 unauthorised")};
