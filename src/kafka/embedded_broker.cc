@@ -26,6 +26,9 @@ StatusOr<std::unique_ptr<EmbeddedBroker>> EmbeddedBroker::Start(int brokers, con
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "client.id", "brickcast-embedded-broker", err, sizeof err);
+  // This handle only hosts the mock cluster and never connects: its notice that no
+  // bootstrap.servers are configured is noise on every start.
+  rd_kafka_conf_set(conf, "log_level", "4", err, sizeof err);
   impl->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
   if (impl->rk == nullptr) return Status::Internal(std::string("embedded broker: ") + err);
   impl->cluster = rd_kafka_mock_cluster_new(impl->rk, brokers);

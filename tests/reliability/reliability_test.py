@@ -9,6 +9,8 @@
   flood          a flood of malformed messages (the fuzz corpus, cut and bit-flipped, deterministic):
                  each answered 200 or 400, the daemon stays up, /metrics counts the rejections, a
                  good message afterwards is accepted, and the log does not get a line per message
+  smtp-outage    the mail server down when an alert fires: retried, reported in /metrics and
+                 /api/v1/receivers, delivered exactly once when it is back
   kill9          kill -9 of the daemon at 20 random points while it consumes from a broker that
                  outlives it (`brickcast broker`) and notifies a webhook: nothing lost from the store,
                  the alert history or the notifications, nothing told twice
@@ -105,6 +107,7 @@ class Daemon:
         with open(self.config, "w") as f:
             json.dump(config, f)
         self.lines = []
+        self.logged = threading.Condition()  # notified at every line
         self.listening = threading.Event()
         self.assigned = threading.Event()  # Kafka partitions assigned
         self.log = open(os.path.join(work, "daemon.log"), "a")
@@ -117,7 +120,9 @@ class Daemon:
         # The daemon's log, line by line as it writes it; "http listening on" says the API is up.
         with self.log as copy:  # appended to: a scenario may start several daemons in turn
             for line in self.proc.stdout:
-                self.lines.append(line)
+                with self.logged:
+                    self.lines.append(line)
+                    self.logged.notify_all()
                 copy.write(line)
                 copy.flush()
                 if "listening on" in line:
@@ -129,6 +134,13 @@ class Daemon:
         if not self.listening.wait(30):
             raise AssertionError("the daemon did not start listening: " + self.output()[-300:])
         return self
+
+    def wait_log(self, *parts, timeout=60):
+        """Waits until a line of the log holds every one of `parts`; returns it (None on timeout)."""
+        found = lambda: next((l for l in self.lines if all(p in l for p in parts)), None)
+        with self.logged:
+            self.logged.wait_for(lambda: found() is not None or not self.alive(), timeout)
+            return found()
 
     def alive(self):
         return self.proc.poll() is None
@@ -274,6 +286,52 @@ def full_disk(work):
         check(after == before, f"after a restart the alerts are as they were: {after}")
     finally:
         again.stop()
+
+
+def smtp_outage(work):
+    """The mail server down when an alert fires: the daemon keeps the notification, retries it,
+    says so in /metrics and /api/v1/receivers, stays ready (a receiver's outage is no reason to
+    stop ingesting), and delivers it exactly once when the server is back on its port."""
+    from aiosmtpd.controller import Controller
+    mails, arrived = [], threading.Condition()
+
+    class Inbox:
+        async def handle_DATA(self, server, session, envelope):
+            with arrived:
+                mails.append(envelope.content.decode("utf-8", "replace"))
+                arrived.notify_all()
+            return "250 OK"
+    port = free_port()  # nothing listens there yet: the outage
+    d = Daemon(work, {"notify": {"receivers": [{"name": "mail", "kind": "email", "smtp_url": f"smtp://127.0.0.1:{port}",
+                                                "starttls": "never", "from": "brickcast <brickcast@example.com>",
+                                                "to": ["plant-ops@example.com"]}],
+                                 "route": {"receiver": "mail", "group_wait": "0s"},
+                                 "retry_initial": "200ms", "retry_max": "1s"}}).ready()
+    smtp = None
+    try:
+        for minute, value in ((5, 35.0), (10, 35.0)):  # the second closes the first's step: firing
+            request(d.base + "/api/v1/observations", "POST", sat_message(minute, value), "text/turtle")
+        line = d.wait_log("notification", "to mail:", "retry")
+        check(line is not None, "the failed delivery is logged with its retry: " + (line or "").strip()[-120:])
+        check((metric(d.base, 'brickcast_notifications_total{receiver="mail",outcome="retried"}') or 0) >= 1,
+              "/metrics counts the retries")
+        check(metric(d.base, 'brickcast_outbox_pending{receiver="mail"}') == 1, "the notification waits in the outbox")
+        _, body = request(d.base + "/api/v1/receivers")
+        mail = next(r for r in json.loads(body)["receivers"] if r["name"] == "mail")
+        check(mail.get("last_error"), f"/api/v1/receivers names the error: {mail.get('last_error')}")
+        check(request(d.base + "/readyz")[0] == 200, "/readyz: still ready")
+        smtp = Controller(Inbox(), hostname="127.0.0.1", port=port)
+        smtp.start()
+        check(d.wait_log("notification", "to mail delivered") is not None, "delivered once the server is back")
+        with arrived:
+            arrived.wait_for(lambda: mails, 10)
+        check(len(mails) == 1 and "sat-high" in mails[0], f"one mail, about the alert ({len(mails)})")
+        check(metric(d.base, 'brickcast_outbox_pending{receiver="mail"}') == 0, "the outbox is empty")
+    finally:
+        d.stop()
+        if smtp:
+            smtp.stop()
+    check(len(mails) == 1, "and no second copy by the time the daemon stopped")
 
 
 class Broker:
@@ -483,7 +541,7 @@ def kill9(work):
         hook.stop()
 
 
-SCENARIOS = {"corrupt-db": corrupt_db, "bad-model": bad_model, "flood": flood, "full-disk": full_disk, "kill9": kill9}
+SCENARIOS = {"corrupt-db": corrupt_db, "bad-model": bad_model, "flood": flood, "full-disk": full_disk, "smtp-outage": smtp_outage, "kill9": kill9}
 
 
 def main():
