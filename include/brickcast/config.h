@@ -49,7 +49,8 @@ struct KafkaConfig {
   std::string group_id = "brickcast";
   std::string dead_letter_topic;  // "" = use ingest.dead_letter_file
   std::string alerts_topic;       // "": none; alert transitions (webhook v4 alert JSON, key: fingerprint)
-  std::string forecasts_topic;    // "": none; forecasts (JSON, key: equipment)
+  std::string forecasts_topic;    // "": none; forecasts (key: equipment)
+  std::string forecasts_format = "json";  // "json" or "turtle" (ForecastToTurtle)
   int commit_interval_ms = 1000;
   int64_t rebuild_seconds = -1;   // -1 = the store window (step x window_steps)
   // Where a rebuild starts: "time" (offsets for times: Kafka), "log_start" (the log's start: a broker

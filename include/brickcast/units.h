@@ -38,6 +38,8 @@ inline constexpr std::string_view kQudtUnitNs = "http://qudt.org/vocab/unit/";
 // Accepts a QUDT IRI, a "unit:" CURIE, the local name ("DEG_F") or a common symbol ("°F", "degF",
 // "%", "inH2O"). Returns nullptr when unknown.
 const UnitInfo* FindUnit(std::string_view name_or_iri);
+// The QUDT local name of a stored unit ("degC" -> "DEG_C", "Pa" -> "PA"); "" when there is none.
+std::string_view QudtNameOfStored(std::string_view si_symbol);
 
 // The quantity a Brick point class measures, from its local name ("Supply_Air_Temperature_Sensor"
 // -> temperature). kUnknown when the class does not say (then any unit is accepted).

@@ -252,10 +252,16 @@ void Daemon::Impl::PublishOutput(const Event& e) {
     if (kc.forecasts_topic.empty() || !f->forecast || f->forecast->status != ForecastStatus::kOk) return;
     auto info = registry->Get(f->point);
     const std::string equipment = info && !info->equipment.empty() ? info->equipment : f->point;
-    nlohmann::json j = ForecastToJson(*f->forecast);
-    j["equipment"] = equipment;
-    if (const UnitInfo* u = info ? FindUnit(info->unit) : nullptr) j["unit"] = std::string(u->si_symbol);
-    const std::string body = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    const UnitInfo* u = info ? FindUnit(info->unit) : nullptr;
+    std::string body;
+    if (kc.forecasts_format == "turtle") {
+      body = ForecastToTurtle(*f->forecast, equipment, u ? std::string(QudtNameOfStored(u->si_symbol)) : "");
+    } else {
+      nlohmann::json j = ForecastToJson(*f->forecast);
+      j["equipment"] = equipment;
+      if (u) j["unit"] = std::string(u->si_symbol);
+      body = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
     if (Status st = output_producer->Produce(kc.forecasts_topic, equipment, body); !st.ok())
       spdlog::warn("kafka outputs: forecast of {}: {}", f->point, st.message());
   }

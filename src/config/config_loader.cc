@@ -144,6 +144,10 @@ const Schema& RootSchema() {
       {"forecasts_topic", FieldType::kString, "",
        "Publish each forecast here (JSON: point, equipment, model, times, values, lower, upper; keyed by "
        "equipment); empty: none."},
+      {"forecasts_format", FieldType::kString, kDefaults.kafka.forecasts_format,
+       "json, or turtle: the point's bc:forecast with one lastKnownValue-shaped bc:step per step (brick:value, "
+       "brick:timestamp, bc:horizon, bc:lower, bc:upper; bc: = https://brickcast.dev/schema#).",
+       nullptr, false, false, OneOf({"json", "turtle"})},
       {"commit_interval_ms", FieldType::kInteger, kDefaults.kafka.commit_interval_ms, "How often applied offsets are committed.", nullptr, false,
        false, Between(10, 600000)},
       {"rebuild_seconds", FieldType::kInteger, kDefaults.kafka.rebuild_seconds,
@@ -659,6 +663,7 @@ StatusOr<Config> LoadConfigText(const std::string& json_text, const std::string&
     c.kafka.dead_letter_topic = k["dead_letter_topic"];
     c.kafka.alerts_topic = k["alerts_topic"];
     c.kafka.forecasts_topic = k["forecasts_topic"];
+    c.kafka.forecasts_format = k["forecasts_format"];
     if ((!c.kafka.alerts_topic.empty() || !c.kafka.forecasts_topic.empty()) && c.kafka.brokers.empty())
       errors.push_back("/kafka/alerts_topic: output topics need kafka.brokers");
     c.kafka.commit_interval_ms = k["commit_interval_ms"];

@@ -125,6 +125,7 @@ class MessageInterpreter {
     const StreamFormat f = opt_.format;
     if (f == StreamFormat::kAuto || f == StreamFormat::kLastKnownValue) ExtractLastKnownValues();
     if (f == StreamFormat::kAuto || f == StreamFormat::kSosa) ExtractSosa();
+    SkipForecasts();
     if (f == StreamFormat::kAuto || f == StreamFormat::kWideRow) ExtractWideRows();
   }
 
@@ -265,6 +266,15 @@ class MessageInterpreter {
       UnixMillis t = 0;
       if (!ParseTime(time, point, &t, false)) continue;
       Emit(point, *value, t, std::move(unit));
+    }
+  }
+
+  // Forecasts (bc:forecast, as brickcast publishes them) are no observations: their steps look like
+  // rows of values with times, so they are marked before the wide-row pass looks for rows.
+  void SkipForecasts() {
+    static const std::string forecast = "https://brickcast.dev/schema#forecast", step = "https://brickcast.dev/schema#step";
+    for (const Triple& t : g_.triples) {
+      if (t.predicate.value == forecast || t.predicate.value == step) value_nodes_.insert(t.object.value);
     }
   }
 

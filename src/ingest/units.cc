@@ -91,6 +91,13 @@ const UnitInfo* FindUnit(std::string_view name) {
   return nullptr;
 }
 
+std::string_view QudtNameOfStored(std::string_view si_symbol) {
+  for (const UnitInfo& u : kUnits) {  // QUDT names come first in the table
+    if (u.si_symbol == si_symbol && u.scale == 1.0 && u.offset == 0.0) return u.name;
+  }
+  return {};
+}
+
 Quantity QuantityOfClass(std::string_view c) {
   // Order matters: "Temperature_Setpoint" is a temperature, "Valve_Position_Command" a fraction.
   if (Contains(c, "Temperature")) return Quantity::kTemperature;

@@ -1,6 +1,9 @@
 #include "serving/forecast_json.h"
 
 #include <cmath>
+#include <cstdio>
+
+#include "convert/ttl_writer.h"
 
 namespace brickcast {
 
@@ -38,6 +41,59 @@ nlohmann::json ForecastToJson(const PointForecast& f) {
            {"interval_coverage", NumberOrNull(f.accuracy.interval_coverage)}}}};
   if (f.fallback) j["fallback_reason"] = f.fallback_reason;
   return j;
+}
+
+namespace {
+
+void AppendDouble(std::string* out, const char* predicate, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  *out += predicate;
+  *out += " \"";
+  *out += buf;
+  *out += "\"^^xsd:double";
+}
+
+void AppendTime(std::string* out, const char* predicate, UnixMillis t) {
+  *out += predicate;
+  *out += " \"" + FormatIsoUtc(t) + "\"^^xsd:dateTime";
+}
+
+}  // namespace
+
+std::string ForecastToTurtle(const PointForecast& f, const std::string& equipment, const std::string& si_unit) {
+  std::string out(TurtlePrefixHeader());
+  out += "@prefix bc: <https://brickcast.dev/schema#> .\n";
+  AppendIri(&out, f.point);
+  out += " brick:isPointOf ";
+  AppendIri(&out, equipment);
+  out += " ;\n  bc:forecast [\n    bc:model ";
+  AppendQuoted(&out, f.model);
+  out += " ;\n    bc:fallback ";
+  out += f.fallback ? "true" : "false";
+  out += " ;\n    ";
+  AppendTime(&out, "bc:issuedAt", f.window_end);
+  if (!si_unit.empty()) out += " ;\n    brick:hasUnit unit:" + si_unit;
+  bool first = true;
+  for (const ForecastStep& st : f.steps) {
+    if (!std::isfinite(st.value)) continue;
+    out += first ? " ;\n    bc:step " : " ,\n      ";
+    first = false;
+    out += "[ ";
+    AppendDouble(&out, "brick:value", st.value);
+    out += " ; ";
+    AppendTime(&out, "brick:timestamp", st.time);
+    out += " ; bc:horizon \"PT" + std::to_string((st.time - f.window_end) / 1000) + "S\"^^xsd:duration";
+    if (std::isfinite(st.lower) && std::isfinite(st.upper)) {
+      out += " ; ";
+      AppendDouble(&out, "bc:lower", st.lower);
+      out += " ; ";
+      AppendDouble(&out, "bc:upper", st.upper);
+    }
+    out += " ]";
+  }
+  out += "\n  ] .\n";
+  return out;
 }
 
 }  // namespace brickcast

@@ -13,4 +13,12 @@ namespace brickcast {
 nlohmann::json NumberOrNull(double v);
 nlohmann::json ForecastToJson(const PointForecast& f);
 
+// The Turtle form, for data platforms that take Brick: the point's `bc:forecast`, a node with the
+// model, the time it was made from (`bc:issuedAt`, the end of its input window, data time) and one
+// `bc:step` per step shaped like a brick:lastKnownValue (brick:value, brick:timestamp) plus
+// `bc:horizon` (xsd:duration from issuedAt) and, once calibrated, `bc:lower` / `bc:upper`; values
+// in the unit `si_unit` names (a QUDT local name such as DEG_C; "" for none). bc: is
+// https://brickcast.dev/schema#. A brickcast that reads it back ignores it: it is no observation.
+std::string ForecastToTurtle(const PointForecast& f, const std::string& equipment, const std::string& si_unit);
+
 }  // namespace brickcast

@@ -6,12 +6,14 @@
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include "brickcast/alerts.h"
 #include "brickcast/daemon.h"
 #include "brickcast/kafka.h"
+#include "brick/turtle_reader.h"
 #include "daemon_fixture.h"
 
 namespace brickcast {
@@ -171,6 +173,84 @@ b:SAT a brick:Supply_Air_Temperature_Sensor ; brick:hasUnit unit:DEG_C .)");
   EXPECT_EQ(f["model"].get<std::string>().rfind("timemixer", 0), 0u);
   const std::string metrics = client_->Get("/metrics")->body;
   EXPECT_NE(metrics.find("brickcast_kafka_outputs_failed_total 0"), std::string::npos);
+}
+
+// Forecasts as Brick Turtle (kafka.forecasts_format "turtle"), read back with kcat and parsed: the
+// point's bc:forecast with its model, issue time, unit and 24 lastKnownValue-shaped steps, each
+// with its horizon and, where calibrated, an interval around the value.
+TEST_F(DaemonKafkaTest, ForecastsArePublishedAsTurtle) {
+  dir_.File("model.ttl", R"(@prefix b: <urn:b#> .
+b:AHU1 a brick:AHU ; brick:hasPoint b:SAT .
+b:SAT a brick:Supply_Air_Temperature_Sensor ; brick:hasUnit unit:DEG_F .)");
+  StartDaemonWithConfig(R"({"brick": {"models": ["model.ttl"]},
+      "kafka": {"brokers": "embedded", "topics": ["obs"], "forecasts_topic": "brickcast.forecasts",
+                "forecasts_format": "turtle", "group_id": "turtle-test", "session_timeout_ms": 3000,
+                "embedded": {"partitions": 2}},
+      "store": {"step_seconds": 300, "window_steps": 288}, "forecast": {"workers": 1},
+      "alerts": {"database": ""}, "http": {"listen": "127.0.0.1:0"}, "log": {"level": "warn"}})");
+  Json obs = Json::array();
+  const UnixMillis t0 = 1795341600000;  // 2026-11-22T10:00:00Z
+  for (int s = 0; s < 130; ++s) obs.push_back({{"point", "SAT"}, {"time", t0 + s * 300000}, {"value", 60 + (s % 4)}});
+  auto post = client_->Post("/api/v1/observations", Json{{"observations", obs}}.dump(), "application/json");
+  ASSERT_TRUE(post);
+  ASSERT_EQ(post->status, 200) << post->body;
+  const std::string brokers = daemon_->kafka_bootstrap();
+  std::vector<std::pair<std::string, std::string>> messages;  // key, Turtle
+  ASSERT_TRUE(WaitFor([&] {
+    const std::string text = Run("kcat -b " + brokers + " -C -t brickcast.forecasts -o beginning -e -q " +
+                                 "-f '%k\\n%s\\n<<end>>\\n' 2>/dev/null");
+    messages.clear();
+    for (size_t at = 0, end; (end = text.find("\n<<end>>\n", at)) != std::string::npos; at = end + 9) {
+      const size_t nl = text.find('\n', at);
+      messages.emplace_back(text.substr(at, nl - at), text.substr(nl + 1, end - nl - 1));
+    }
+    return !messages.empty();
+  }, std::chrono::seconds(30)));
+  const auto& [key, turtle] = messages.back();
+  EXPECT_EQ(key, "urn:b#AHU1") << "keyed by equipment";
+  std::vector<Triple> triples;
+  TurtleError error;
+  ASSERT_TRUE(TurtleReader().Parse(turtle, "forecast", &triples, &error)) << error.ToString() << "\n" << turtle;
+  const std::string bc = "https://brickcast.dev/schema#", brick = "https://brickschema.org/schema/Brick#";
+  auto objects = [&](const std::string& subject, const std::string& predicate) {
+    std::vector<Term> out;
+    for (const Triple& t : triples)
+      if (t.subject.value == subject && t.predicate.value == predicate) out.push_back(t.object);
+    return out;
+  };
+  ASSERT_EQ(objects("urn:b#SAT", brick + "isPointOf").size(), 1u);
+  const auto forecast = objects("urn:b#SAT", bc + "forecast");
+  ASSERT_EQ(forecast.size(), 1u) << turtle;
+  const std::string node = forecast[0].value;
+  EXPECT_EQ(objects(node, bc + "model")[0].value.rfind("timemixer", 0), 0u);
+  EXPECT_EQ(objects(node, brick + "hasUnit")[0].value, "http://qudt.org/vocab/unit/DEG_C") << "stored in SI";
+  const auto issued = objects(node, bc + "issuedAt");
+  ASSERT_EQ(issued.size(), 1u);
+  const auto steps = objects(node, bc + "step");
+  ASSERT_EQ(steps.size(), 24u);
+  std::set<std::string> horizons;
+  for (const Term& step : steps) {
+    const auto value = objects(step.value, brick + "value"), time = objects(step.value, brick + "timestamp");
+    ASSERT_EQ(value.size(), 1u);
+    ASSERT_EQ(time.size(), 1u);
+    EXPECT_EQ(value[0].datatype, "http://www.w3.org/2001/XMLSchema#double");
+    const double v = std::stod(value[0].value);
+    EXPECT_GT(v, 10.0) << "degC, not degF";
+    EXPECT_LT(v, 25.0);
+    EXPECT_GE(time[0].value, issued[0].value);
+    horizons.insert(objects(step.value, bc + "horizon")[0].value);
+    const auto lower = objects(step.value, bc + "lower"), upper = objects(step.value, bc + "upper");
+    if (!lower.empty()) {
+      EXPECT_LE(std::stod(lower[0].value), v);
+      EXPECT_GE(std::stod(upper[0].value), v);
+    }
+  }
+  EXPECT_EQ(horizons.size(), 24u);
+  EXPECT_TRUE(horizons.count("PT300S") || horizons.count("PT0S")) << *horizons.begin();
+  // A brickcast that reads the topic back finds no observations in it.
+  auto again = client_->Post("/api/v1/observations", turtle, "text/turtle");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(Json::parse(again->body)["accepted"], 0) << again->body;
 }
 
 // One message per 10 minutes of data time for `point`, from `from` to `to` (epoch ms), with a padded
