@@ -230,14 +230,10 @@ struct NotificationService::Impl {
           e.state = OutboxState::kDelivered;
           e.finished = done;
           ++r.stats.delivered;
-          spdlog::info("notification {} to {}{} delivered (attempt {})", e.key, r.config.name,
-                       e.target.empty() ? "" : " " + e.target, e.attempts);
         } else if (result.outcome == DeliveryOutcome::kRetryable && done - e.created < config.deadline_ms) {
           e.next_attempt = done + Backoff(e.attempts);
           ++r.stats.retried;
           r.stats.last_error = result.reason;
-          spdlog::warn("notification {} to {}: {}; retry {} in {} ms", e.key, r.config.name, result.reason,
-                       e.attempts, e.next_attempt - done);
         } else {
           e.state = OutboxState::kFailed;
           e.finished = done;
@@ -245,13 +241,22 @@ struct NotificationService::Impl {
             e.last_error = "deadline passed after " + std::to_string(e.attempts) + " attempts; last: " + result.reason;
           ++r.stats.failed;
           r.stats.last_error = e.last_error;
-          spdlog::error("notification {} to {} failed: {}", e.key, r.config.name, e.last_error);
         }
         stats_lock.unlock();
         Status st = outbox->Update(e);
         if (!st.ok()) {
           ++outbox_errors;
           spdlog::error("notifications: cannot update the outbox: {}", st.message());
+        }
+        // Logged once the outbox holds it: a reader of the log finds the outbox saying the same.
+        if (e.state == OutboxState::kDelivered) {
+          spdlog::info("notification {} to {}{} delivered (attempt {})", e.key, r.config.name,
+                       e.target.empty() ? "" : " " + e.target, e.attempts);
+        } else if (e.state == OutboxState::kPending) {
+          spdlog::warn("notification {} to {}: {}; retry {} in {} ms", e.key, r.config.name, result.reason,
+                       e.attempts, e.next_attempt - done);
+        } else {
+          spdlog::error("notification {} to {} failed: {}", e.key, r.config.name, e.last_error);
         }
         if (!running && stop_deadline != 0 && Now() >= stop_deadline) return 0;
       }
