@@ -148,7 +148,7 @@ void ParseWithSchema(std::string_view text, const Schema& schema, Json* out, std
   Json in;
   try {
     in = Json::parse(text, nullptr, true, /*ignore_comments=*/true);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // parse_error, and out_of_range for a number that overflows
     errors->push_back(std::string("not valid JSON: ") + e.what());
     return;
   }

@@ -377,7 +377,7 @@ void ParseInto(const std::string& text, const std::string& file, RuleSet* set, s
   Json doc;
   try {
     doc = Json::parse(text, nullptr, true, /*ignore_comments=*/true);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // parse_error, and out_of_range for a number that overflows
     errors->push_back(file + ": not valid JSON: " + e.what());
     return;
   }

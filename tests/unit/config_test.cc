@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "brickcast/config.h"
+#include "brickcast/rules.h"
 #include "brickcast/daemon.h"
 #include "brickcast/kafka.h"
 #include "brickcast/logging.h"
@@ -28,6 +29,16 @@ TEST(ConfigTest, EmptyObjectGivesDefaults) {
   EXPECT_TRUE(c->ingest.accept_unknown_points);
   EXPECT_EQ(c->ingest.format, StreamFormat::kAuto);
   EXPECT_NE(c->effective_json.find("\"step_seconds\": 300"), std::string::npos);
+}
+
+// Found by the config fuzzer (fuzz/crashes/config/number-overflow): a number too large for a
+// double made the JSON parser throw out_of_range, which nothing caught.
+TEST(ConfigTest, ANumberThatOverflowsIsAnErrorNotACrash) {
+  auto c = LoadConfigText(R"({"store": {"window_steps": 7e7777}})", ".");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("not valid JSON"), std::string::npos) << c.status().message();
+  auto rules = ParseRules(R"({"rules": [{"id": "r", "limit": 1e999}]})", "r.json");
+  EXPECT_FALSE(rules.ok());
 }
 
 TEST(ConfigTest, ReportsEveryErrorWithItsPointer) {
