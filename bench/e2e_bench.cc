@@ -42,12 +42,14 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
 
 #include "bench_site.h"
 #include "brickcast/config.h"
 #include "brickcast/daemon.h"
 #include "brickcast/forecaster.h"
 #include "brickcast/kafka.h"
+#include "brickcast/process_memory.h"
 #include "brickcast/stream_parser.h"
 
 namespace brickcast {
@@ -63,14 +65,13 @@ int64_t MonoNs() {
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-double RssMiB() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::atof(line.c_str() + 6) / 1024.0;
-  }
-  return NAN;
-}
+// Resident set, heap in use (all arenas) and SQLite's own count: set next to each other, they tell
+// a growing heap from pages the allocator keeps.
+constexpr double kMiB = 1024.0 * 1024.0;
+double RssMiB() { return static_cast<double>(ReadProcessMemory().resident_bytes) / kMiB; }
+double HeapMiB() { return static_cast<double>(ReadProcessMemory().heap_in_use_bytes) / kMiB; }
+double HeapFreeMiB() { return static_cast<double>(ReadProcessMemory().heap_free_bytes) / kMiB; }
+double SqliteMiB() { return static_cast<double>(sqlite3_memory_used()) / kMiB; }
 
 struct Args {
   int ahus = 1000;
@@ -304,8 +305,8 @@ int Run(const Args& args) {
   const int64_t l0 = MonoNs();
   int64_t next_minute = l0 + 60'000'000'000;
   std::printf("  live: %.0f points per minute for %.0f minutes\n", args.rate * points, args.minutes);
-  std::printf("  minute  rss_mib  observations  forecasts  notifications\n");
-  std::printf("  %6d  %7.1f  %12llu  %9llu  %13zu\n", 0, RssMiB(),
+  std::printf("  minute  rss_mib  heap_mib  heap_free_mib  sqlite_mib  observations  forecasts  notifications\n");
+  std::printf("  %6d  %7.1f  %8.1f  %13.1f  %10.1f  %12llu  %9llu  %13zu\n", 0, RssMiB(), HeapMiB(), HeapFreeMiB(), SqliteMiB(),
               static_cast<unsigned long long>(daemon.ingestor().Counters().accepted),
               static_cast<unsigned long long>(daemon.forecast() ? daemon.forecast()->Counters().forecasts : 0),
               probe.notifications());
@@ -320,7 +321,7 @@ int Run(const Args& args) {
     (void)(*producer)->Produce(kTopic, key(a), m);
     if (MonoNs() >= next_minute) {
       next_minute += 60'000'000'000;
-      std::printf("  %6d  %7.1f  %12llu  %9llu  %13zu\n", ++minute, RssMiB(),
+      std::printf("  %6d  %7.1f  %8.1f  %13.1f  %10.1f  %12llu  %9llu  %13zu\n", ++minute, RssMiB(), HeapMiB(), HeapFreeMiB(), SqliteMiB(),
                   static_cast<unsigned long long>(daemon.ingestor().Counters().accepted),
                   static_cast<unsigned long long>(daemon.forecast() ? daemon.forecast()->Counters().forecasts : 0),
                   probe.notifications());

@@ -20,6 +20,7 @@ packages=(
   python3-aiosmtpd    # a real SMTP server (STARTTLS, AUTH) for the email notifier tests
   prometheus-alertmanager  # a real Alertmanager receiving pushed alerts in the notifier tests
   clang-14 libclang-rt-14-dev  # the libFuzzer targets (fuzz/, scripts/fuzz.sh)
+  libfaketime         # steps the wall clock of a running daemon (reliability suite, clock-step)
 )
 # Node.js and npm run the browser test's driver (playwright-core, tests/browser). A machine that
 # has them from elsewhere (nodesource) keeps its own.

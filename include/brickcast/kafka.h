@@ -108,6 +108,8 @@ struct KafkaSourceStats {
   std::map<std::string, uint64_t> offsets_skipped;  // "topic/partition" -> offsets skipped
   size_t queue_depth = 0;
   bool paused = false;
+  bool brokers_down = false;      // librdkafka reported all brokers down and no fetch has succeeded since
+  uint64_t broker_outages = 0;    // times that happened
   std::vector<std::string> assigned;  // "topic/partition"
 };
 

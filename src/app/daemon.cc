@@ -15,6 +15,7 @@
 #include "brickcast/logging.h"
 #include "brickcast/alerts.h"
 #include "brickcast/lifecycle.h"
+#include "brickcast/process_memory.h"
 #include "brickcast/rule_engine.h"
 #include "brickcast/units.h"
 #include "brickcast/kafka.h"
@@ -95,6 +96,7 @@ struct Daemon::Impl {
   Snapshot<RuleSet> rules;
   std::unique_ptr<AlertManager> alerts;
   std::unique_ptr<RuleEngine> rule_engine;
+  MemoryTrimmer trimmer;  // gives the allocator's free pages back once a minute (process_memory.h)
   // Replaced whole by a reload that changes `notify`; readers take a reference under the lock.
   mutable std::mutex notify_mu;
   std::shared_ptr<NotificationService> notifications;
@@ -143,6 +145,7 @@ Status Daemon::Start() {
     // In start order; Stop runs the stops in reverse: inputs first (replay, then the consumer,
     // which applies what it fetched and commits), then the API, the subscribers, the forecast
     // workers, and the embedded broker last.
+    d.lifecycle.Add("memory trimmer", [&d] { d.trimmer.Start(); return Status::Ok(); }, [&d] { d.trimmer.Stop(); });
     d.lifecycle.Add("brick model", [&d] { return d.LoadBrickModel(); }, nullptr);
     d.lifecycle.Add("kafka broker", [&d] { return d.StartBroker(); }, [&d] { d.broker.reset(); });
     d.lifecycle.Add("dead letters", [&d] { return d.OpenDeadLetters(); }, [&d] { d.dead_letters.reset(); });
@@ -422,6 +425,7 @@ void Daemon::Impl::RegisterMetrics() {
               "Log lines left out as repeats (more than 10 of one shape in 10 s; a summary line says how many).",
               static_cast<double>(SuppressedLogLines()));
   });
+  metrics.Register("memory", [this](MetricWriter& w) { CollectProcessMemoryMetrics(&trimmer, w); });
   metrics.Register("store", [this](MetricWriter& w) { CollectStoreMetrics(store, w); });
   metrics.Register("registry", [this](MetricWriter& w) { registry->CollectMetrics(w); });
   if (forecast) metrics.Register("forecast", [this](MetricWriter& w) { CollectForecastMetrics(*forecast, w); });

@@ -389,6 +389,8 @@ int Broker(const BrokerArgs& args) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1);
+  sigaddset(&signals, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before the broker's threads start
   auto broker = EmbeddedBroker::Start(args.brokers, args.topics, args.partitions);
   if (!broker.ok()) return Fail(broker.status());
@@ -402,8 +404,20 @@ int Broker(const BrokerArgs& args) {
   }
   std::cout << "kafka broker listening on " << bootstrap << " (" << args.partitions << " partitions per topic; "
             << "in memory, at most 5 MiB per partition)" << std::endl;
+  // An outage drill: SIGUSR1 takes every broker down (connections closed, new ones refused, the
+  // logs kept), SIGUSR2 brings them back.
+  auto set_all = [&](bool up) {
+    for (int id = 1; id <= args.brokers; ++id) {
+      Status st = up ? (*broker)->SetBrokerUp(id) : (*broker)->SetBrokerDown(id);
+      if (!st.ok()) std::cerr << "broker " << id << ": " << st.message() << '\n';
+    }
+    std::cout << "kafka broker " << (up ? "up" : "down") << std::endl;
+  };
   int sig = -1;
-  while (sig != SIGINT && sig != SIGTERM) sig = sigwaitinfo(&signals, nullptr);
+  while (sig != SIGINT && sig != SIGTERM) {
+    sig = sigwaitinfo(&signals, nullptr);
+    if (sig == SIGUSR1 || sig == SIGUSR2) set_all(sig == SIGUSR2);
+  }
   std::cout << "kafka broker stopping" << std::endl;
   return 0;
 }

@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
 
   brickcast::cli::BrokerArgs broker_args;
   auto* broker = app.add_subcommand(
-      "broker", "Run a Kafka-protocol broker in memory (librdkafka's mock cluster) until SIGINT/SIGTERM.");
+      "broker", "Run a Kafka-protocol broker in memory (librdkafka's mock cluster) until SIGINT/SIGTERM; SIGUSR1 takes it down (connections refused, logs kept), SIGUSR2 brings it back.");
   broker->add_option("--partitions", broker_args.partitions, "Partitions per topic")->capture_default_str();
   broker->add_option("--brokers", broker_args.brokers, "Brokers in the cluster")->capture_default_str();
   broker->add_option("--topic", broker_args.topics, "Topics to create (repeatable)")->capture_default_str();

@@ -169,7 +169,10 @@ struct KafkaSource::Impl {
     auto* self = static_cast<Impl*>(opaque);
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
       std::lock_guard<std::mutex> lock(self->mu);
-      if (!self->brokers_down) spdlog::warn("kafka: all brokers down: {}", reason);
+      if (!self->brokers_down) {
+        spdlog::warn("kafka: all brokers down: {}", reason);
+        ++self->stats.broker_outages;
+      }
       self->brokers_down = true;
       self->down_reason = std::string("kafka: all brokers down (") + reason + ")";
     } else if (err != RD_KAFKA_RESP_ERR__TRANSPORT) {
@@ -232,6 +235,7 @@ struct KafkaSource::Impl {
     if (brokers_down) {
       brokers_down = false;  // a fetch succeeded
       down_reason.clear();
+      spdlog::info("kafka: brokers reachable again");
     }
     return true;
   }
@@ -399,11 +403,20 @@ void KafkaSource::Stop(std::chrono::milliseconds timeout) {
   // The final commit and the group leave, bounded: synchronous, both wait for a coordinator that
   // may be gone (a stop took 46 s with the broker down). The close runs on a queue polled here
   // until it is done or the deadline passes.
-  rd_kafka_resp_err_t e = rd_kafka_commit(d.rk, nullptr, 1 /* async */);
-  if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-    spdlog::warn("kafka final commit: {}", rd_kafka_err2str(e));
+  bool down = false;
+  {
+    std::lock_guard<std::mutex> lock(d.mu);
+    down = d.brokers_down;
+  }
+  if (!down) {
+    rd_kafka_resp_err_t e = rd_kafka_commit(d.rk, nullptr, 1 /* async */);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+      spdlog::warn("kafka final commit: {}", rd_kafka_err2str(e));
+  }
   rd_kafka_queue_t* q = rd_kafka_queue_new(d.rk);
-  if (rd_kafka_error_t* err = rd_kafka_consumer_close_queue(d.rk, q)) {
+  if (down) {
+    // No coordinator to leave: closing would only queue requests that the destroy then waits for.
+  } else if (rd_kafka_error_t* err = rd_kafka_consumer_close_queue(d.rk, q)) {
     spdlog::warn("kafka close: {}", rd_kafka_error_string(err));
     rd_kafka_error_destroy(err);
   } else {
@@ -427,9 +440,10 @@ void KafkaSource::Stop(std::chrono::milliseconds timeout) {
     spdlog::info("kafka consumer stopped");
   } else {
     rd_kafka_destroy_flags(d.rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
-    spdlog::warn("kafka consumer stopped without leaving its group: the broker did not answer within {} ms "
-                 "(the partitions move after the session timeout; uncommitted messages are read again)",
-                 timeout.count());
+    spdlog::warn("kafka consumer stopped without leaving its group: {} (the partitions move after the session "
+                 "timeout; uncommitted messages are read again)",
+                 down ? std::string("every broker is down")
+                      : "the broker did not answer within " + std::to_string(timeout.count()) + " ms");
   }
   d.rk = nullptr;
 }
@@ -465,6 +479,7 @@ KafkaSourceStats KafkaSource::Stats() const {
   std::lock_guard<std::mutex> lock(d.mu);
   KafkaSourceStats s = d.stats;
   s.queue_depth = d.queued.load();
+  s.brokers_down = d.brokers_down;
   for (const auto& [t, p] : d.assigned) s.assigned.push_back(kafka::PartitionName(t, p));
   return s;
 }
@@ -478,6 +493,9 @@ void CollectKafkaMetrics(const KafkaSource& source, MetricWriter& w) {
   w.Counter("brickcast_kafka_pauses_total", "Times the partitions were paused for backpressure.", k.pauses);
   w.Gauge("brickcast_kafka_queue_depth", "Messages fetched and waiting for ingest.", static_cast<double>(k.queue_depth));
   w.Gauge("brickcast_kafka_paused", "1 while partitions are paused.", k.paused ? 1 : 0);
+  w.Gauge("brickcast_kafka_brokers_up", "0 while librdkafka reports every broker down (also in /readyz).",
+          k.brokers_down ? 0 : 1);
+  w.Counter("brickcast_kafka_broker_outages_total", "Times every broker went down.", k.broker_outages);
   w.Counter("brickcast_kafka_bytes_total", "Payload bytes fetched for ingest (first deliveries, not window rebuilds).", k.bytes);
   w.Counter("brickcast_kafka_offset_resets_total",
             "Holes in a partition's offsets: the position fell behind the log start and was reset (data lost).",
