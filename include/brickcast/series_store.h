@@ -3,7 +3,7 @@
 // mask. Duplicates (same point, same timestamp) are dropped; late observations are accepted into
 // their step while it is inside the window and the point's recent-timestamp memory can prove they
 // are not duplicates. Every outcome is counted. Memory per point is fixed at creation:
-// ~24 B x window_steps + 8 B x dedup_depth + ~150 B. Thread-safe (sharded locks).
+// ~12 B x window_steps + 8 B x dedup_depth + ~150 B. Thread-safe (sharded locks).
 #pragma once
 
 #include <array>

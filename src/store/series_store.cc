@@ -15,11 +15,14 @@ int64_t FloorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) 
 }  // namespace
 
 struct SeriesStore::Series {
-  struct Slot {
-    int64_t bucket = kEmpty;  // which step this slot holds; a stale bucket means "empty"
+  // One step of the ring: 12 bytes (packed; 24 with the bucket it once carried). Which step a slot
+  // holds is not stored: slots of steps that leave the window are emptied as the newest step
+  // advances, so a slot with observations always holds the step of the window that maps to it.
+  struct __attribute__((packed, aligned(4))) Slot {
     double sum = 0;
     uint32_t count = 0;
   };
+  static_assert(sizeof(Slot) == 12);
   std::vector<Slot> slots;
   std::vector<int64_t> recent;  // ring of the last dedup_depth timestamps (ms)
   size_t recent_next = 0;
@@ -28,6 +31,22 @@ struct SeriesStore::Series {
   SeriesStats stats;
 
   Series(size_t steps, size_t depth) : slots(steps), recent(depth, 0) {}
+
+  int64_t cap() const { return static_cast<int64_t>(slots.size()); }
+  size_t IndexOf(int64_t bucket) const { return static_cast<size_t>(((bucket % cap()) + cap()) % cap()); }
+  // True when `slot`, the slot of step `bucket`, holds observations of that step.
+  bool Holds(const Slot& slot, int64_t bucket) const {
+    return slot.count > 0 && bucket <= newest_bucket && bucket > newest_bucket - cap();
+  }
+  // Makes `bucket` the newest step: the slots of the steps it skips and its own are emptied (they
+  // held steps that have just left the window).
+  void AdvanceTo(int64_t bucket) {
+    if (newest_bucket != kEmpty) {
+      const int64_t from = std::max(newest_bucket + 1, bucket - cap() + 1);
+      for (int64_t b = from; b <= bucket; ++b) slots[IndexOf(b)] = Slot{};
+    }
+    newest_bucket = bucket;
+  }
 
   bool Remembered(int64_t t) const {
     for (size_t i = 0; i < recent_size; ++i) {
@@ -94,12 +113,11 @@ AppendOutcome SeriesStore::Append(const Observation& obs) {
     outcome = AppendOutcome::kLate;
   }
 
-  Series::Slot& slot = s.slots[static_cast<size_t>(((bucket % cap) + cap) % cap)];
-  if (slot.bucket != bucket) slot = Series::Slot{bucket, 0, 0};
+  if (s.newest_bucket == kEmpty || bucket > s.newest_bucket) s.AdvanceTo(bucket);
+  Series::Slot& slot = s.slots[s.IndexOf(bucket)];
   slot.sum += obs.value;
   ++slot.count;
   s.Remember(obs.time);
-  s.newest_bucket = std::max(s.newest_bucket, bucket);
   if (s.stats.accepted == 0 || obs.time < s.stats.first_time) s.stats.first_time = obs.time;
   if (in_order) {
     s.stats.last_time = obs.time;
@@ -120,7 +138,6 @@ std::optional<SeriesWindow> SeriesStore::Window(std::string_view point, UnixMill
   auto it = shard.series.find(point);
   if (it == shard.series.end()) return std::nullopt;
   const Series& s = *it->second;
-  const int64_t cap = static_cast<int64_t>(s.slots.size());
   const int64_t last_bucket = FloorDiv(end - 1, options_.step_ms);
   const int64_t first_bucket = last_bucket - static_cast<int64_t>(steps) + 1;
 
@@ -135,8 +152,8 @@ std::optional<SeriesWindow> SeriesStore::Window(std::string_view point, UnixMill
   size_t carry_age = 0;
   bool have_carry = false;
   for (int64_t b = first_bucket - static_cast<int64_t>(options_.ffill_limit_steps); b <= last_bucket; ++b) {
-    const Series::Slot& slot = s.slots[static_cast<size_t>(((b % cap) + cap) % cap)];
-    const bool present = slot.bucket == b && slot.count > 0 && b > s.newest_bucket - cap;
+    const Series::Slot& slot = s.slots[s.IndexOf(b)];
+    const bool present = s.Holds(slot, b);
     const int64_t i = b - first_bucket;
     if (present) {
       carry = slot.sum / slot.count;
@@ -157,25 +174,22 @@ std::optional<SeriesWindow> SeriesStore::Window(std::string_view point, UnixMill
 }
 
 double SeriesStore::ValueIn(const Series& s, UnixMillis time) const {
-  const int64_t cap = static_cast<int64_t>(s.slots.size());
   const int64_t bucket = FloorDiv(time, options_.step_ms);
   if (bucket > s.newest_bucket) return std::nan("");
   // The step itself, else the newest of the ffill_limit steps before it (as Window fills).
   for (int64_t b = bucket; b >= bucket - static_cast<int64_t>(options_.ffill_limit_steps); --b) {
-    const Series::Slot& slot = s.slots[static_cast<size_t>(((b % cap) + cap) % cap)];
-    if (slot.bucket == b && slot.count > 0 && b > s.newest_bucket - cap) return slot.sum / slot.count;
+    const Series::Slot& slot = s.slots[s.IndexOf(b)];
+    if (s.Holds(slot, b)) return slot.sum / slot.count;
   }
   return std::nan("");
 }
 
 UnixMillis SeriesStore::LastObservedIn(const Series& s, UnixMillis time, size_t steps) const {
-  const int64_t cap = static_cast<int64_t>(s.slots.size());
   const int64_t last = FloorDiv(time, options_.step_ms);
   // Walk the ring backwards from `last` without a division per slot.
-  size_t i = static_cast<size_t>(((last % cap) + cap) % cap);
+  size_t i = s.IndexOf(last);
   for (int64_t b = last; b > last - static_cast<int64_t>(steps); --b, i = i == 0 ? s.slots.size() - 1 : i - 1) {
-    const Series::Slot& slot = s.slots[i];
-    if (slot.bucket == b && slot.count > 0 && b > s.newest_bucket - cap) return b * options_.step_ms;
+    if (s.Holds(s.slots[i], b)) return b * options_.step_ms;
   }
   return 0;
 }
@@ -183,12 +197,11 @@ UnixMillis SeriesStore::LastObservedIn(const Series& s, UnixMillis time, size_t 
 SeriesStore::ObservedRange SeriesStore::RangeIn(const Series& s, UnixMillis time, size_t steps,
                                                 double stop_at_spread) const {
   ObservedRange r;
-  const int64_t cap = static_cast<int64_t>(s.slots.size());
   const int64_t last = FloorDiv(time, options_.step_ms);
-  size_t i = static_cast<size_t>(((last % cap) + cap) % cap);
+  size_t i = s.IndexOf(last);
   for (int64_t b = last; b > last - static_cast<int64_t>(steps); --b, i = i == 0 ? s.slots.size() - 1 : i - 1) {
     const Series::Slot& slot = s.slots[i];
-    if (slot.bucket != b || slot.count == 0 || b <= s.newest_bucket - cap) continue;
+    if (!s.Holds(slot, b)) continue;
     const double v = slot.sum / slot.count;
     r.min = r.observed == 0 ? v : std::min(r.min, v);
     r.max = r.observed == 0 ? v : std::max(r.max, v);

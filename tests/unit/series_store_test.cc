@@ -130,13 +130,40 @@ TEST(SeriesStoreTest, RingWrapsAndKeepsOnlyTheWindow) {
   for (double v : older->values) EXPECT_TRUE(std::isnan(v));
 }
 
+// A slot does not say which step it holds: the steps a jump skips must read as gaps, never as the
+// older lap's values that sat in their slots (jumps shorter than, equal to and longer than the ring).
+TEST(SeriesStoreTest, StepsSkippedByAJumpAreGapsNotAnOlderLap) {
+  SeriesOptions o = Opts();
+  o.window_steps = 4;
+  o.ffill_limit_steps = 0;
+  const int64_t step = o.step_ms;
+  for (int jump : {2, 3, 4, 5, 9}) {
+    SeriesStore s(o);
+    for (int i = 0; i < 4; ++i) ASSERT_EQ(s.Append(Obs(kT0 + i * step, 100 + i)), AppendOutcome::kAccepted);
+    const int newest = 3 + jump;
+    ASSERT_EQ(s.Append(Obs(kT0 + newest * step, 7)), AppendOutcome::kAccepted);
+    for (int b = std::max(4, newest - 3); b < newest; ++b) {
+      EXPECT_TRUE(std::isnan(s.ValueAt("urn:p", kT0 + b * step))) << "jump " << jump << ", step " << b;
+    }
+    auto w = s.Latest("urn:p", 4);
+    ASSERT_TRUE(w);
+    EXPECT_DOUBLE_EQ(w->values[3], 7);
+    EXPECT_EQ(w->observed_steps, static_cast<size_t>(1 + std::max(0, 4 - jump))) << "jump " << jump;
+    // A late observation of a skipped step inside the window still lands in its own step.
+    if (jump < 4) {
+      ASSERT_EQ(s.Append(Obs(kT0 + (newest - 1) * step, 42)), AppendOutcome::kLate);
+      EXPECT_DOUBLE_EQ(s.ValueAt("urn:p", kT0 + (newest - 1) * step), 42);
+    }
+  }
+}
+
 TEST(SeriesStoreTest, MemoryPerPointIsFixed) {
   SeriesOptions o = Opts();
   o.window_steps = 288;
   o.dedup_depth = 32;
   SeriesStore s(o);
-  EXPECT_LT(s.BytesPerPoint(), 288 * 24 + 32 * 8 + 512u);
-  EXPECT_GE(s.BytesPerPoint(), 288 * 24u);
+  EXPECT_LT(s.BytesPerPoint(), 288 * 12 + 32 * 8 + 512u);
+  EXPECT_GE(s.BytesPerPoint(), 288 * 12u);
 }
 
 TEST(SeriesStoreTest, DropForgetsThePoint) {
