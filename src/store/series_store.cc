@@ -36,7 +36,7 @@ struct SeriesStore::Series {
   size_t IndexOf(int64_t bucket) const { return static_cast<size_t>(((bucket % cap()) + cap()) % cap()); }
   // True when `slot`, the slot of step `bucket`, holds observations of that step.
   bool Holds(const Slot& slot, int64_t bucket) const {
-    return slot.count > 0 && bucket <= newest_bucket && bucket > newest_bucket - cap();
+    return slot.count > 0 && newest_bucket != kEmpty && bucket <= newest_bucket && bucket > newest_bucket - cap();
   }
   // Makes `bucket` the newest step: the slots of the steps it skips and its own are emptied (they
   // held steps that have just left the window).
