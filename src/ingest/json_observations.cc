@@ -26,6 +26,10 @@ Status ParseJsonObservations(std::string_view body, const TimeZone& zone,
     }
     Observation ob;
     const std::string id = o.at("point").get<std::string>();
+    if (id.empty()) {
+      errors->push_back({"unknown_point", where + "/point: empty point id", 0, 0, {}});
+      continue;
+    }
     ob.point = resolve ? resolve(id) : std::string();
     if (ob.point.empty()) ob.point = id;
     const Json& value = o.at("value");

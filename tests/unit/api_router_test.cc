@@ -201,6 +201,14 @@ TEST_F(ApiHandlersTest, PostThenReadThroughTheRouteTable) {
   ASSERT_EQ(series.status, 200) << series.body;
   EXPECT_EQ(Json::parse(series.body)["point"], "urn:b#SAT");
   EXPECT_EQ(Call(Request("GET", "/api/v1/points/NOPE/series"), "r").status, 404);
+  // An empty point id is the element's own error, not an observation of no point (found by fuzzing).
+  HttpResponse empty = Call(Request("POST", "/api/v1/observations",
+                                    R"([{"point": "", "time": 1772438400000, "value": 1}])", "application/json"),
+                            "o");
+  EXPECT_EQ(empty.status, 400) << empty.body;
+  EXPECT_EQ(Json::parse(empty.body)["errors"][0]["reason"], "unknown_point");
+  EXPECT_NE(Json::parse(empty.body)["errors"][0]["message"].get<std::string>().find("/observations/0/point"),
+            std::string::npos);
   // No forecast service here: the forecast routes say so.
   EXPECT_EQ(Json::parse(Call(Request("GET", "/api/v1/forecast"), "r").body)["error"]["code"], "forecasting_disabled");
 }
