@@ -126,8 +126,9 @@ class KafkaSource {
   Status Start();
   // Graceful: stop fetching, apply what is queued, commit, leave the group, bounded whatever the
   // broker does: with the broker gone, the commit and the group leave are given up at `timeout`
-  // (the next owner re-reads from the last committed offsets); librdkafka's teardown then takes
-  // a few seconds more (4 s measured with the embedded broker down).
+  // (the next owner re-reads from the last committed offsets), and librdkafka's teardown, which
+  // can wait for a dead coordinator, is left to finish in the background after `timeout` (at
+  // least 1 s); see KafkaTeardownsPending.
   void Stop(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Abrupt (as kill -9 would): no drain, no commit, no group leave.
   void AbortForTest();
@@ -157,6 +158,11 @@ class GroupLagProbe {
   explicit GroupLagProbe(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Consumer teardowns that outlived their Stop's deadline and still run on their own thread. A
+// process that ends with one pending must leave by _exit (after flushing its logs): librdkafka's
+// threads may still log while static destructors run.
+int KafkaTeardownsPending();
 
 // Consumer counters, offset holes per partition and the assignment, for the metrics registry.
 void CollectKafkaMetrics(const KafkaSource& source, MetricWriter& writer);

@@ -2,6 +2,7 @@
 #include "brickcast/notify.h"
 
 #include <signal.h>
+#include <unistd.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -116,6 +117,10 @@ int Serve(const std::string& config_path, const std::vector<std::string>& replay
   }).detach();
   daemon.Stop();
   spdlog::info("stopped");
+  if (KafkaTeardownsPending() > 0) {  // everything of ours is persisted; librdkafka's threads are not ours
+    spdlog::shutdown();
+    _exit(0);
+  }
   return 0;
 }
 

@@ -634,11 +634,11 @@ def broker_outage(work):
         except subprocess.TimeoutExpired:
             code = None
         took = time.monotonic() - t0
-        # The bar is the grace; what holds today is a clean exit before the forced one (grace + 5 s):
-        # an auto-commit queued while the coordinator is gone holds librdkafka's destroy for about a
-        # session timeout (6 s here), so a stop takes 0.2 s or ~6 s depending on that timer (issue 16).
-        check(code == 0 and took < grace + 5, f"with the broker down, SIGTERM ends the daemon cleanly before the forced exit "
-                                              f"at grace + 5 s ({took:.1f} s, exit {code}; bar: {grace} s)")
+        # An auto-commit queued while the coordinator is gone holds librdkafka's destroy for about a
+        # session timeout (6.2 s once in CI): the teardown is bounded and left to finish in the
+        # background, so the stop ends within the grace whichever way that timer falls.
+        check(code == 0 and took < grace, f"with the broker down, SIGTERM ends the daemon cleanly within the "
+                                          f"{grace} s grace ({took:.1f} s, exit {code})")
     finally:
         d.stop()
         broker.stop()
