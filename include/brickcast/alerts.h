@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -108,6 +109,10 @@ struct MuteWindow {
   bool OpenAt(UnixMillis now, const TimeZone& zone) const;
 };
 
+// An alert's whole state as JSON text and back (the alert database, the scale-out changelog).
+std::string EncodeAlert(const Alert& alert);
+StatusOr<Alert> DecodeAlert(std::string_view text);
+
 // Persistence of alert state, history and silences. Implementations are thread-compatible; the
 // AlertManager serialises calls.
 // One mutating API call (who, what, when), kept in the state database: GET /api/v1/audit.
@@ -157,6 +162,9 @@ struct AlertManagerOptions {
   std::vector<MuteWindow> mute_windows;
   int64_t retention_ms = 30LL * 86'400'000;  // history kept by wall time
   size_t retention_rows = 100'000;
+  // Restore() loads the saved alerts (false: only silences; with several instances the alert
+  // state comes from the changelog of the partitions an instance is assigned, see Adopt).
+  bool restore_alerts = true;
 };
 
 // An alert as the API shows it: state plus why it is quiet, if it is.
@@ -192,6 +200,14 @@ class AlertManager {
 
   // Loads saved alerts and silences (firing alerts stay firing with their start).
   Status Restore();
+  // Scale-out: alerts taken over from the instance that owned their partition. Each replaces the
+  // local one unless that has judged a later data time; returns the alerts taken (with their
+  // state as adopted). Saved, not recorded as transitions (they were recorded where they happened).
+  std::vector<Alert> Adopt(std::vector<Alert> alerts);
+  // Scale-out: alerts whose partition went to another instance leave this one (its API no longer
+  // lists them; the history stays). Returns the ids that were here.
+  std::vector<std::string> Release(const std::vector<std::string>& ids);
+
   // The Brick model used for inhibition along `feeds`.
   void SetModel(std::shared_ptr<const BrickModel> model);
 

@@ -50,6 +50,7 @@ struct KafkaConfig {
   std::string dead_letter_topic;  // "" = use ingest.dead_letter_file
   std::string alerts_topic;       // "": none; alert transitions (webhook v4 alert JSON, key: fingerprint)
   std::string forecasts_topic;    // "": none; forecasts (key: equipment)
+  std::string alert_changelog_topic;  // "": alert state local; else scale-out changelog (AlertChangelog)
   std::string forecasts_format = "json";  // "json" or "turtle" (ForecastToTurtle)
   int commit_interval_ms = 1000;
   int64_t rebuild_seconds = -1;   // -1 = the store window (step x window_steps)

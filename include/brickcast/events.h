@@ -30,6 +30,7 @@ struct ObservationsApplied {
   std::vector<std::string> points;
   UnixMillis latest_time = 0;    // newest observation time among them (data time)
   UnixMillis earliest_time = 0;  // oldest (0: same as latest_time)
+  int32_t partition = -1;        // the Kafka partition they came from; -1 when not from Kafka
 };
 struct PointForecast;  // forecast_service.h
 

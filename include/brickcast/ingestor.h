@@ -88,7 +88,7 @@ class Ingestor {
   void PublishTo(EventBus* events) { events_ = events; }
 
  private:
-  void Store(std::vector<Observation>&& observations, IngestReport* report);
+  void Store(std::vector<Observation>&& observations, int32_t partition, IngestReport* report);
   void Record(const IngestReport& report, const MessageOrigin& origin, std::string_view payload);
 
   const StreamParser& parser_;

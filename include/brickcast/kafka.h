@@ -10,6 +10,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -59,6 +60,9 @@ class KafkaProducer {
 
   // Queues one message (partitioned by key). Blocks while librdkafka's queue is full.
   Status Produce(const std::string& topic, std::string_view key, std::string_view payload);
+  // Queues one message to a given partition (a changelog co-partitioned with its input).
+  Status ProduceToPartition(const std::string& topic, int32_t partition, std::string_view key,
+                            std::string_view payload);
   // Waits until every queued message is delivered or failed.
   Status Flush(std::chrono::milliseconds timeout);
   uint64_t delivered() const;
@@ -92,6 +96,11 @@ struct KafkaSourceOptions {
   // its partitions back without a rebalance (and a close does not leave the group).
   std::string group_instance_id;
   const Clock* clock = &Clock::Real();  // "now" for the rebuild's look-back by time
+  // Called from the rebalance, with the partition numbers concerned (of any subscribed topic):
+  // on assignment before anything of them is fetched (state that follows the partition is
+  // restored here), on revoke after everything fetched from them is applied and before their
+  // points are dropped (that state is handed over here). May block; bound it.
+  std::function<void(const std::vector<int32_t>&)> on_assign, on_revoke;
 };
 
 struct KafkaSourceStats {
@@ -166,6 +175,14 @@ int KafkaTeardownsPending();
 
 // Consumer counters, offset holes per partition and the assignment, for the metrics registry.
 void CollectKafkaMetrics(const KafkaSource& source, MetricWriter& writer);
+
+// Reads `partitions` of `topic` from their log start to the high watermark seen when called,
+// handing each record to `record` in offset order per partition (no consumer group, nothing
+// committed). Fails when the end is not reached within `timeout`.
+Status ReadPartitionsToEnd(const KafkaClientOptions& options, const std::string& topic,
+                           const std::vector<int32_t>& partitions,
+                           const std::function<void(int32_t partition, std::string_view key, std::string_view value)>& record,
+                           std::chrono::milliseconds timeout);
 
 // Offsets for operators and tests: committed offsets of a group and the high watermarks of a topic.
 StatusOr<std::map<int32_t, int64_t>> CommittedOffsets(const KafkaClientOptions& options, const std::string& group,

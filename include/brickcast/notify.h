@@ -13,6 +13,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -101,6 +102,11 @@ struct NotificationServiceOptions {
   std::map<std::string, std::shared_ptr<Notifier>> notifiers;
   // Added to the exponential backoff, as a fraction of it drawn at random in [0, jitter).
   double jitter = 0.5;
+  // Called on the grouping thread once notifications are in the outbox and before any of them is
+  // delivered, with each alert they hold: (fingerprint, told as firing; else as resolved). The
+  // scale-out changelog records it here, so that an instance taking an alert over knows what
+  // receivers were told. May block briefly.
+  std::function<void(const std::vector<std::pair<std::string, bool>>&)> on_told;
 };
 
 // Owns routing, grouping and the dispatchers. Without Start() nothing runs on its own: Tick() does
@@ -123,6 +129,13 @@ class NotificationService {
 
   // An alert changed state (the daemon calls this from its AlertChanged subscription).
   void OnAlertChanged(const std::string& alert_id);
+  // Scale-out: alerts taken over from another instance, with what their receivers were last told
+  // ("firing", "resolved" or "" for nothing of this episode): a firing alert already told joins
+  // its groups as told (no second announcement; its resolve is news); one not told yet, or a
+  // resolve not told yet, is announced as any change would be.
+  void Adopt(const std::vector<std::pair<std::string, std::string>>& alerts_told);
+  // Scale-out: alerts handed to another instance leave their groups without a notification.
+  void Release(const std::vector<std::string>& alert_ids);
   // One round at the clock's time: flush due groups into the outbox, deliver what is due.
   void Tick();
   // Sends a test notification to `receiver` now, outside the outbox and its rate limit.

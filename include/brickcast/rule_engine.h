@@ -75,6 +75,9 @@ class RuleEngine {
   void OnForecast(const ForecastProduced& produced);
   // Forgets evaluation state of these points' systems (their partition moved away).
   void Drop(const std::vector<std::string>& points);
+  // The alert manager's state of these alerts changed outside evaluation (taken over from another
+  // instance, or handed to one): re-read whether each is active.
+  void RefreshAlerts(const std::vector<std::string>& alert_ids);
 
   std::vector<RuleStatus> Status() const;
   RuleEngineCounters Counters() const;

@@ -232,7 +232,7 @@ AlertManager::AlertManager(std::unique_ptr<AlertStore> store, AlertManagerOption
 AlertManager::~AlertManager() = default;
 
 Status AlertManager::Restore() {
-  auto alerts = impl_->store->LoadAlerts();
+  auto alerts = impl_->options.restore_alerts ? impl_->store->LoadAlerts() : StatusOr<std::vector<Alert>>(std::vector<Alert>{});
   if (!alerts.ok()) return alerts.status();
   auto silences = impl_->store->LoadSilences();
   if (!silences.ok()) return silences.status();
@@ -246,6 +246,29 @@ Status AlertManager::Restore() {
   if (!impl_->alerts.empty())
     spdlog::info("alerts restored: {} ({} firing), {} silences", impl_->alerts.size(), firing, impl_->silences.size());
   return Status::Ok();
+}
+
+std::vector<Alert> AlertManager::Adopt(std::vector<Alert> incoming) {
+  std::vector<Alert> taken;
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  for (Alert& a : incoming) {
+    auto it = impl_->alerts.find(a.id);
+    if (it != impl_->alerts.end() && it->second.last_evaluated > a.last_evaluated) continue;
+    impl_->Persist(a);
+    taken.push_back(a);
+    impl_->alerts[a.id] = std::move(a);
+  }
+  return taken;
+}
+
+std::vector<std::string> AlertManager::Release(const std::vector<std::string>& ids) {
+  std::vector<std::string> released;
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  for (const std::string& id : ids) {
+    if (impl_->alerts.erase(id) > 0) released.push_back(id);
+    impl_->unsaved.erase(id);
+  }
+  return released;
 }
 
 void AlertManager::SetModel(std::shared_ptr<const BrickModel> model) {

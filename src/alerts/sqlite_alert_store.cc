@@ -40,69 +40,6 @@ const std::vector<const char*>& Migrations() {
   return kMigrations;
 }
 
-Json AlertToJson(const Alert& a) {
-  return Json{{"id", a.id},
-              {"rule", a.rule},
-              {"equipment", a.equipment},
-              {"equipment_class", a.equipment_class},
-              {"kind", RuleKindName(a.kind)},
-              {"severity", SeverityName(a.severity)},
-              {"points", a.points},
-              {"state", AlertStateName(a.state)},
-              {"predicted", a.predicted},
-              {"pending_since", a.pending_since},
-              {"starts_at", a.starts_at},
-              {"ends_at", a.ends_at},
-              {"normal_since", a.normal_since},
-              {"last_evaluated", a.last_evaluated},
-              {"crossing_time", a.crossing_time},
-              {"realised_at", a.realised_at},
-              {"was_firing", a.was_firing},
-              {"summary", a.summary},
-              {"action", a.action},
-              {"evidence", a.evidence},
-              {"acked_by", a.acked_by},
-              {"ack_comment", a.ack_comment},
-              {"acked_at", a.acked_at},
-              {"transitions", a.transitions}};
-}
-
-RuleKind KindFromName(const std::string& s) {
-  for (RuleKind k : {RuleKind::kThreshold, RuleKind::kForecastThreshold, RuleKind::kSensorHealth, RuleKind::kResidual}) {
-    if (s == RuleKindName(k)) return k;
-  }
-  return RuleKind::kThreshold;
-}
-
-Alert AlertFromJson(const Json& j) {
-  Alert a;
-  a.id = j.value("id", "");
-  a.rule = j.value("rule", "");
-  a.equipment = j.value("equipment", "");
-  a.equipment_class = j.value("equipment_class", "");
-  a.kind = KindFromName(j.value("kind", ""));
-  a.severity = ParseSeverity(j.value("severity", "warning")).value_or(Severity::kWarning);
-  a.points = j.value("points", std::vector<std::string>{});
-  a.state = ParseAlertState(j.value("state", "inactive")).value_or(AlertState::kInactive);
-  a.predicted = j.value("predicted", false);
-  a.pending_since = j.value("pending_since", int64_t{0});
-  a.starts_at = j.value("starts_at", int64_t{0});
-  a.ends_at = j.value("ends_at", int64_t{0});
-  a.normal_since = j.value("normal_since", int64_t{0});
-  a.last_evaluated = j.value("last_evaluated", int64_t{0});
-  a.crossing_time = j.value("crossing_time", int64_t{0});
-  a.realised_at = j.value("realised_at", int64_t{0});
-  a.was_firing = j.value("was_firing", false);
-  a.summary = j.value("summary", "");
-  a.action = j.value("action", "");
-  a.evidence = j.value("evidence", "");
-  a.acked_by = j.value("acked_by", "");
-  a.ack_comment = j.value("ack_comment", "");
-  a.acked_at = j.value("acked_at", int64_t{0});
-  a.transitions = j.value("transitions", uint64_t{0});
-  return a;
-}
-
 Json SilenceToJson(const Silence& s) {
   return Json{{"id", s.id},           {"matchers", s.matchers.labels}, {"starts_at", s.starts_at},
               {"ends_at", s.ends_at}, {"author", s.author},            {"comment", s.comment},
@@ -343,7 +280,7 @@ class SqliteAlertStore : public AlertStore {
                       "ON CONFLICT(id) DO UPDATE SET rule=?2, equipment=?3, state=?4, data=?5");
     if (!st.ok()) return st.Error("save alert");
     st.Bind(1, a.id).Bind(2, a.rule).Bind(3, a.equipment).Bind(4, std::string(AlertStateName(a.state)));
-    st.Bind(5, AlertToJson(a).dump(-1, ' ', false, Json::error_handler_t::replace));
+    st.Bind(5, EncodeAlert(a));
     return st.Step() == SQLITE_DONE ? Status::Ok() : st.Error("save alert " + a.id);
   }
 
@@ -384,9 +321,9 @@ class SqliteAlertStore : public AlertStore {
     std::vector<Alert> out;
     int rc;
     while ((rc = st.Step()) == SQLITE_ROW) {
-      Json j = Json::parse(st.Text(0), nullptr, false);
-      if (j.is_discarded()) return Status::DataLoss("alert database: an alert row is not valid JSON");
-      out.push_back(AlertFromJson(j));
+      auto alert = DecodeAlert(st.Text(0));
+      if (!alert.ok()) return Status::DataLoss("alert database: " + alert.status().message());
+      out.push_back(std::move(*alert));
     }
     if (rc != SQLITE_DONE) return st.Error("load alerts");
     return out;

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "app/alert_changelog.h"
 #include "app/file_replay_source.h"
 #include "brickcast/logging.h"
 #include "brickcast/alerts.h"
@@ -96,6 +97,7 @@ struct Daemon::Impl {
   Snapshot<RuleSet> rules;
   std::unique_ptr<AlertManager> alerts;
   std::unique_ptr<RuleEngine> rule_engine;
+  std::unique_ptr<AlertChangelog> changelog;  // scale-out only (kafka.alert_changelog_topic)
   MemoryTrimmer trimmer;  // gives the allocator's free pages back once a minute (process_memory.h)
   // Replaced whole by a reload that changes `notify`; readers take a reference under the lock.
   mutable std::mutex notify_mu;
@@ -106,6 +108,8 @@ struct Daemon::Impl {
   }
   // Who listens to what (docs/architecture.md); last, so they go before what they call.
   std::vector<std::unique_ptr<EventBus::Subscription>> subscriptions;
+  EventBus::Subscription* rules_subscription = nullptr;      // drained before a handover
+  EventBus::Subscription* changelog_subscription = nullptr;  // (both owned by `subscriptions`)
 
   Lifecycle lifecycle;
   bool services_added = false;
@@ -206,6 +210,7 @@ Status Daemon::Impl::StartBroker() {
   if (!kc.dead_letter_topic.empty()) topics.push_back(kc.dead_letter_topic);
   if (!kc.alerts_topic.empty()) topics.push_back(kc.alerts_topic);
   if (!kc.forecasts_topic.empty()) topics.push_back(kc.forecasts_topic);
+  if (!kc.alert_changelog_topic.empty()) topics.push_back(kc.alert_changelog_topic);  // co-partitioned
   auto started_broker = EmbeddedBroker::Start(kc.embedded_brokers, topics, kc.embedded_partitions);
   if (!started_broker.ok()) return started_broker.status();
   broker = std::move(*started_broker);
@@ -363,6 +368,8 @@ Status Daemon::Impl::StartAlerts() {
   o.zone = c.site.zone;
   o.retention_ms = c.alerts.retention_days * 86'400'000;
   o.retention_rows = c.alerts.retention_transitions;
+  // With a changelog, alert state comes with the partitions this instance is assigned.
+  o.restore_alerts = c.kafka.alert_changelog_topic.empty() || bootstrap.empty();
   for (size_t i = 0; i < c.alerts.mute_windows.size(); ++i) {
     const MuteWindowConfig& m = c.alerts.mute_windows[i];
     MuteWindow w{m.name, m.weekdays, m.start_minute, m.end_minute, AlertMatchers{m.matchers}};
@@ -382,6 +389,17 @@ Status Daemon::Impl::StartAlerts() {
   if (service != nullptr) lookup = [service](const std::string& point) { return service->Get(point); };
   rule_engine = std::make_unique<RuleEngine>(store, std::move(lookup), *registry, *alerts);
   rule_engine->SetRules(rules.Get(), model.Get());
+  if (!c.kafka.alert_changelog_topic.empty() && !bootstrap.empty()) {
+    AlertChangelogOptions co;
+    co.client = Client();
+    co.topic = c.kafka.alert_changelog_topic;
+    co.instance = EffectiveInstanceId(c.kafka);
+    co.clock = &clock;
+    auto made = AlertChangelog::Create(co, *alerts, *rule_engine, [this] { return Notifications(); });
+    if (!made.ok()) return made.status();
+    changelog = std::move(*made);
+    spdlog::info("alert state follows the partitions through {}", co.topic);
+  }
   return Status::Ok();
 }
 
@@ -389,6 +407,10 @@ StatusOr<std::shared_ptr<NotificationService>> Daemon::Impl::MakeNotifications(c
   NotificationServiceOptions o;
   o.clock = &clock;
   o.site = c.site.name;
+  if (changelog) {
+    AlertChangelog* log = changelog.get();
+    o.on_told = [log](const std::vector<std::pair<std::string, bool>>& told) { log->OnTold(told); };
+  }
   auto made = NotificationService::Create(c.notify, alerts.get(), o);
   if (!made.ok()) return made.status();
   return std::shared_ptr<NotificationService>(std::move(*made));
@@ -431,6 +453,7 @@ void Daemon::Impl::RegisterMetrics() {
   if (forecast) metrics.Register("forecast", [this](MetricWriter& w) { CollectForecastMetrics(*forecast, w); });
   metrics.Register("rules", [this](MetricWriter& w) { CollectRuleMetrics(*rule_engine, w); });
   metrics.Register("alerts", [this](MetricWriter& w) { CollectAlertMetrics(*alerts, w); });
+  if (changelog) metrics.Register("alert changelog", [this](MetricWriter& w) { changelog->Collect(w); });
   metrics.Register("notifications", [this](MetricWriter& w) {
     if (auto n = Notifications()) n->Collect(w);
   });
@@ -497,6 +520,15 @@ Status Daemon::Impl::Subscribe() {
         }
       },
       4096, Overflow::kBlock));
+  rules_subscription = subscriptions.back().get();
+  // Scale-out: alert transitions to the changelog, with the partition each point comes from.
+  if (changelog) {
+    AlertChangelog* log = changelog.get();
+    subscriptions.push_back(events.Subscribe(
+        "alert changelog", {EventKind<ObservationsApplied>(), EventKind<AlertChanged>()},
+        [log](const Event& e) { log->OnEvent(e); }, 65536, Overflow::kBlock));
+    changelog_subscription = subscriptions.back().get();
+  }
   // Every alert transition reaches the notification pipeline (blocking: none may be lost).
   subscriptions.push_back(events.Subscribe(
       "notifications", {EventKind<AlertChanged>()},
@@ -547,6 +579,16 @@ Status Daemon::Impl::StartKafka() {
   o.session_timeout_ms = EffectiveSessionTimeoutMs(cfg().kafka);
   o.group_instance_id = EffectiveInstanceId(cfg().kafka);
   o.clock = &clock;
+  if (changelog) {
+    // A partition's alerts arrive before its data; they leave once its data is evaluated and
+    // their last state is written.
+    o.on_assign = [this](const std::vector<int32_t>& partitions) { changelog->Restore(partitions); };
+    o.on_revoke = [this](const std::vector<int32_t>& partitions) {
+      if (rules_subscription) rules_subscription->Drain();
+      if (changelog_subscription) changelog_subscription->Drain();
+      changelog->Handover(partitions);
+    };
+  }
   kafka = std::make_unique<KafkaSource>(o, *ingestor, store, &events);
   BRICKCAST_RETURN_IF_ERROR(kafka->Start());
   KafkaSource* consumer = kafka.get();

@@ -141,6 +141,12 @@ const Schema& RootSchema() {
       {"alerts_topic", FieldType::kString, "",
        "Publish each alert firing or resolving here (Alertmanager webhook v4 alert JSON, keyed by fingerprint); "
        "empty: none."},
+      {"alert_changelog_topic", FieldType::kString, "",
+       "Scale-out: alert state follows the input partitions through this topic (each alert's state keyed by "
+       "fingerprint, in the partition of its equipment's input: create it with the input topic's partition count, "
+       "cleanup.policy=compact). An instance restores a partition's alerts from it before consuming the "
+       "partition, so several instances in one group neither repeat nor lose notifications. Empty: alert state is "
+       "this instance's own (SQLite)."},
       {"forecasts_topic", FieldType::kString, "",
        "Publish each forecast here (JSON: point, equipment, model, times, values, lower, upper; keyed by "
        "equipment); empty: none."},
@@ -663,6 +669,9 @@ StatusOr<Config> LoadConfigText(const std::string& json_text, const std::string&
     c.kafka.dead_letter_topic = k["dead_letter_topic"];
     c.kafka.alerts_topic = k["alerts_topic"];
     c.kafka.forecasts_topic = k["forecasts_topic"];
+    c.kafka.alert_changelog_topic = k["alert_changelog_topic"];
+    if (!c.kafka.alert_changelog_topic.empty() && c.kafka.brokers.empty())
+      errors.push_back("/kafka/alert_changelog_topic: the changelog needs kafka.brokers");
     c.kafka.forecasts_format = k["forecasts_format"];
     if ((!c.kafka.alerts_topic.empty() || !c.kafka.forecasts_topic.empty()) && c.kafka.brokers.empty())
       errors.push_back("/kafka/alerts_topic: output topics need kafka.brokers");

@@ -83,7 +83,7 @@ IngestReport Ingestor::IngestMessage(std::string_view payload, const MessageOrig
   report.parsed = parsed.observations.size();
   report.rejected = report.errors.size();  // observation-level parse errors
   if (report.message_failed) report.rejected = 0;
-  Store(std::move(parsed.observations), &report);
+  Store(std::move(parsed.observations), origin.partition, &report);
   Record(report, origin, payload);
   return report;
 }
@@ -91,12 +91,12 @@ IngestReport Ingestor::IngestMessage(std::string_view payload, const MessageOrig
 IngestReport Ingestor::IngestObservations(std::vector<Observation> observations, std::string_view source) {
   IngestReport report;
   report.parsed = observations.size();
-  Store(std::move(observations), &report);
+  Store(std::move(observations), -1, &report);
   Record(report, MessageOrigin{std::string(source)}, {});
   return report;
 }
 
-void Ingestor::Store(std::vector<Observation>&& observations, IngestReport* report) {
+void Ingestor::Store(std::vector<Observation>&& observations, int32_t partition, IngestReport* report) {
   for (Observation& obs : observations) {
     report->latest_time = std::max(report->latest_time, obs.time);
     report->earliest_time = report->earliest_time == 0 ? obs.time : std::min(report->earliest_time, obs.time);
@@ -131,7 +131,7 @@ void Ingestor::Store(std::vector<Observation>&& observations, IngestReport* repo
   }
   // Published with no lock of ours held; the store's own locks are released too.
   if (events_ != nullptr && !report->points.empty())
-    events_->Publish(ObservationsApplied{report->points, report->latest_time, report->earliest_time});
+    events_->Publish(ObservationsApplied{report->points, report->latest_time, report->earliest_time, partition});
 }
 
 void Ingestor::Record(const IngestReport& report, const MessageOrigin& origin, std::string_view payload) {

@@ -55,9 +55,14 @@ StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(const KafkaClient
 }
 
 Status KafkaProducer::Produce(const std::string& topic, std::string_view key, std::string_view payload) {
+  return ProduceToPartition(topic, RD_KAFKA_PARTITION_UA, key, payload);
+}
+
+Status KafkaProducer::ProduceToPartition(const std::string& topic, int32_t partition, std::string_view key,
+                                         std::string_view payload) {
   for (int attempt = 0;; ++attempt) {
     rd_kafka_resp_err_t e = rd_kafka_producev(
-        impl_->rk, RD_KAFKA_V_TOPIC(topic.c_str()),
+        impl_->rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
         RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
         RD_KAFKA_V_VALUE(const_cast<char*>(payload.data()), payload.size()),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);

@@ -71,6 +71,12 @@ struct KafkaSource::Impl {
     idle_cv.wait_for(lock, std::chrono::seconds(60), [&] { return !busy; });
   }
 
+  static std::vector<int32_t> PartitionNumbers(const rd_kafka_topic_partition_list_t* parts) {
+    std::set<int32_t> numbers;
+    for (int i = 0; i < parts->cnt; ++i) numbers.insert(parts->elems[i].partition);
+    return {numbers.begin(), numbers.end()};
+  }
+
   void OnAssign(rd_kafka_topic_partition_list_t* parts) {
     // Where to start each partition: far enough back to rebuild its windows, but never past the
     // committed offset (that would skip unapplied messages).
@@ -118,6 +124,7 @@ struct KafkaSource::Impl {
     std::string list;
     for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
     spdlog::info("kafka assigned partitions: {}", list);
+    if (options.on_assign) options.on_assign(PartitionNumbers(parts));  // before anything is fetched
     e = rd_kafka_assign(rk, parts);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) spdlog::error("kafka assign: {}", rd_kafka_err2str(e));
     if (events != nullptr) events->Publish(event);
@@ -131,6 +138,7 @@ struct KafkaSource::Impl {
       rd_kafka_resp_err_t e = rd_kafka_commit(rk, nullptr, 0);
       if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
         spdlog::warn("kafka commit on revoke: {}", rd_kafka_err2str(e));
+      if (options.on_revoke) options.on_revoke(PartitionNumbers(parts));  // applied, not yet dropped
     }
     size_t dropped = 0;
     PartitionsRevoked event;
@@ -446,6 +454,15 @@ void KafkaSource::Stop(std::chrono::milliseconds timeout) {
     std::lock_guard<std::mutex> lock(d.mu);
     down = d.brokers_down;
   }
+  if (!down && d.options.on_revoke) {
+    // Leaving the group hands every partition over: its state goes first, as on a revoke.
+    std::set<int32_t> numbers;
+    {
+      std::lock_guard<std::mutex> lock(d.mu);
+      for (const auto& [topic, partition] : d.assigned) numbers.insert(partition);
+    }
+    if (!numbers.empty()) d.options.on_revoke({numbers.begin(), numbers.end()});
+  }
   if (!down) {
     rd_kafka_resp_err_t e = rd_kafka_commit(d.rk, nullptr, 1 /* async */);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
@@ -597,6 +614,62 @@ StatusOr<std::map<int32_t, int64_t>> CommittedOffsets(const KafkaClientOptions& 
   rd_kafka_destroy(*rk);
   if (!status.ok()) return status;
   return out;
+}
+
+Status ReadPartitionsToEnd(const KafkaClientOptions& options, const std::string& topic,
+                           const std::vector<int32_t>& partitions,
+                           const std::function<void(int32_t, std::string_view, std::string_view)>& record,
+                           std::chrono::milliseconds timeout) {
+  if (partitions.empty()) return Status::Ok();
+  const auto deadline = Steady::now() + timeout;
+  auto rk = NewClient(options, RD_KAFKA_CONSUMER,
+                      {{"group.id", "brickcast-changelog-reader"}, {"enable.auto.commit", "false"},
+                       {"enable.partition.eof", "false"}, {"fetch.wait.max.ms", "10"}});
+  if (!rk.ok()) return rk.status();
+  Status status;
+  // Where each partition ends now; records produced after this call are not waited for.
+  std::map<int32_t, int64_t> end;
+  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
+  for (int32_t p : partitions) {
+    int64_t lo = 0, hi = 0;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Steady::now()).count();
+    rd_kafka_resp_err_t e =
+        rd_kafka_query_watermark_offsets(*rk, topic.c_str(), p, &lo, &hi, static_cast<int>(std::max<int64_t>(1, left)));
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      status = Status::Unavailable("kafka " + kafka::PartitionName(topic, p) + " watermarks: " + rd_kafka_err2str(e));
+      break;
+    }
+    if (hi <= lo) continue;
+    end[p] = hi;
+    rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = lo;
+  }
+  if (status.ok() && !end.empty()) {
+    rd_kafka_resp_err_t e = rd_kafka_assign(*rk, parts);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) status = Status::Unavailable(std::string("kafka assign: ") + rd_kafka_err2str(e));
+    while (status.ok() && !end.empty()) {
+      if (Steady::now() >= deadline) {
+        status = Status::DeadlineExceeded("kafka " + topic + ": " + std::to_string(end.size()) +
+                                          " partitions not read to their end in " + std::to_string(timeout.count()) + " ms");
+        break;
+      }
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(*rk, 100);
+      if (m == nullptr) continue;
+      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        auto it = end.find(m->partition);
+        if (it != end.end() && m->offset < it->second) {
+          record(m->partition, std::string_view(static_cast<const char*>(m->key), m->key_len),
+                 std::string_view(static_cast<const char*>(m->payload), m->len));
+          if (m->offset + 1 >= it->second) end.erase(it);
+        }
+      } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        spdlog::warn("kafka {} read: {}", topic, rd_kafka_message_errstr(m));
+      }
+      rd_kafka_message_destroy(m);
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(parts);
+  rd_kafka_destroy_flags(*rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+  return status;
 }
 
 StatusOr<std::map<int32_t, int64_t>> HighWatermarks(const KafkaClientOptions& options, const std::string& topic) {

@@ -155,6 +155,23 @@ void Grouper::Update(const NotifyAlert& alert, UnixMillis now, bool untold) {
   }
 }
 
+void Grouper::AdoptTold(const NotifyAlert& alert, UnixMillis now) {
+  const auto labels = alert.Labels();
+  for (const RouteNode* route : tree_->Match(labels)) {
+    Group& g = GroupFor(route, labels, alert.id, now);
+    g.alerts[alert.id] = alert;
+    g.sent_firing.insert(alert.id);
+    if (g.last_sent == 0) g.last_sent = now;  // the repeat interval runs from the takeover
+  }
+}
+
+void Grouper::Release(const std::string& alert_id) {
+  for (auto& [key, g] : groups_) {
+    g.alerts.erase(alert_id);
+    g.sent_firing.erase(alert_id);
+  }
+}
+
 std::vector<GroupFlush> Grouper::Flush(UnixMillis now, const std::function<bool(NotifyAlert*)>& refresh,
                                        const std::function<bool(const std::string&)>& quiet,
                                        const std::function<bool(const std::string&)>& send_resolved) {

@@ -68,6 +68,11 @@ class Grouper {
   // The alert's current state (firing or resolved) into every group its labels route to. `untold`:
   // it fired and no notification has held it since (after a restart), so a resolve is still news.
   void Update(const NotifyAlert& alert, UnixMillis now, bool untold = false);
+  // A firing alert whose receivers were told by another instance: it joins its groups as already
+  // sent (no announcement; its resolve will be news). A group it creates counts as told at `now`.
+  void AdoptTold(const NotifyAlert& alert, UnixMillis now);
+  // The alert leaves every group, silently (its partition went to another instance).
+  void Release(const std::string& alert_id);
   // Flushes the groups due at `now`. `refresh` gives an alert's current state (false: it is gone);
   // `quiet` says whether a firing alert is silenced, muted, inhibited or acknowledged;
   // `send_resolved` whether a receiver wants resolved notices.

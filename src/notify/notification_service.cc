@@ -172,6 +172,11 @@ struct NotificationService::Impl {
         spdlog::error("notifications: cannot write the outbox: {}", st.message());
         continue;
       }
+      if (!told.empty() && options.on_told) {
+        std::vector<std::pair<std::string, bool>> what;
+        for (const NotifyAlert& a : f.notification.alerts) what.emplace_back(a.id, a.firing);
+        options.on_told(what);  // recorded before anything of it is delivered
+      }
       if (r != nullptr) Wake(r);
     }
   }
@@ -405,6 +410,37 @@ void NotificationService::OnAlertChanged(const std::string& alert_id) {
     s.woken = true;
   }
   s.wake.notify_all();
+}
+
+void NotificationService::Adopt(const std::vector<std::pair<std::string, std::string>>& alerts_told) {
+  Impl& s = *impl_;
+  if (s.by_name.empty() || alerts_told.empty()) return;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    const UnixMillis now = s.Now();
+    for (const auto& [id, told] : alerts_told) {
+      auto v = s.alerts->Get(id);
+      if (!v) continue;
+      const Alert& alert = v->alert;
+      const bool firing = alert.state == AlertState::kFiring || (alert.state == AlertState::kNoData && alert.was_firing);
+      NotifyAlert a = NotifyAlert::From(alert, s.options.site);
+      if (firing && told == "firing") {
+        s.grouper->AdoptTold(a, now);
+      } else if (firing || (alert.state == AlertState::kResolved && told != "resolved")) {
+        // Not told yet: announced as here (a resolve counts as news: the fault came and went, or
+        // its firing was told by the instance before).
+        s.grouper->Update(a, now, /*untold=*/true);
+      }
+    }
+    s.woken = true;
+  }
+  s.wake.notify_all();
+}
+
+void NotificationService::Release(const std::vector<std::string>& alert_ids) {
+  Impl& s = *impl_;
+  std::lock_guard<std::mutex> lock(s.mu);
+  for (const std::string& id : alert_ids) s.grouper->Release(id);
 }
 
 void NotificationService::Tick() {

@@ -686,6 +686,22 @@ void RuleEngine::Drop(const std::vector<std::string>& points) {
   }
 }
 
+void RuleEngine::RefreshAlerts(const std::vector<std::string>& alert_ids) {
+  if (alert_ids.empty()) return;
+  const std::set<std::string> ids(alert_ids.begin(), alert_ids.end());
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  Impl& e = *impl_;
+  auto refresh = [&](BindingState& b) {
+    if (!ids.count(b.binding.alert_id)) return;
+    auto state = e.alerts.StateOf(b.binding.alert_id);
+    b.active = state && IsActive(*state);
+  };
+  for (auto& [name, sys] : e.systems) {
+    for (BindingState& b : sys.bindings) refresh(b);
+  }
+  for (auto& b : e.forecast_bindings) refresh(*b);
+}
+
 std::vector<RuleStatus> RuleEngine::Status() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   std::vector<RuleStatus> out;

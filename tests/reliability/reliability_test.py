@@ -16,6 +16,9 @@
                  published meanwhile; SIGTERM during an outage ends within the grace
   clock-step     the wall clock stepped back an hour and forward two under a running daemon
                  (libfaketime): it stays up, counts the steps, its notification timers follow
+  scale-out      three instances in one group with the alert changelog: partitions spread, one
+                 killed with SIGKILL mid-stream and restarted; every episode notified firing and
+                 resolved, none twice, each alert held by one instance
   kill9          kill -9 of the daemon at 20 random points while it consumes from a broker that
                  outlives it (`brickcast broker`) and notifies a webhook: nothing lost from the store,
                  the alert history or the notifications, nothing told twice
@@ -343,9 +346,10 @@ def smtp_outage(work):
 class Broker:
     """`brickcast broker`: a Kafka-protocol broker in its own process, which outlives the daemons."""
 
-    def __init__(self, work, partitions=4):
+    def __init__(self, work, partitions=4, topics=()):
         address = os.path.join(work, "broker.addr")
-        self.proc = subprocess.Popen([BINARY, "broker", "--partitions", str(partitions), "--address-file", address],
+        self.proc = subprocess.Popen([BINARY, "broker", "--partitions", str(partitions), "--address-file", address] +
+                                     [a for t in topics for a in ("--topic", t)],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for line in self.proc.stdout:  # "kafka broker listening on ..." once the address file is written
             if "listening on" in line:
@@ -547,6 +551,138 @@ def kill9(work):
         hook.stop()
 
 
+SCALE_UNITS, SCALE_MINUTES = 6, 240
+
+
+def scale_out(work):
+    """Three instances in one consumer group on a broker that outlives them, alert state following
+    the partitions through the changelog topic: partitions spread; one instance killed with SIGKILL
+    mid-stream, its partitions move and their alerts are restored on the survivors; it restarts and
+    rejoins. Every episode of every unit is notified firing and resolved, none under two
+    idempotency keys, none that is not in the data, and each alert is held by exactly one instance."""
+    iso = lambda minute: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(KILL9_T0 + 60 * minute))
+    # Ten-minute blocks high (above the rule's limit) and low in turn, shifted per unit; low at the end.
+    sat = lambda unit, minute: 35.0 if minute < SCALE_MINUTES - KILL9_BLOCK and (minute // KILL9_BLOCK + unit) % 2 == 0 else 20.0
+    episodes = {}
+    for u in range(SCALE_UNITS):
+        eps, start = [], None
+        for m in range(SCALE_MINUTES):
+            high = sat(u, m) > 30
+            if high and start is None:
+                start = m
+            elif not high and start is not None:
+                eps.append(start)
+                start = None
+        episodes[f"AHU{u}"] = eps
+    model = "@prefix b: <urn:b#> .\n" + "".join(
+        f"b:AHU{u} a brick:AHU ; brick:hasPoint b:AHU{u}_SAT .\n"
+        f"b:AHU{u}_SAT a brick:Supply_Air_Temperature_Sensor ; brick:hasUnit unit:DEG_C .\n" for u in range(SCALE_UNITS))
+    messages = os.path.join(work, "messages.ttl")
+    with open(messages, "w") as f:
+        for m in range(SCALE_MINUTES):
+            for u in range(SCALE_UNITS):
+                f.write(f'# brickcast:message\n<urn:b#AHU{u}_SAT> <https://brickschema.org/schema/Brick#lastKnownValue> '
+                        f'[ <https://brickschema.org/schema/Brick#value> "{sat(u, m)}"^^<http://www.w3.org/2001/XMLSchema#double> ; '
+                        f'<https://brickschema.org/schema/Brick#timestamp> "{iso(m)}"^^<http://www.w3.org/2001/XMLSchema#dateTime> ] .\n\n')
+    with open(os.path.join(work, "model.ttl"), "w") as f:
+        f.write(model)
+    with open(os.path.join(work, "replay.json"), "w") as f:
+        json.dump({"brick": {"models": ["model.ttl"]}}, f)
+    changelog = "brickcast.alert-state"
+    broker = Broker(work, partitions=SCALE_UNITS, topics=["brickcast.observations", changelog])
+    hook = Hook()
+    group = "rel-scale-out"
+    extra = {"kafka": {"brokers": broker.bootstrap, "group_id": group, "commit_interval_ms": 200,
+                       "session_timeout_ms": 3500, "properties": {"heartbeat.interval.ms": "500"},
+                       "rebuild_from": "log_start", "alert_changelog_topic": changelog},
+             "store": {"step_seconds": 60, "window_steps": 1000},
+             "notify": {"receivers": [{"name": "hook", "kind": "webhook", "url": hook.url}],
+                        "route": {"receiver": "hook", "group_by": ["..."], "group_wait": "0s",
+                                  "group_interval": "1ms", "repeat_interval": "24h"},
+                        "retry_initial": "100ms", "retry_max": "1s"}}
+    names = ["a", "b", "c"]
+    for n in names:
+        os.makedirs(os.path.join(work, n))
+    ports = {n: free_port() for n in names}
+    start = lambda n: Daemon(os.path.join(work, n), extra, port=ports[n], model=model).ready()
+    daemons = {}
+    replay = None
+
+    def assigned(d):
+        status, body = request(d.base + "/readyz")
+        return json.loads(body).get("kafka", {}).get("assigned", []) if status in (200, 503) else []
+
+    def spread(ds, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            parts = [assigned(d) for d in ds]
+            if all(parts) and sum(len(p) for p in parts) == SCALE_UNITS:
+                return parts
+            threading.Event().wait(0.2)  # polling three APIs: no single event says "the group is stable"
+        return [assigned(d) for d in ds]
+
+    try:
+        for n in names:
+            daemons[n] = start(n)
+        parts = spread(list(daemons.values()))
+        check(all(parts) and sum(len(p) for p in parts) == SCALE_UNITS,
+              f"the {SCALE_UNITS} partitions spread over the three instances ({[len(p) for p in parts]})")
+        replay = subprocess.Popen([BINARY, "replay", "--brokers", broker.bootstrap, "--topic", "brickcast.observations",
+                                   "--group", group, "--max-lag", "5", "--max", "-c", os.path.join(work, "replay.json"),
+                                   messages], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        total = sum(len(e) for e in episodes.values())
+        check(hook.wait_for(lambda ds: len(ds) >= total // 2, 120), "half the episodes notified before the kill")
+        victim = max(daemons, key=lambda n: len(assigned(daemons[n])))
+        moved = assigned(daemons[victim])
+        survivors = [d for n, d in daemons.items() if n != victim]
+        restores = lambda d: len([l for l in d.lines if "alert changelog" in l and "restored" in l])
+        before = [restores(d) for d in survivors]
+        daemons[victim].kill()
+        parts = spread(survivors)
+        check(sum(len(p) for p in parts) == SCALE_UNITS,
+              f"the killed instance's partitions {moved} moved to the survivors ({parts})")
+        check(any(restores(d) > b for d, b in zip(survivors, before)),
+              "the survivors restored the moved partitions' alerts from the changelog before consuming them")
+        daemons[victim] = start(victim)
+        parts = spread(list(daemons.values()))
+        check(all(parts), f"the restarted instance rejoined and got partitions ({[len(p) for p in parts]})")
+
+        def told(deliveries):
+            out = {}
+            for key, body in deliveries:
+                for alert in body["alerts"]:
+                    out.setdefault((alert["labels"]["equipment"], alert["status"], alert["startsAt"]), set()).add(key)
+            return out
+
+        def complete(deliveries):
+            t = told(deliveries)
+            return all((u, status, iso(s)) in t for u, eps in episodes.items() for s in eps for status in ("firing", "resolved"))
+        check(hook.wait_for(complete, 180), "every episode of every unit was notified firing and resolved")
+        check(replay.wait(60) == 0, "the replay published every message")
+        t = told(hook.deliveries)
+        twice = {k: v for k, v in t.items() if len(v) > 1}
+        check(not twice, f"no episode told twice under different idempotency keys {list(twice.items())[:3]}")
+        unexpected = [k for k in t if k[2] not in {iso(s) for s in episodes.get(k[0], [])}]
+        check(not unexpected, f"no notification of an episode that is not in the data {unexpected[:3]}")
+        for u in episodes:
+            holders = []
+            for n, d in daemons.items():
+                _, body = request(d.base + "/api/v1/alerts?state=all&equipment=" + u)
+                holders += [(n, a["state"]) for a in json.loads(body)["alerts"] if a["rule"] == "sat-high"]
+            check(len(holders) == 1 and holders[0][1] == "resolved",
+                  f"{u}: its alert is held by exactly one instance, resolved ({holders})")
+        keys = [k for k, _ in hook.deliveries]
+        print(f"  (killed {victim} holding {moved}; {len(set(keys))} notifications, "
+              f"{len(keys) - len(set(keys))} deliveries repeated under their key)")
+    finally:
+        for d in daemons.values():
+            d.stop()
+        if replay is not None and replay.poll() is None:
+            replay.kill()
+        broker.stop()
+        hook.stop()
+
+
 def lkv_messages(path, point, values, t0=KILL9_T0):
     """A replay file: one lastKnownValue message per minute from t0, `values` in order."""
     with open(path, "w") as f:
@@ -710,7 +846,7 @@ def clock_step(work):
 
 
 SCENARIOS = {"corrupt-db": corrupt_db, "bad-model": bad_model, "flood": flood, "full-disk": full_disk, "smtp-outage": smtp_outage,
-             "broker-outage": broker_outage, "clock-step": clock_step, "kill9": kill9}
+             "broker-outage": broker_outage, "clock-step": clock_step, "kill9": kill9, "scale-out": scale_out}
 
 
 def main():
@@ -723,8 +859,10 @@ def main():
             SCENARIOS[name](work)
         except AssertionError as e:
             print(f"  FAIL - {e}")
-            with open(os.path.join(work, "daemon.log")) as f:
-                print("  daemon log (tail):\n" + "".join(f.readlines()[-20:]))
+            for d, _, files in sorted(os.walk(work)):
+                if "daemon.log" in files:
+                    with open(os.path.join(d, "daemon.log")) as f:
+                        print(f"  {os.path.relpath(d, work)}/daemon.log (tail):\n" + "".join(f.readlines()[-20:]))
             failed.append(name)
         finally:
             if name not in failed:

@@ -329,6 +329,42 @@ TEST(SqliteAlertStoreTest, FiringAlertsAndSilencesSurviveARestart) {
   EXPECT_EQ(alerts.Get(id)->alert.starts_at, kT0);
 }
 
+TEST_F(AlertLifecycleTest, AlertsTakenOverContinueTheirEpisodeAndHandedOverLeave) {
+  RuleBinding b{Rule(R"({"id": "g", "kind": "threshold", "applies_to": "AHU", "limit": 30, "for": "10m",
+                        "inputs": {"SAT": "Supply_Air_Temperature_Sensor"}})"),
+                "urn:b#AHU1", {{"SAT", "urn:b#SAT"}}};
+  const std::string id = AlertFingerprint("g", "urn:b#AHU1");
+  // Another instance's state of the alert, as its changelog record carries it: pending for 5 min.
+  Alert theirs;
+  theirs.id = id;
+  theirs.rule = "g";
+  theirs.equipment = "urn:b#AHU1";
+  theirs.kind = RuleKind::kG36;
+  theirs.points = {"urn:b#SAT"};
+  theirs.state = AlertState::kPending;
+  theirs.pending_since = kT0;
+  theirs.last_evaluated = kT0 + kStep;
+  auto decoded = DecodeAlert(EncodeAlert(theirs));
+  ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+  EXPECT_EQ(decoded->kind, RuleKind::kG36) << "the kind survives the record";
+  EXPECT_EQ(decoded->pending_since, kT0);
+  EXPECT_FALSE(DecodeAlert("{\"state\": 3}").ok());
+  EXPECT_FALSE(DecodeAlert("not json").ok());
+
+  ASSERT_EQ(alerts_.Adopt({*decoded}).size(), 1u);
+  // Steps it already judged are not judged again; the next one completes its `for` (10 min).
+  EXPECT_EQ(StateAfter(b, Outcome::kNormal, 1), AlertState::kPending);
+  EXPECT_EQ(StateAfter(b, Outcome::kFault, 2), AlertState::kFiring);
+  EXPECT_EQ(alerts_.Get(id)->alert.starts_at, kT0 + 2 * kStep);
+  // An older record does not replace what this instance judged since.
+  EXPECT_TRUE(alerts_.Adopt({*decoded}).empty());
+  EXPECT_EQ(alerts_.Get(id)->alert.state, AlertState::kFiring);
+
+  EXPECT_EQ(alerts_.Release({id, "unknown"}), std::vector<std::string>{id});
+  EXPECT_FALSE(alerts_.Get(id).has_value());
+  EXPECT_TRUE(alerts_.List(AlertFilter{}).empty());
+}
+
 TEST(SqliteAlertStoreTest, ACorruptFileIsAClearErrorAndIsKept) {
   testing::TempDir dir;
   const std::string db = dir.File("alerts.db", std::string(8192, 'x'));

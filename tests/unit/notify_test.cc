@@ -332,6 +332,29 @@ TEST_F(GrouperTest, RestoredLogPreventsReannouncingAfterARestart) {
   EXPECT_FALSE(resolved[0].notification.Firing());
 }
 
+TEST_F(GrouperTest, AlertsTakenOverAreNotReannouncedAndAlertsHandedOverLeaveQuietly) {
+  // Another instance told a1 firing; this one takes it over: nothing at the flush, its resolve is news.
+  grouper_->AdoptTold(Alert("a1", "AHU-1", true), kT0);
+  state_["a1"] = Alert("a1", "AHU-1", true);
+  EXPECT_TRUE(Flush(kT0 + 30'000).empty()) << "already told by the instance before";
+  Set(Alert("a1", "AHU-1", false), kT0 + 400'000);
+  auto resolved = Flush(kT0 + 400'000);
+  ASSERT_EQ(resolved.size(), 1u);
+  EXPECT_FALSE(resolved[0].notification.Firing());
+  // Two firing alerts told in one group; one is handed over: the other is not told again for it.
+  Set(Alert("b1", "AHU-2", true), kT0 + 500'000);
+  Set(Alert("b2", "AHU-2", true), kT0 + 500'000);
+  ASSERT_EQ(Flush(kT0 + 530'000).size(), 1u);
+  grouper_->Release("b1");
+  state_.erase("b1");
+  EXPECT_TRUE(Flush(kT0 + 900'000).empty()) << "a handover is no news to receivers";
+  Set(Alert("b2", "AHU-2", false), kT0 + 1'000'000);
+  auto b2 = Flush(kT0 + 1'000'000);
+  ASSERT_EQ(b2.size(), 1u);
+  ASSERT_EQ(b2[0].notification.alerts.size(), 1u);
+  EXPECT_EQ(b2[0].notification.alerts[0].id, "b2");
+}
+
 // A notifier that answers from a script and records what it was asked to send.
 class ScriptedNotifier : public Notifier {
  public:
