@@ -671,6 +671,13 @@ def scale_out(work):
                 holders += [(n, a["state"]) for a in json.loads(body)["alerts"] if a["rule"] == "sat-high"]
             check(len(holders) == 1 and holders[0][1] == "resolved",
                   f"{u}: its alert is held by exactly one instance, resolved ({holders})")
+            # The owner's window holds the unit's whole history, rebuilt from the partition if it moved.
+            _, body = request(daemons[holders[0][0]].base + f"/api/v1/points/urn:b%23{u}_SAT/series")
+            series = json.loads(body)
+            got = {time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts / 1000)) if isinstance(ts, (int, float)) else ts: v
+                   for ts, v in zip(series["times"], series["values"]) if v is not None}
+            missing = [m for m in range(SCALE_MINUTES - 1) if got.get(iso(m)) != sat(int(u[3:]), m)]
+            check(not missing, f"{u}: all {SCALE_MINUTES - 1} closed minutes in its owner's store (missing: {missing[:5]})")
         keys = [k for k, _ in hook.deliveries]
         print(f"  (killed {victim} holding {moved}; {len(set(keys))} notifications, "
               f"{len(keys) - len(set(keys))} deliveries repeated under their key)")
