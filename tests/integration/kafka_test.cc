@@ -269,8 +269,9 @@ TEST_F(KafkaTest, StopRightAfterTheBrokerDiesIsBoundedToo) {
   const auto t0 = Steady::now();
   a.source->Stop(std::chrono::seconds(1));
   const double took = std::chrono::duration<double>(Steady::now() - t0).count();
-  // 1 s for the commit and the close, at most 1 s more for the teardown, then it goes on alone.
-  EXPECT_LT(took, 3.0) << "Stop took " << took << " s right after the broker died";
+  // 1 s for the commit and the close, at most 1 s more for the teardown, then it goes on alone
+  // (the margin is for a loaded machine; before, 6 s and more).
+  EXPECT_LT(took, 4.0) << "Stop took " << took << " s right after the broker died";
   EXPECT_EQ(a.Observations(), 10u);
   EXPECT_TRUE(WaitFor([] { return KafkaTeardownsPending() == 0; }, std::chrono::seconds(60)))
       << "the teardown left in the background never ended";
