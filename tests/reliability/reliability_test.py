@@ -408,6 +408,49 @@ KILL9_T0 = 1_790_000_000 // 300 * 300
 KILL9_AHUS, KILL9_MINUTES, KILL9_BLOCK = 4, 600, 10
 
 
+def minute_iso(minute):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(KILL9_T0 + 60 * minute))
+
+
+def write_unit_stream(work, units, minutes, sat):
+    """AHU0..AHU{units-1}, each with one SAT point: the Brick model (model.ttl, returned), one message
+    per unit and minute with sat(unit, minute) (messages.ttl, path returned) and a replay config
+    whose model keys each message by its unit (replay.json)."""
+    model = "@prefix b: <urn:b#> .\n" + "".join(
+        f"b:AHU{u} a brick:AHU ; brick:hasPoint b:AHU{u}_SAT .\n"
+        f"b:AHU{u}_SAT a brick:Supply_Air_Temperature_Sensor ; brick:hasUnit unit:DEG_C .\n" for u in range(units))
+    messages = os.path.join(work, "messages.ttl")
+    with open(messages, "w") as f:
+        for m in range(minutes):
+            for u in range(units):
+                f.write(f'# brickcast:message\n<urn:b#AHU{u}_SAT> <https://brickschema.org/schema/Brick#lastKnownValue> '
+                        f'[ <https://brickschema.org/schema/Brick#value> "{sat(u, m)}"^^<http://www.w3.org/2001/XMLSchema#double> ; '
+                        f'<https://brickschema.org/schema/Brick#timestamp> "{minute_iso(m)}"^^<http://www.w3.org/2001/XMLSchema#dateTime> ] .\n\n')
+    with open(os.path.join(work, "model.ttl"), "w") as f:
+        f.write(model)
+    with open(os.path.join(work, "replay.json"), "w") as f:
+        json.dump({"brick": {"models": ["model.ttl"]}}, f)
+    return model, messages
+
+
+def told_by_key(deliveries):
+    """(equipment, status, startsAt) -> the idempotency keys of the deliveries that told it."""
+    out = {}
+    for key, body in deliveries:
+        for alert in body["alerts"]:
+            out.setdefault((alert["labels"]["equipment"], alert["status"], alert["startsAt"]), set()).add(key)
+    return out
+
+
+def missing_minutes(base, unit, minutes, value):
+    """The closed minutes whose stored value of the unit's SAT is not value(minute)."""
+    _, body = request(base + f"/api/v1/points/urn:b%23{unit}_SAT/series")
+    series = json.loads(body)
+    got = {time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts / 1000)) if isinstance(ts, (int, float)) else ts: v
+           for ts, v in zip(series["times"], series["values"]) if v is not None}
+    return [m for m in range(minutes - 1) if got.get(minute_iso(m)) != value(m)]
+
+
 def kill9_sat(ahu, minute):
     # Blocks of ten minutes, high (35 °C, above the rule's limit) and low in turn, shifted per unit;
     # low from the last block on, so every episode has ended within the data.
@@ -433,21 +476,8 @@ def kill9(work):
     notifies a webhook: after the last restart no observation is missing from the store, every alert
     episode is in the alert history exactly once, and every episode was notified, never under two
     idempotency keys (a delivery cut by the kill is sent again under its own key)."""
-    iso = lambda minute: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(KILL9_T0 + 60 * minute))
-    model = "@prefix b: <urn:b#> .\n" + "".join(
-        f"b:AHU{a} a brick:AHU ; brick:hasPoint b:AHU{a}_SAT .\n"
-        f"b:AHU{a}_SAT a brick:Supply_Air_Temperature_Sensor ; brick:hasUnit unit:DEG_C .\n" for a in range(KILL9_AHUS))
-    messages = os.path.join(work, "messages.ttl")
-    with open(messages, "w") as f:
-        for m in range(KILL9_MINUTES):
-            for a in range(KILL9_AHUS):
-                f.write(f'# brickcast:message\n<urn:b#AHU{a}_SAT> <https://brickschema.org/schema/Brick#lastKnownValue> '
-                        f'[ <https://brickschema.org/schema/Brick#value> "{kill9_sat(a, m)}"^^<http://www.w3.org/2001/XMLSchema#double> ; '
-                        f'<https://brickschema.org/schema/Brick#timestamp> "{iso(m)}"^^<http://www.w3.org/2001/XMLSchema#dateTime> ] .\n\n')
-    with open(os.path.join(work, "model.ttl"), "w") as f:
-        f.write(model)
-    with open(os.path.join(work, "replay.json"), "w") as f:  # the model keys each message by its unit
-        json.dump({"brick": {"models": ["model.ttl"]}}, f)
+    iso = minute_iso
+    model, messages = write_unit_stream(work, KILL9_AHUS, KILL9_MINUTES, kill9_sat)
     broker, hook = Broker(work), Hook()
     group = "rel-kill9"
     # A short session: this broker (librdkafka 2.0.2's mock) does not implement static membership, so a
@@ -500,21 +530,12 @@ def kill9(work):
         try:
             episodes = {f"AHU{a}": kill9_episodes(a) for a in range(KILL9_AHUS)}
 
-            def told(deliveries):
-                # (equipment, status, startsAt) -> idempotency keys that told it
-                out = {}
-                for key, body in deliveries:
-                    for alert in body["alerts"]:
-                        k = (alert["labels"]["equipment"], alert["status"], alert["startsAt"])
-                        out.setdefault(k, set()).add(key)
-                return out
-
             def all_resolved(deliveries):
-                t = told(deliveries)
+                t = told_by_key(deliveries)
                 return all((u, "resolved", iso(s)) in t for u, eps in episodes.items() for s, _ in eps)
             check(hook.wait_for(all_resolved, 180), "every alert episode's resolve was notified")
             check(replay.wait(60) == 0, "the replay published every message")
-            t = told(hook.deliveries)
+            t = told_by_key(hook.deliveries)
             twice = {k: v for k, v in t.items() if len(v) > 1}
             check(not twice, f"no episode told twice under different idempotency keys {list(twice.items())[:3]}")
             unexpected = [k for k in t if k[2] not in {iso(s) for u, eps in episodes.items() if u == k[0] for s, _ in eps}]
@@ -534,12 +555,7 @@ def kill9(work):
                       f"{u}: each of its {len(eps)} episodes fired and resolved once in the history "
                       f"({len(fired)} fired, {len(resolved)} resolved)")
 
-                _, body = request(final.base + f"/api/v1/points/urn:b%23{u}_SAT/series")
-                series = json.loads(body)
-                got = {time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts / 1000)) if isinstance(ts, (int, float)) else ts: v
-                       for ts, v in zip(series["times"], series["values"]) if v is not None}
-                a = int(u[3:])
-                missing = [m for m in range(KILL9_MINUTES - 1) if got.get(iso(m)) != kill9_sat(a, m)]
+                missing = missing_minutes(final.base, u, KILL9_MINUTES, lambda m: kill9_sat(int(u[3:]), m))
                 check(not missing, f"{u}: all {KILL9_MINUTES - 1} closed minutes in the store with their values "
                                    f"(missing or wrong: {missing[:5]})")
         finally:
@@ -560,34 +576,12 @@ def scale_out(work):
     mid-stream, its partitions move and their alerts are restored on the survivors; it restarts and
     rejoins. Every episode of every unit is notified firing and resolved, none under two
     idempotency keys, none that is not in the data, and each alert is held by exactly one instance."""
-    iso = lambda minute: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(KILL9_T0 + 60 * minute))
+    iso = minute_iso
     # Ten-minute blocks high (above the rule's limit) and low in turn, shifted per unit; low at the end.
     sat = lambda unit, minute: 35.0 if minute < SCALE_MINUTES - KILL9_BLOCK and (minute // KILL9_BLOCK + unit) % 2 == 0 else 20.0
-    episodes = {}
-    for u in range(SCALE_UNITS):
-        eps, start = [], None
-        for m in range(SCALE_MINUTES):
-            high = sat(u, m) > 30
-            if high and start is None:
-                start = m
-            elif not high and start is not None:
-                eps.append(start)
-                start = None
-        episodes[f"AHU{u}"] = eps
-    model = "@prefix b: <urn:b#> .\n" + "".join(
-        f"b:AHU{u} a brick:AHU ; brick:hasPoint b:AHU{u}_SAT .\n"
-        f"b:AHU{u}_SAT a brick:Supply_Air_Temperature_Sensor ; brick:hasUnit unit:DEG_C .\n" for u in range(SCALE_UNITS))
-    messages = os.path.join(work, "messages.ttl")
-    with open(messages, "w") as f:
-        for m in range(SCALE_MINUTES):
-            for u in range(SCALE_UNITS):
-                f.write(f'# brickcast:message\n<urn:b#AHU{u}_SAT> <https://brickschema.org/schema/Brick#lastKnownValue> '
-                        f'[ <https://brickschema.org/schema/Brick#value> "{sat(u, m)}"^^<http://www.w3.org/2001/XMLSchema#double> ; '
-                        f'<https://brickschema.org/schema/Brick#timestamp> "{iso(m)}"^^<http://www.w3.org/2001/XMLSchema#dateTime> ] .\n\n')
-    with open(os.path.join(work, "model.ttl"), "w") as f:
-        f.write(model)
-    with open(os.path.join(work, "replay.json"), "w") as f:
-        json.dump({"brick": {"models": ["model.ttl"]}}, f)
+    episodes = {f"AHU{u}": [m for m in range(SCALE_MINUTES) if sat(u, m) > 30 and (m == 0 or sat(u, m - 1) <= 30)]
+                for u in range(SCALE_UNITS)}
+    model, messages = write_unit_stream(work, SCALE_UNITS, SCALE_MINUTES, sat)
     changelog = "brickcast.alert-state"
     broker = Broker(work, partitions=SCALE_UNITS, topics=["brickcast.observations", changelog])
     hook = Hook()
@@ -647,19 +641,12 @@ def scale_out(work):
         parts = spread(list(daemons.values()))
         check(all(parts), f"the restarted instance rejoined and got partitions ({[len(p) for p in parts]})")
 
-        def told(deliveries):
-            out = {}
-            for key, body in deliveries:
-                for alert in body["alerts"]:
-                    out.setdefault((alert["labels"]["equipment"], alert["status"], alert["startsAt"]), set()).add(key)
-            return out
-
         def complete(deliveries):
-            t = told(deliveries)
+            t = told_by_key(deliveries)
             return all((u, status, iso(s)) in t for u, eps in episodes.items() for s in eps for status in ("firing", "resolved"))
         check(hook.wait_for(complete, 180), "every episode of every unit was notified firing and resolved")
         check(replay.wait(60) == 0, "the replay published every message")
-        t = told(hook.deliveries)
+        t = told_by_key(hook.deliveries)
         twice = {k: v for k, v in t.items() if len(v) > 1}
         check(not twice, f"no episode told twice under different idempotency keys {list(twice.items())[:3]}")
         unexpected = [k for k in t if k[2] not in {iso(s) for s in episodes.get(k[0], [])}]
@@ -672,11 +659,7 @@ def scale_out(work):
             check(len(holders) == 1 and holders[0][1] == "resolved",
                   f"{u}: its alert is held by exactly one instance, resolved ({holders})")
             # The owner's window holds the unit's whole history, rebuilt from the partition if it moved.
-            _, body = request(daemons[holders[0][0]].base + f"/api/v1/points/urn:b%23{u}_SAT/series")
-            series = json.loads(body)
-            got = {time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts / 1000)) if isinstance(ts, (int, float)) else ts: v
-                   for ts, v in zip(series["times"], series["values"]) if v is not None}
-            missing = [m for m in range(SCALE_MINUTES - 1) if got.get(iso(m)) != sat(int(u[3:]), m)]
+            missing = missing_minutes(daemons[holders[0][0]].base, u, SCALE_MINUTES, lambda m: sat(int(u[3:]), m))
             check(not missing, f"{u}: all {SCALE_MINUTES - 1} closed minutes in its owner's store (missing: {missing[:5]})")
         keys = [k for k, _ in hook.deliveries]
         print(f"  (killed {victim} holding {moved}; {len(set(keys))} notifications, "
