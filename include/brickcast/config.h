@@ -88,6 +88,7 @@ struct ForecastConfig {
   double min_coverage = 0.8;
   double interval_coverage = 0.9;
   size_t calibration_size = 32;
+  bool serve_best = true;  // ForecastServiceOptions::serve_best
 };
 struct AuthToken {
   std::string name;

@@ -54,6 +54,13 @@ struct ForecastServiceOptions {
   double interval_coverage = 0.9;   // target coverage of the prediction intervals (1 - alpha)
   size_t calibration_size = 32;     // residuals kept per point and horizon step
   size_t min_calibration = 8;       // own residuals needed before a point's intervals are its own
+  // Serve the best of model, persistence and seasonal naive per point: once a point has
+  // `min_skill_residuals` scored steps, a baseline whose rolling MAE is under `skill_margin` times
+  // the served source's takes over (and back), flagged as `served` with the reason. The model's
+  // own forecasts are still scored, so it comes back when it is better again.
+  bool serve_best = true;
+  size_t min_skill_residuals = 200;
+  double skill_margin = 0.95;
   std::chrono::milliseconds scan_interval{100};
   TimeZone site_zone = TimeZone::Utc();  // time features use the site's wall clock, as in training
   EventBus* events = nullptr;  // where ForecastProduced and ModelSwapped are published (may be null)
@@ -87,12 +94,19 @@ enum class IntervalSource {
 const char* ForecastStatusName(ForecastStatus s);  // "ok", "insufficient_data"
 const char* IntervalSourceName(IntervalSource s);  // "point", "pooled", "none"
 
+// Whose forecast a point is served: the model's (or the fallback's when it has none), or a
+// baseline that has been more accurate than the model on this point (serve_best).
+enum class ServedBy { kModel, kPersistence, kSeasonalNaive };
+const char* ServedByName(ServedBy s);  // "model", "persistence", "seasonal_naive"
+
 struct PointForecast {
   std::string point;
   ForecastStatus status = ForecastStatus::kOk;
   std::string model;   // identity of the model that produced it, or "seasonal_naive"
   bool fallback = false;
   std::string fallback_reason;
+  ServedBy served = ServedBy::kModel;
+  std::string served_reason;  // why a baseline is served: the rolling MAEs compared
   UnixMillis window_end = 0;  // end of the input window (data time): the first step forecast
   int64_t step_ms = 0;
   double input_coverage = 0;
@@ -115,6 +129,7 @@ struct ForecastCounters {
   uint64_t scheduled = 0, forecasts = 0, fallback_forecasts = 0, insufficient_data = 0, deferred = 0, late = 0,
            forward_failures = 0, batches = 0, model_swaps = 0;
   size_t queue_depth = 0, points = 0;
+  std::map<ServedBy, size_t> points_served;  // points by the source their latest forecast is served from
   std::vector<double> latency_bounds_s;  // histogram upper bounds (seconds), enqueue -> result
   std::vector<uint64_t> latency_counts;  // cumulative per bound, as Prometheus wants
   double latency_sum_s = 0;

@@ -56,6 +56,7 @@ ForecastServiceOptions ForecastOptionsFromConfig(const Config& config) {
   o.min_coverage = fc.min_coverage;
   o.interval_coverage = fc.interval_coverage;
   o.calibration_size = fc.calibration_size;
+  o.serve_best = fc.serve_best;
   o.site_zone = config.site.zone;
   return o;
 }

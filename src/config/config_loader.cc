@@ -220,6 +220,10 @@ const Schema& RootSchema() {
        false, Between(0.5, 0.999)},
       {"calibration_size", FieldType::kInteger, kDefaults.forecast.calibration_size, "Residuals kept per point and horizon step for the intervals.",
        nullptr, false, false, Between(4, 1024)},
+      {"serve_best", FieldType::kBoolean, kDefaults.forecast.serve_best,
+       "Per point, serve the most accurate of the model, persistence and seasonal naive (rolling MAE over the last "
+       "~200 scored steps, a challenger must be 5 % better), flagged in the API as `served` with the reason; the "
+       "model keeps being scored and comes back when it is better. Predictive rules act on what is served."},
   }};
   static const Schema* const kToken = new Schema{{
       {"name", FieldType::kString, Json(), "Who uses the token (shown in logs).", nullptr, false, true},
@@ -710,6 +714,7 @@ StatusOr<Config> LoadConfigText(const std::string& json_text, const std::string&
     c.forecast.min_coverage = fc["min_coverage"];
     c.forecast.interval_coverage = fc["interval_coverage"];
     c.forecast.calibration_size = fc["calibration_size"];
+    c.forecast.serve_best = fc["serve_best"];
 
     const Json& http = eff["http"];
     if (!ParseListen(http["listen"], &c.http.host, &c.http.port))

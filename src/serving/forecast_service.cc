@@ -64,7 +64,43 @@ struct PointState {
   std::deque<PastForecast> past;
   serving::ScoreRings scores;
   serving::RollingMean mae, coverage, persistence_mae, seasonal_mae;
+  ServedBy served = ServedBy::kModel;  // serve_best: the source served now
 };
+
+// serve_best: the source to serve next, with hysteresis (a challenger must beat the source served
+// now by the margin). `seasonal_ok`: this request has a seasonal-naive forecast (a day of data).
+ServedBy BestSource(const PointState& st, bool seasonal_ok, size_t min_residuals, double margin,
+                    std::string* reason) {
+  auto mae_of = [&](ServedBy s) {
+    switch (s) {
+      case ServedBy::kModel: return st.mae.n >= min_residuals ? st.mae.value : NAN;
+      case ServedBy::kPersistence: return st.persistence_mae.n >= min_residuals ? st.persistence_mae.value : NAN;
+      case ServedBy::kSeasonalNaive:
+        return seasonal_ok && st.seasonal_mae.n >= min_residuals ? st.seasonal_mae.value : NAN;
+    }
+    return NAN;
+  };
+  ServedBy current = st.served;
+  if (std::isnan(mae_of(current))) current = ServedBy::kModel;  // e.g. no seasonal forecast this time
+  const double current_mae = mae_of(current);
+  if (std::isnan(current_mae)) return ServedBy::kModel;  // not enough scored steps yet
+  ServedBy best = current;
+  double best_mae = current_mae;
+  for (ServedBy s : {ServedBy::kModel, ServedBy::kPersistence, ServedBy::kSeasonalNaive}) {
+    const double m = mae_of(s);
+    if (s != current && !std::isnan(m) && m < margin * current_mae && m < best_mae) {
+      best = s;
+      best_mae = m;
+    }
+  }
+  if (best != ServedBy::kModel) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%s rolling MAE %.4g < the model's %.4g over the last ~%zu scored steps",
+                  ServedByName(best), best_mae, st.mae.value, std::max<size_t>(200, min_residuals));
+    *reason = buf;
+  }
+  return best;
+}
 
 struct Shard {
   mutable std::mutex mu;
@@ -456,6 +492,26 @@ struct ForecastService::Impl {
           }
           pf.steps.push_back(step);
         }
+        if (opt.serve_best) {
+          // Scored above as the model's (past.values); served as the best source on this point.
+          const ServedBy served = BestSource(st, r.seasonal.size() == static_cast<size_t>(horizon),
+                                             opt.min_skill_residuals, opt.skill_margin, &pf.served_reason);
+          if (served != st.served)
+            spdlog::info("forecast {}: serving {} ({})", r.point, ServedByName(served),
+                         served == ServedBy::kModel ? "the model is the most accurate again" : pf.served_reason);
+          st.served = served;
+          pf.served = served;
+          if (served != ServedBy::kModel) {
+            for (int h = 0; h < horizon; ++h) {
+              ForecastStep& step = pf.steps[h];
+              const double v = served == ServedBy::kPersistence ? r.last_value : r.seasonal[h];
+              const double shift = v - step.value;  // the interval keeps its width around the baseline
+              step.value = v;
+              step.lower += shift;
+              step.upper += shift;
+            }
+          }
+        }
         produced = std::make_shared<const PointForecast>(std::move(pf));
         st.latest = produced;
         st.past.push_back(std::move(past));
@@ -569,6 +625,17 @@ Status ForecastService::SetModel(std::shared_ptr<const Forecaster> model) {
     impl_->model_persistence_mae = {};
     impl_->model_seasonal_mae = {};
   }
+  // A new model is judged on its own forecasts: the per-point skill comparison starts again.
+  for (Shard& shard : impl_->shards) {
+    std::lock_guard<std::mutex> lock(shard.mu);
+    for (auto& [point, st] : shard.points) {
+      st.mae = {};
+      st.persistence_mae = {};
+      st.seasonal_mae = {};
+      st.served = ServedBy::kModel;
+      st.past.clear();  // the old model's forecasts are not the new one's to be scored on
+    }
+  }
   impl_->Count([](ForecastCounters& c) { ++c.model_swaps; });
   spdlog::info("forecast model: {} -> {}", before, after);
   if (impl_->opt.events != nullptr) impl_->opt.events->Publish(ModelSwapped{before, after});
@@ -601,6 +668,15 @@ void ForecastService::Drop(const std::vector<std::string>& points) {
     std::lock_guard<std::mutex> lock(shard.mu);
     shard.points.erase(p);
   }
+}
+
+const char* ServedByName(ServedBy s) {
+  switch (s) {
+    case ServedBy::kModel: return "model";
+    case ServedBy::kPersistence: return "persistence";
+    case ServedBy::kSeasonalNaive: return "seasonal_naive";
+  }
+  return "model";
 }
 
 std::optional<PointForecast> ForecastService::Get(const std::string& point) const {
@@ -646,6 +722,7 @@ ForecastCounters ForecastService::Counters() const {
   for (const Shard& s : impl_->shards) {
     std::lock_guard<std::mutex> lock(s.mu);
     c.points += s.points.size();
+    for (const auto& [point, st] : s.points) ++c.points_served[st.served];
   }
   return c;
 }
@@ -697,6 +774,13 @@ void CollectForecastMetrics(const ForecastService& service, MetricWriter& w) {
   const ForecastCounters c = service.Counters();
   const ModelAccuracy a = service.Accuracy();
   w.Counter("brickcast_forecast_scheduled_total", "Due windows queued for a forecast.", c.scheduled);
+  for (ServedBy s : {ServedBy::kModel, ServedBy::kPersistence, ServedBy::kSeasonalNaive}) {
+    auto it = c.points_served.find(s);
+    w.Gauge("brickcast_forecast_points_served",
+            "Points by the source of the forecast they are served (forecast.serve_best: a baseline more accurate "
+            "than the model on that point takes over).",
+            static_cast<double>(it == c.points_served.end() ? 0 : it->second), {{"source", ServedByName(s)}});
+  }
   w.Counter("brickcast_forecasts_total", "Forecasts produced (model or fallback).", c.forecasts);
   w.Counter("brickcast_forecast_fallback_total", "Forecasts answered by the seasonal-naive fallback.",
             c.fallback_forecasts);

@@ -220,6 +220,7 @@ TEST(ConfigTest, ModuleOptionDefaultsAgreeWithTheConfigDefaults) {
   EXPECT_EQ(fo.min_coverage, fd.min_coverage);
   EXPECT_EQ(fo.interval_coverage, fd.interval_coverage);
   EXPECT_EQ(fo.calibration_size, fd.calibration_size);
+  EXPECT_EQ(fo.serve_best, fd.serve_best);
   const SeriesOptions so = SeriesOptionsFromConfig(c->store), sd;
   EXPECT_EQ(so.step_ms, sd.step_ms);
   EXPECT_EQ(so.window_steps, sd.window_steps);

@@ -85,6 +85,74 @@ TEST(ForecastServiceTest, AccuracyIsComparedWithPersistenceAndSeasonalNaive) {
   EXPECT_LT(svc.Get(Point(0))->accuracy.seasonal_naive_mae, 0.02);
 }
 
+// A model that is always 10 units off: worse than repeating the last value anywhere.
+class OffByTenForecaster : public TrendForecaster {
+ public:
+  OffByTenForecaster() : TrendForecaster(16, 4, "off-by-ten") {}
+  StatusOr<std::vector<float>> Forecast(const std::vector<float>& x, const std::vector<float>& marks,
+                                        int batch) const override {
+    auto y = TrendForecaster::Forecast(x, marks, batch);
+    for (float& v : *y) v += 10;
+    return y;
+  }
+};
+
+TEST(ForecastServiceTest, TheBestOfModelAndBaselinesIsServedAndTheModelComesBack) {
+  // A ramp: the trend model is exact there, repeating the last value lags, a model 10 off is worst.
+  SeriesStore store(SeriesOptions{kStep, 64, 2, 32});
+  ForecastServiceOptions o = Options();
+  o.min_skill_residuals = 100;
+  ForecastService svc(store, o);
+  ASSERT_TRUE(svc.SetModel(std::make_shared<OffByTenForecaster>()).ok());
+  ASSERT_TRUE(svc.Start().ok());
+  int s = 0;
+  auto feed = [&](int steps) {
+    for (int end = s + steps; s < end; ++s) {
+      store.Append(Observation{Point(0), kT0 + s * kStep + kStep / 2, 0.1 * s, "", ""});
+      svc.NotifyData({Point(0)});
+      ASSERT_TRUE(svc.Tick(std::chrono::seconds(20)));
+    }
+  };
+  feed(30);
+  EXPECT_EQ(svc.Get(Point(0))->served, ServedBy::kModel) << "too few scored steps to judge";
+  feed(60);
+  auto served = svc.Get(Point(0));
+  ASSERT_TRUE(served);
+  EXPECT_EQ(served->served, ServedBy::kPersistence);
+  EXPECT_NE(served->served_reason.find("persistence rolling MAE"), std::string::npos) << served->served_reason;
+  EXPECT_EQ(served->model, "off-by-ten") << "the model still runs and is scored";
+  EXPECT_GT(served->accuracy.mae, 5 * served->accuracy.persistence_mae);
+  // Persistence: the last value of the window (a closed step near the end of the ramp) at every step.
+  EXPECT_GE(served->steps.front().value, 0.1 * (s - 3) - 1e-4);
+  EXPECT_LE(served->steps.front().value, 0.1 * (s - 1) + 1e-4);
+  for (const ForecastStep& step : served->steps) {
+    EXPECT_NEAR(step.value, served->steps.front().value, 1e-6);
+    if (!std::isnan(step.lower)) {
+      EXPECT_LE(step.lower, step.value);
+      EXPECT_GE(step.upper, step.value);
+    }
+  }
+  // A better model: judged afresh, and served once it has proved itself.
+  ASSERT_TRUE(svc.SetModel(std::make_shared<TrendForecaster>(16, 4)).ok());
+  feed(10);
+  EXPECT_EQ(svc.Get(Point(0))->served, ServedBy::kModel) << "a new model starts served";
+  feed(60);
+  served = svc.Get(Point(0));
+  EXPECT_EQ(served->served, ServedBy::kModel);
+  EXPECT_NEAR(served->steps.back().value - served->steps.front().value, 0.3, 1e-3) << "the trend, not a flat line";
+  // Off: the model's forecast whatever its skill.
+  o.serve_best = false;
+  ForecastService plain(store, o);
+  ASSERT_TRUE(plain.SetModel(std::make_shared<OffByTenForecaster>()).ok());
+  ASSERT_TRUE(plain.Start().ok());
+  for (int i = 0; i < 60; ++i, ++s) {
+    store.Append(Observation{Point(0), kT0 + s * kStep + kStep / 2, 0.1 * s, "", ""});
+    plain.NotifyData({Point(0)});
+    ASSERT_TRUE(plain.Tick(std::chrono::seconds(20)));
+  }
+  EXPECT_EQ(plain.Get(Point(0))->served, ServedBy::kModel);
+}
+
 TEST(ForecastServiceTest, ForecastsEveryPointWithCalibratedIntervals) {
   SeriesStore store(SeriesOptions{kStep, 64, 2, 32});
   ManualClock clock(1800000000000);
