@@ -188,5 +188,7 @@ Status ReadPartitionsToEnd(const KafkaClientOptions& options, const std::string&
 StatusOr<std::map<int32_t, int64_t>> CommittedOffsets(const KafkaClientOptions& options, const std::string& group,
                                                       const std::string& topic);
 StatusOr<std::map<int32_t, int64_t>> HighWatermarks(const KafkaClientOptions& options, const std::string& topic);
+// Partitions of a topic (NotFound when the cluster does not have it, Unavailable when it cannot be asked).
+StatusOr<int> TopicPartitionCount(const KafkaClientOptions& options, const std::string& topic);
 
 }  // namespace brickcast

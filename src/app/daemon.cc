@@ -125,6 +125,7 @@ struct Daemon::Impl {
   Status StartIngest();
   Status StartForecast();
   Status StartAlerts();
+  Status CheckChangelogPartitions();
   StatusOr<std::shared_ptr<NotificationService>> MakeNotifications(const Config& c);
   Status StartNotifications();
   void StopNotifications();
@@ -391,6 +392,7 @@ Status Daemon::Impl::StartAlerts() {
   rule_engine = std::make_unique<RuleEngine>(store, std::move(lookup), *registry, *alerts);
   rule_engine->SetRules(rules.Get(), model.Get());
   if (!c.kafka.alert_changelog_topic.empty() && !bootstrap.empty()) {
+    BRICKCAST_RETURN_IF_ERROR(CheckChangelogPartitions());
     AlertChangelogOptions co;
     co.client = Client();
     co.topic = c.kafka.alert_changelog_topic;
@@ -400,6 +402,33 @@ Status Daemon::Impl::StartAlerts() {
     if (!made.ok()) return made.status();
     changelog = std::move(*made);
     spdlog::info("alert state follows the partitions through {}", co.topic);
+  }
+  return Status::Ok();
+}
+
+// The changelog is co-partitioned with the input: partition p of one holds the alerts of
+// partition p of the other, so their partition counts must match. A cluster that cannot be asked
+// now is no reason to refuse the start (the consumer waits for it too).
+Status Daemon::Impl::CheckChangelogPartitions() {
+  const KafkaConfig& kc = cfg().kafka;
+  auto changelog_partitions = TopicPartitionCount(Client(), kc.alert_changelog_topic);
+  if (changelog_partitions.status().code() == StatusCode::kNotFound)
+    return Status::InvalidArgument("kafka.alert_changelog_topic: topic " + kc.alert_changelog_topic +
+                                   " does not exist; create it with the input topic's partition count "
+                                   "(cleanup.policy=compact)");
+  if (!changelog_partitions.ok()) {
+    spdlog::warn("alert changelog: cannot check the partitions of {}: {}", kc.alert_changelog_topic,
+                 changelog_partitions.status().message());
+    return Status::Ok();
+  }
+  for (const std::string& topic : kc.topics) {
+    if (!topic.empty() && topic[0] == '^') continue;  // a pattern: its topics are not known yet
+    auto input = TopicPartitionCount(Client(), topic);
+    if (input.ok() && *input != *changelog_partitions)
+      return Status::InvalidArgument("kafka.alert_changelog_topic: " + kc.alert_changelog_topic + " has " +
+                                     std::to_string(*changelog_partitions) + " partitions and input topic " + topic +
+                                     " has " + std::to_string(*input) +
+                                     "; they must match (alert state follows the input partitions)");
   }
   return Status::Ok();
 }

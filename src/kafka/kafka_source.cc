@@ -672,6 +672,14 @@ Status ReadPartitionsToEnd(const KafkaClientOptions& options, const std::string&
   return status;
 }
 
+StatusOr<int> TopicPartitionCount(const KafkaClientOptions& options, const std::string& topic) {
+  auto rk = NewClient(options, RD_KAFKA_PRODUCER, {});
+  if (!rk.ok()) return rk.status();
+  auto n = PartitionCount(*rk, topic);
+  rd_kafka_destroy(*rk);
+  return n;
+}
+
 StatusOr<std::map<int32_t, int64_t>> HighWatermarks(const KafkaClientOptions& options, const std::string& topic) {
   auto rk = NewClient(options, RD_KAFKA_PRODUCER, {});
   if (!rk.ok()) return rk.status();

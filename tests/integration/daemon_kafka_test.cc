@@ -433,5 +433,21 @@ TEST_F(DaemonKafkaTest, AFailedStartStopsWhatItStarted) {
       << ThreadCount() << " threads, " << before << " before the start";
 }
 
+TEST_F(DaemonKafkaTest, AChangelogNotCoPartitionedWithTheInputIsRefusedAtStart) {
+  auto broker = EmbeddedBroker::Start(1, {"obs"}, 4);
+  ASSERT_TRUE(broker.ok()) << broker.status().message();
+  ASSERT_TRUE((*broker)->CreateTopic("alert-state", 2).ok());
+  const std::string config = R"({"kafka": {"brokers": ")" + (*broker)->bootstrap() +
+                             R"(", "topics": ["obs"], "alert_changelog_topic": "alert-state"},
+      "forecast": {"model": "none"}, "http": {"listen": "127.0.0.1:0"}, "log": {"level": "warn"}})";
+  auto c = LoadConfigFile(dir_.File("c.json", config));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  Daemon d(std::move(*c));
+  const Status st = d.Start();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("alert-state has 2 partitions and input topic obs has 4"), std::string::npos)
+      << st.message();
+}
+
 }  // namespace
 }  // namespace brickcast
