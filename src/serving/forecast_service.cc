@@ -71,7 +71,7 @@ struct PointState {
 // now by the margin). `seasonal_ok`: this request has a seasonal-naive forecast (a day of data).
 ServedBy BestSource(const PointState& st, bool seasonal_ok, size_t min_residuals, double margin,
                     std::string* reason) {
-  auto mae_of = [&](ServedBy s) {
+  auto mae_of = [&](ServedBy s) -> double {
     switch (s) {
       case ServedBy::kModel: return st.mae.n >= min_residuals ? st.mae.value : NAN;
       case ServedBy::kPersistence: return st.persistence_mae.n >= min_residuals ? st.persistence_mae.value : NAN;
