@@ -107,6 +107,9 @@ struct PointForecast {
   std::string fallback_reason;
   ServedBy served = ServedBy::kModel;
   std::string served_reason;  // why a baseline is served: the rolling MAEs compared
+  // When a baseline is served, the model's own forecast: residual (anomaly) rules judge the data
+  // against what the model expected, whose interval its residuals calibrate; empty otherwise.
+  std::vector<ForecastStep> model_steps;
   UnixMillis window_end = 0;  // end of the input window (data time): the first step forecast
   int64_t step_ms = 0;
   double input_coverage = 0;

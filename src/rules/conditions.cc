@@ -271,7 +271,9 @@ class ResidualCondition : public Condition {
     const PointForecast* f = std::isnan(v) ? nullptr : in.Forecast(input, t);
     const ForecastStep* step = nullptr;
     if (f != nullptr) {
-      for (const ForecastStep& s : f->steps) {
+      // The model's expectation, also where a baseline is served (forecast.serve_best): the
+      // interval's width comes from the model's residuals, not the baseline's.
+      for (const ForecastStep& s : f->model_steps.empty() ? f->steps : f->model_steps) {
         if (s.time == t) step = &s;
       }
     }

@@ -502,6 +502,7 @@ struct ForecastService::Impl {
           st.served = served;
           pf.served = served;
           if (served != ServedBy::kModel) {
+            pf.model_steps = pf.steps;
             for (int h = 0; h < horizon; ++h) {
               ForecastStep& step = pf.steps[h];
               const double v = served == ServedBy::kPersistence ? r.last_value : r.seasonal[h];

@@ -121,6 +121,8 @@ TEST(ForecastServiceTest, TheBestOfModelAndBaselinesIsServedAndTheModelComesBack
   EXPECT_EQ(served->served, ServedBy::kPersistence);
   EXPECT_NE(served->served_reason.find("persistence rolling MAE"), std::string::npos) << served->served_reason;
   EXPECT_EQ(served->model, "off-by-ten") << "the model still runs and is scored";
+  ASSERT_EQ(served->model_steps.size(), served->steps.size()) << "its forecast kept for residual rules";
+  EXPECT_NEAR(served->model_steps.front().value - served->steps.front().value, 10, 0.5);
   EXPECT_GT(served->accuracy.mae, 5 * served->accuracy.persistence_mae);
   // Persistence: the last value of the window (a closed step near the end of the ramp) at every step.
   EXPECT_GE(served->steps.front().value, 0.1 * (s - 3) - 1e-4);
