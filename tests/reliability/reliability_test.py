@@ -635,6 +635,12 @@ def scale_out(work):
         parts = spread(survivors)
         check(sum(len(p) for p in parts) == SCALE_UNITS,
               f"the killed instance's partitions {moved} moved to the survivors ({parts})")
+        # The assignment shows in /readyz a moment before the restore (which runs before anything of
+        # the partitions is fetched) logs its line: wait for the line.
+        deadline = time.monotonic() + 30
+        while not any(restores(d) > b for d, b in zip(survivors, before)) and time.monotonic() < deadline:
+            with survivors[0].logged:
+                survivors[0].logged.wait(0.2)
         check(any(restores(d) > b for d, b in zip(survivors, before)),
               "the survivors restored the moved partitions' alerts from the changelog before consuming them")
         daemons[victim] = start(victim)
