@@ -34,6 +34,10 @@ namespace brickcast {
 
 struct RuleEngineOptions {
   size_t max_catch_up_steps = 288;  // at most 500
+  // A residual rule judges a step once the forecast made for it has landed (Condition::
+  // waits_for_forecast); when forecasts trail the data by more than this many steps (or a point
+  // gets none), its steps are judged without one (counted as forecast_late_steps).
+  size_t forecast_wait_steps = 48;
 };
 
 // Where one rule applies and how its evaluations went.
@@ -51,6 +55,7 @@ struct RuleStatus {
 struct RuleEngineCounters {
   uint64_t evaluations = 0, steps_closed = 0, skipped_steps = 0, errors = 0;
   uint64_t evicted_steps = 0;  // binding steps whose window the store no longer held (not judged)
+  uint64_t forecast_late_steps = 0;  // residual steps judged without their forecast (forecast_wait_steps)
   double evaluation_seconds = 0;  // CPU spent in conditions and the alert manager
   size_t bindings = 0, rules = 0;
 };

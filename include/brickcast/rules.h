@@ -250,6 +250,12 @@ class Condition {
   virtual ConditionResult Evaluate(const RuleInputs& in, UnixMillis step_start, bool explain = true) const = 0;
   // Forecast conditions run when a forecast of their input lands, not when a step closes.
   virtual bool on_forecast() const { return false; }
+  // Step-driven conditions that judge a step against the forecast made for it (residual rules).
+  // The engine judges such a step only once a forecast made from data up to that step (or later)
+  // has landed, so a replay at full speed, where forecasts trail the data, judges each step
+  // against the same forecast as a live run does (RuleEngineOptions::forecast_wait_steps bounds
+  // the wait).
+  virtual bool waits_for_forecast() const { return false; }
 };
 
 std::unique_ptr<Condition> MakeCondition(std::shared_ptr<const RuleSpec> rule);

@@ -260,6 +260,10 @@ class SensorHealthCondition : public Condition {
 class ResidualCondition : public Condition {
  public:
   explicit ResidualCondition(std::shared_ptr<const RuleSpec> r) : rule_(std::move(r)) {}
+  bool waits_for_forecast() const override { return true; }
+  // The oldest forecast a step is judged against: made from data ending at most this many steps
+  // before it (a live forecast is made from data ending at the step itself).
+  static constexpr int64_t kMaxForecastAgeSteps = 3;
 
   ConditionResult Evaluate(const RuleInputs& in, UnixMillis t, bool explain) const override {
     const RuleSpec& r = *rule_;
@@ -269,6 +273,9 @@ class ResidualCondition : public Condition {
     const double v = in.StepValue(input, t);
     out.primary_value = v;
     const PointForecast* f = std::isnan(v) ? nullptr : in.Forecast(input, t);
+    // Only a recent forecast judges the step: one made hours before would judge it against an
+    // expectation that knew nothing of the last hours (a fan start, a set-point change).
+    if (f != nullptr && t - f->window_end > kMaxForecastAgeSteps * f->step_ms) f = nullptr;
     const ForecastStep* step = nullptr;
     if (f != nullptr) {
       // The model's expectation, also where a baseline is served (forecast.serve_best): the
@@ -290,7 +297,7 @@ class ResidualCondition : public Condition {
       return out;
     }
     if (!interval) {
-      out.detail = "no forecast interval covers this step yet";
+      out.detail = "no recent forecast interval covers this step";
       return out;
     }
     out.forecast = ForecastEvidence{f->model, f->window_end, f->step_ms, {*step}};
@@ -311,6 +318,7 @@ class GatedCondition : public Condition {
   GatedCondition(std::shared_ptr<const RuleSpec> r, std::unique_ptr<Condition> inner)
       : rule_(std::move(r)), inner_(std::move(inner)), gates_key_(GatesKey(*rule_)) {}
   bool on_forecast() const override { return inner_->on_forecast(); }
+  bool waits_for_forecast() const override { return inner_->waits_for_forecast(); }
 
   ConditionResult Evaluate(const RuleInputs& in, UnixMillis t, bool explain) const override {
     // A forecast rule runs at the forecast's start: its gates look at the last measured step.

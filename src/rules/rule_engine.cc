@@ -58,6 +58,7 @@ struct alignas(64) BindingState {
   UnixMillis last_step = 0;  // start of the last step evaluated; 0: none yet
   int64_t lookback_ms = 0;   // how far before a step its condition reads (LookbackMs)
   bool active = false;       // its alert is pending, firing or no_data
+  bool waits = false;        // for the forecast of the step it judges (Condition::waits_for_forecast)
   const Condition* condition = nullptr;  // the rule's, shared by all its bindings
   RuleStatus* status = nullptr;          // its rule's counters (in Impl::status)
   SharedValues* shared = nullptr;        // its system's (step-driven bindings only)
@@ -269,6 +270,7 @@ struct RuleEngine::Impl {
   // The catch-up must fit the ring of active steps (SystemState::kSpan).
   static RuleEngineOptions Clamped(RuleEngineOptions o) {
     o.max_catch_up_steps = std::min<size_t>(o.max_catch_up_steps, 500);
+    o.forecast_wait_steps = std::min(o.forecast_wait_steps, o.max_catch_up_steps);
     return o;
   }
 
@@ -392,6 +394,8 @@ struct RuleEngine::Impl {
     std::deque<std::shared_ptr<const PointForecast>> past;
     bool remember = false;  // read by a rule of the running set
     std::vector<BindingState*> bindings;
+    // Step-driven bindings waiting for this point's forecasts (residual rules), with their system.
+    std::vector<std::pair<SystemState*, BindingState*>> waiting;
   };
   std::unordered_map<std::string, ForecastMemory, StringHash, std::equal_to<>> forecast_memory;
   // One SeriesRef per point read by any binding (the bindings' inputs point here), rebuilt by
@@ -437,7 +441,53 @@ struct RuleEngine::Impl {
   // Marks the steps of data from `earliest` to `latest` active in `sys`; when `latest` enters a
   // new step, evaluates every binding of `sys` on the steps it closed.
   void Advance(SystemState& sys, UnixMillis earliest, UnixMillis latest);
+  // Evaluates `b` on the steps of `sys` closed since its last one (those before `closed_until`),
+  // except, for a binding that waits for forecasts, the steps whose forecast has not landed yet.
+  void CatchUp(SystemState& sys, BindingState& b, UnixMillis closed_until);
+  // For a binding that waits for forecasts, the newest step a forecast of each of its inputs has
+  // been made for (its window end); `closed_until` for the others.
+  UnixMillis ForecastsLanded(const BindingState& b, UnixMillis closed_until) const;
 };
+
+UnixMillis RuleEngine::Impl::ForecastsLanded(const BindingState& b, UnixMillis closed_until) const {
+  if (!b.waits || !forecasts) return closed_until;  // forecasting off: nothing will come
+  UnixMillis landed = closed_until;
+  for (const BindingState::InputExtra& x : b.extras) {
+    if (x.forecasts == nullptr) continue;
+    landed = std::min(landed, x.forecasts->empty() ? 0 : x.forecasts->back()->window_end);
+  }
+  return landed;
+}
+
+void RuleEngine::Impl::CatchUp(SystemState& sys, BindingState& b, UnixMillis closed_until) {
+  const UnixMillis catch_up_from = closed_until - static_cast<int64_t>(options.max_catch_up_steps) * step;
+  // The store may be far ahead of this event (a burst, a replay at full speed, data resuming
+  // after a day's gap): a step whose look-back window the ring no longer holds would read as
+  // "no data" and a stale check would fire on a healthy sensor. Such steps are not judged. One
+  // point of the system stands for all of them (they arrive in the same messages).
+  const UnixMillis retained = sys.points.empty() ? 0 : store.RetainedFrom(sys.points.front());
+  UnixMillis first = b.last_step != 0 ? b.last_step + step : closed_until - step;
+  if (first < catch_up_from) {
+    counters.skipped_steps += static_cast<uint64_t>((catch_up_from - first) / step);
+    first = catch_up_from;
+  }
+  // A waiting binding judges the steps whose forecast has landed, and those the data has left
+  // forecast_wait_steps behind: forecasts that trail further must not hold the rule back.
+  const UnixMillis landed = ForecastsLanded(b, closed_until);
+  const UnixMillis ready =
+      std::max(landed, closed_until - static_cast<int64_t>(options.forecast_wait_steps + 1) * step);
+  UnixMillis t = first;
+  for (; t < closed_until && t <= ready; t += step) {
+    if (!sys.Active(t / step)) continue;
+    if (retained != 0 && t - b.lookback_ms < retained) {
+      ++counters.evicted_steps;
+      continue;
+    }
+    counters.forecast_late_steps += t > landed;
+    Evaluate(b, t);
+  }
+  b.last_step = t - step;  // a waiting binding resumes at the first step not judged
+}
 
 void RuleEngine::Impl::Advance(SystemState& sys, UnixMillis earliest, UnixMillis latest) {
   for (int64_t s = earliest / step; s <= latest / step; ++s) sys.MarkActive(s);
@@ -449,33 +499,12 @@ void RuleEngine::Impl::Advance(SystemState& sys, UnixMillis earliest, UnixMillis
   if (closed_until == before) return;
   ++counters.steps_closed;
   memo.Clear();  // data arrived since the last reads
-  const UnixMillis catch_up_from = closed_until - static_cast<int64_t>(options.max_catch_up_steps) * step;
-  // The store may be far ahead of this event (a burst, a replay at full speed, data resuming
-  // after a day's gap): a step whose look-back window the ring no longer holds would read as
-  // "no data" and a stale check would fire on a healthy sensor. Such steps are not judged. One
-  // point of the system stands for all of them (they arrive in the same messages).
-  const UnixMillis retained = sys.points.empty() ? 0 : store.RetainedFrom(sys.points.front());
   // The common case, one step closed: load what the bindings will read together, the bindings
   // and their inputs included (a system was last touched a step ago; its memory is cold).
   for (const BindingState& b : sys.bindings) __builtin_prefetch(&b);
   for (size_t i = 0; i < sys.inputs.size(); i += 4) __builtin_prefetch(&sys.inputs[i]);  // 16 bytes each
   store.Prefetch(sys.point_list.data(), sys.point_list.size(), closed_until - step - sys.lookback_ms, closed_until - step);
-  for (BindingState& b : sys.bindings) {
-    UnixMillis first = b.last_step != 0 ? b.last_step + step : closed_until - step;
-    if (first < catch_up_from) {
-      counters.skipped_steps += static_cast<uint64_t>((catch_up_from - first) / step);
-      first = catch_up_from;
-    }
-    for (UnixMillis t = first; t < closed_until; t += step) {
-      if (!sys.Active(t / step)) continue;
-      if (retained != 0 && t - b.lookback_ms < retained) {
-        ++counters.evicted_steps;
-        continue;
-      }
-      Evaluate(b, t);
-    }
-    b.last_step = closed_until - step;
-  }
+  for (BindingState& b : sys.bindings) CatchUp(sys, b, closed_until);
 }
 
 
@@ -528,6 +557,7 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
   for (auto& [point, memory] : e.forecast_memory) {
     memory.remember = false;
     memory.bindings.clear();
+    memory.waiting.clear();
   }
   e.system_of.clear();
   e.systems_of_list.Clear();
@@ -541,6 +571,7 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
     if (!condition) condition = MakeCondition(rb.rule);
     b.condition = condition.get();
     b.lookback_ms = LookbackMs(*rb.rule, e.step);
+    b.waits = b.condition->waits_for_forecast() && !b.condition->on_forecast();
     b.system = e.model->SystemOf(rb.equipment);
     auto k = kept.find({rb.rule->id, rb.equipment});
     if (k != kept.end()) b.last_step = k->second;
@@ -605,6 +636,9 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
       b.own_inputs.clear();
       b.own_inputs.shrink_to_fit();
       e.bindings.push_back(&b);
+      if (b.waits) {
+        for (const auto& [name, point] : b.binding.points) e.forecast_memory[point].waiting.emplace_back(&sys, &b);
+      }
     }
   }
   for (auto& b : e.forecast_bindings) e.bindings.push_back(b.get());
@@ -665,10 +699,14 @@ void RuleEngine::OnForecast(const ForecastProduced& produced) {
     ++e.counters.errors;
     spdlog::error("rules: keeping the forecast of {} failed: {}", produced.point, ex.what());
   }
-  if (it->second.bindings.empty()) return;
+  if (it->second.bindings.empty() && it->second.waiting.empty()) return;
   const auto t0 = std::chrono::steady_clock::now();
   e.memo.Clear();
   for (BindingState* b : it->second.bindings) e.Evaluate(*b, produced.window_end);
+  // Steps already closed that waited for this forecast (the data ran ahead of the forecasts).
+  for (auto [sys, b] : it->second.waiting) {
+    if (sys->watermark != 0) e.CatchUp(*sys, *b, sys->watermark - sys->watermark % e.step);
+  }
   e.counters.evaluation_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
@@ -729,6 +767,9 @@ void CollectRuleMetrics(const RuleEngine& engine, MetricWriter& w) {
   w.Counter("brickcast_rule_evicted_steps_total",
             "Binding steps not judged because the store no longer held their window (the rules lagged the ingest).",
             static_cast<double>(c.evicted_steps));
+  w.Counter("brickcast_rule_forecast_late_steps_total",
+            "Steps a residual rule judged without their forecast (forecasts trailed the data by more than forecast_wait_steps).",
+            static_cast<double>(c.forecast_late_steps));
   w.Counter("brickcast_rule_evaluation_errors_total", "Rule evaluations that failed (logged, step skipped).",
             static_cast<double>(c.errors));
   for (const RuleStatus& s : engine.Status()) {

@@ -643,6 +643,91 @@ TEST(RuleEngineTest, AFailingEvaluationIsCountedAndTheOthersGoOn) {
   EXPECT_NE(w.Text().find("brickcast_rule_evaluation_errors_total 2"), std::string::npos) << w.Text();
 }
 
+// A residual rule judges each step against the forecast made for it, whatever the replay speed.
+// At full speed the forecasts trail the data: when a step closes, the newest forecast may be
+// hours old, and judging against it raised a false alarm in the demo (a level change the old
+// forecast knew nothing of). Here SAT steps from 20 to 14 degC at step 8 and stays there; each
+// forecast repeats the last value it saw (+-1 K). Live, only step 8 is outside its interval
+// (pending, then inactive); in the burst the data runs 20 steps ahead of the forecasts, and the
+// steps must wait for theirs. No forecasts at all: the steps are judged (nothing to compare) once
+// the data is forecast_wait_steps ahead.
+TEST(RuleEngineTest, ResidualRulesJudgeEachStepAgainstItsOwnForecastAtAnySpeed) {
+  const char* rules = R"([{"id": "sat-anomaly", "kind": "residual", "applies_to": "AHU", "for": "10m",
+      "inputs": {"SAT": "Supply_Air_Temperature_Sensor"}}])";
+  auto sat = [](int step) { return step < 8 ? 20.0 : 14.0; };
+  auto forecast_at = [&](int origin) {  // made from the data before step `origin`
+    auto f = std::make_shared<PointForecast>();
+    f->point = "urn:b#SAT";
+    f->model = "test";
+    f->step_ms = kStep;
+    f->window_end = kT0 + origin * kStep;
+    for (int h = 0; h < 24; ++h) {
+      const double v = sat(origin - 1);
+      f->steps.push_back(ForecastStep{f->window_end + h * kStep, v, v - 1, v + 1});
+    }
+    return std::shared_ptr<const PointForecast>(f);
+  };
+  struct Transition {
+    UnixMillis time;
+    std::string to;
+    bool operator==(const Transition& o) const { return time == o.time && to == o.to; }
+  };
+  auto replay = [&](bool burst, bool with_forecasts) {
+    std::shared_ptr<const PointForecast> latest;
+    EngineRig rig(kOneAhu, rules, {kStep, 96, 0, 32},
+                  [&latest](const std::string&) -> std::optional<PointForecast> {
+                    if (!latest) return std::nullopt;
+                    return *latest;
+                  });
+    std::vector<Transition> seen;
+    auto land = [&](int origin) {
+      if (!with_forecasts) return;
+      latest = forecast_at(origin);
+      rig.engine.OnForecast(ForecastProduced{"urn:b#SAT", latest->window_end, false, latest});
+    };
+    std::vector<ObservationsApplied> queued;
+    for (int step = 0; step < 70; ++step) {
+      const Observation ob{"urn:b#SAT", kT0 + step * kStep + 60'000, sat(step), "DEG_C", ""};
+      EXPECT_EQ(rig.store.Append(ob), AppendOutcome::kAccepted);
+      if (!burst) {
+        rig.engine.OnObservations(ObservationsApplied{{ob.point}, ob.time});
+        land(step + 1);  // the forecast service answers before the next step's data
+      } else {
+        // The data runs 20 steps ahead, then the forecasts catch up (one made at step 7 just
+        // before the change lands with the first chunk).
+        queued.push_back(ObservationsApplied{{ob.point}, ob.time});
+        if (step % 20 == 6 || step == 69) {
+          for (const auto& a : queued) rig.engine.OnObservations(a);
+          queued.clear();
+          for (int origin = std::max(1, step - 19); origin <= step + 1; ++origin) land(origin);
+        }
+      }
+    }
+    std::vector<AlertTransition> history = rig.alerts.History(AlertFingerprint("sat-anomaly", "urn:b#AHU1"), 1000);
+    std::sort(history.begin(), history.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; });
+    for (const AlertTransition& t : history) seen.push_back(Transition{t.data_time, AlertStateName(t.to)});
+    return std::make_pair(seen, rig.engine.Counters());
+  };
+  auto [live, live_counters] = replay(false, true);
+  auto [burst, burst_counters] = replay(true, true);
+  ASSERT_FALSE(live.empty());
+  EXPECT_EQ(live.front().time, kT0 + 8 * kStep);
+  EXPECT_EQ(live.front().to, "pending") << "the step change itself is outside the interval";
+  for (const Transition& t : live) EXPECT_NE(t.to, "firing") << "the next forecasts expect 14 degC";
+  ASSERT_EQ(live.size(), burst.size());
+  for (size_t i = 0; i < live.size(); ++i) {
+    EXPECT_EQ(live[i].time, burst[i].time) << i;
+    EXPECT_EQ(live[i].to, burst[i].to) << i;
+  }
+  EXPECT_EQ(burst_counters.forecast_late_steps, 0u);
+  EXPECT_EQ(live_counters.evaluations, burst_counters.evaluations);
+
+  auto [none, none_counters] = replay(false, false);
+  EXPECT_TRUE(none.empty());
+  EXPECT_EQ(none_counters.evaluations, 69u - 48u) << "steps judged once the wait is over";
+  EXPECT_EQ(none_counters.forecast_late_steps, none_counters.evaluations);
+}
+
 // Rules that lag the ingest (a burst at full speed, then data resuming after a gap longer than
 // the store's window) must not read evicted steps as missing observations: no stale alert on a
 // sensor that reported every step, and the steps not judged are counted.
