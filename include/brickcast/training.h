@@ -33,6 +33,24 @@ struct SeriesTable {
 // and the other columns numbers. `columns` selects and orders channels (empty: all).
 StatusOr<SeriesTable> LoadSeriesCsv(const std::string& path, const std::vector<std::string>& columns = {});
 
+// The step of a table's rows in seconds: the most common gap between consecutive rows (gaps in
+// the data are rarer). InvalidArgument when it cannot be told: fewer than two rows, times not
+// increasing, or no gap shared by at least half of the rows (irregular sampling).
+StatusOr<int64_t> InferStepSeconds(const SeriesTable& t);
+
+// Rows [begin, end) of a table.
+struct RowRange {
+  size_t begin = 0, end = 0;
+};
+struct DataSplit {
+  RowRange train, val, test;
+};
+// Splits a table by time, whatever its step. "ett": the ETT protocol's 12/4/4 months of 30 days
+// from the first row (on hourly data the paper's rows 8,640 / 11,520 / 14,400; on 15-minute data
+// the ETTm rows 34,560 / 46,080 / 57,600); "ratio": 70/10/20 of the rows. The validation and test
+// parts start `seq_len` rows early, so their first windows see the end of the part before.
+StatusOr<DataSplit> SplitTable(const SeriesTable& t, const std::string& kind, int seq_len);
+
 struct MappedLoadStats {
   size_t rows = 0, values = 0, rejected = 0, bad_cells = 0;
 };
@@ -53,7 +71,7 @@ struct TrainOptions {
   int patience = 10;
   double pct_start = 0.2;
   uint64_t seed = 2021;
-  std::string split = "ett";   // ett: 12/4/4 months of hourly rows; ratio: 70/10/20
+  std::string split = "ett";   // ett: 12/4/4 months of 30 days by time (SplitTable); ratio: 70/10/20
   int threads = 1;             // LibTorch intra-op threads
   int64_t max_steps_per_epoch = 0;  // 0: all batches (a cap keeps CI runs short)
   // Which loss picks the saved epoch. "val" is the sound choice. "test" is what the official

@@ -32,34 +32,7 @@ class TimeMixerTrainer {
 
 namespace {
 
-struct Range {
-  size_t begin = 0, end = 0;  // rows [begin, end)
-};
-
-struct Split {
-  Range train, val, test;
-};
-
-StatusOr<Split> MakeSplit(const std::string& kind, size_t rows, int seq_len) {
-  Split s;
-  if (kind == "ett") {
-    // The standard ETT-hour protocol: 12 / 4 / 4 months; val and test windows start seq_len early.
-    const size_t a = 12 * 30 * 24, b = a + 4 * 30 * 24, c = b + 4 * 30 * 24;
-    if (rows < c) return Status::InvalidArgument("the ett split needs " + std::to_string(c) + " rows, the data has " + std::to_string(rows));
-    s.train = {0, a};
-    s.val = {a - seq_len, b};
-    s.test = {b - seq_len, c};
-  } else if (kind == "ratio") {
-    const size_t n_train = rows * 7 / 10, n_test = rows * 2 / 10, n_val = rows - n_train - n_test;
-    if (n_train < static_cast<size_t>(seq_len)) return Status::InvalidArgument("too few rows for a 70/10/20 split");
-    s.train = {0, n_train};
-    s.val = {n_train - seq_len, n_train + n_val};
-    s.test = {rows - n_test - seq_len, rows};
-  } else {
-    return Status::InvalidArgument("unknown split '" + kind + "' (ett, ratio)");
-  }
-  return s;
-}
+using Range = RowRange;
 
 // One training/evaluation window: a table and the row it starts at.
 struct WindowRef {
@@ -76,14 +49,6 @@ void AppendWindows(const SeriesTable& d, size_t table, Range r, int seq_len, int
     if (i > r.begin && d.times[i] - d.times[i - 1] != step) segment_start = i;
     if (i + 1 >= segment_start + span) out->push_back({table, static_cast<int64_t>(i + 1 - span)});
   }
-}
-
-int64_t MedianStep(const SeriesTable& d) {
-  std::vector<int64_t> diffs;
-  for (size_t i = 1; i < d.rows() && diffs.size() < 10000; ++i) diffs.push_back(d.times[i] - d.times[i - 1]);
-  if (diffs.empty()) return 0;
-  std::nth_element(diffs.begin(), diffs.begin() + diffs.size() / 2, diffs.end());
-  return diffs[diffs.size() / 2];
 }
 
 // Per-channel mean and standard deviation over the given rows of the given tables.
@@ -132,8 +97,14 @@ StatusOr<Dataset> BuildDataset(const std::vector<SeriesTable>& data, const std::
   if (data.empty()) return Status::InvalidArgument("no training data");
   const int n = static_cast<int>(data[0].channels.size());
   Dataset ds;
-  ds.step = step > 0 ? step : MedianStep(data[0]);
-  std::vector<Split> splits;
+  if (step > 0) {
+    ds.step = step;
+  } else {
+    auto inferred = InferStepSeconds(data[0]);
+    if (!inferred.ok()) return inferred.status();
+    ds.step = *inferred;
+  }
+  std::vector<DataSplit> splits;
   std::vector<const SeriesTable*> all;
   std::vector<Range> train_rows;
   for (const auto& t : data) {
@@ -142,8 +113,8 @@ StatusOr<Dataset> BuildDataset(const std::vector<SeriesTable>& data, const std::
                                      std::to_string(n));
     if (scaler == "standard" && t.channels != data[0].channels)
       return Status::InvalidArgument(t.name + ": channels differ from " + data[0].name);
-    auto s = MakeSplit(split_kind, t.rows(), cfg.seq_len);
-    if (!s.ok()) return Status::InvalidArgument(t.name + ": " + s.status().message());
+    auto s = SplitTable(t, split_kind, cfg.seq_len);
+    if (!s.ok()) return s.status();
     splits.push_back(*s);
     all.push_back(&t);
     train_rows.push_back(s->train);
@@ -356,7 +327,7 @@ StatusOr<TrainOptions> LoadTrainOptions(const std::string& path) {
       {"patience", FieldType::kInteger, 10, "Epochs without validation improvement before stopping."},
       {"pct_start", FieldType::kNumber, 0.2, "Share of the steps spent raising the learning rate."},
       {"seed", FieldType::kInteger, 2021, "Random seed."},
-      {"split", FieldType::kString, "ett", "ett (12/4/4 months of hourly rows) or ratio (70/10/20)."},
+      {"split", FieldType::kString, "ett", "ett (12/4/4 months of 30 days from the first row, by time: any step) or ratio (70/10/20 of the rows)."},
       {"threads", FieldType::kInteger, 1, "LibTorch threads."},
       {"max_steps_per_epoch", FieldType::kInteger, 0, "Cap on batches per epoch (0: all)."},
       {"select_by", FieldType::kString, "val",

@@ -132,4 +132,57 @@ StatusOr<std::vector<SeriesTable>> LoadMappedSeries(const std::string& csv_path,
   return out;
 }
 
+StatusOr<int64_t> InferStepSeconds(const SeriesTable& t) {
+  if (t.rows() < 2) return Status::InvalidArgument(t.name + ": fewer than two rows, no step to infer");
+  std::map<int64_t, size_t> gaps;
+  const size_t n = std::min<size_t>(t.rows(), 100'001);  // a sample is enough for a regular series
+  for (size_t i = 1; i < n; ++i) {
+    const int64_t d = t.times[i] - t.times[i - 1];
+    if (d <= 0)
+      return Status::InvalidArgument(t.name + ": row " + std::to_string(i + 1) + " is not later than the row before");
+    ++gaps[d];
+  }
+  auto common = std::max_element(gaps.begin(), gaps.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+  if (2 * common->second < n - 1)
+    return Status::InvalidArgument(t.name + ": no regular step (the most common gap, " + std::to_string(common->first) +
+                                   " s, separates only " + std::to_string(common->second) + " of " +
+                                   std::to_string(n - 1) + " rows); resample the data first");
+  return common->first;
+}
+
+StatusOr<DataSplit> SplitTable(const SeriesTable& t, const std::string& kind, int seq_len) {
+  DataSplit s;
+  const size_t early = static_cast<size_t>(std::max(0, seq_len));
+  if (kind == "ett") {
+    // The ETT protocol counts months of 30 days. By time, not rows, so 15-minute data gets the
+    // same months as hourly data (by rows it would train on its first three months only).
+    auto step = InferStepSeconds(t);
+    if (!step.ok()) return step.status();
+    constexpr int64_t kMonth = 30 * 86'400;
+    const int64_t t0 = t.times.front();
+    const int64_t ends[3] = {t0 + 12 * kMonth, t0 + 16 * kMonth, t0 + 20 * kMonth};
+    if (t.times.back() + *step < ends[2])
+      return Status::InvalidArgument(t.name + ": the ett split needs 20 months of 30 days (600 days) from " +
+                                     FormatIsoUtc(t0 * 1000) + ", the data ends at " +
+                                     FormatIsoUtc(t.times.back() * 1000));
+    size_t rows[3];
+    for (int i = 0; i < 3; ++i)
+      rows[i] = static_cast<size_t>(std::lower_bound(t.times.begin(), t.times.end(), ends[i]) - t.times.begin());
+    if (rows[0] < early) return Status::InvalidArgument(t.name + ": fewer training rows than the input length");
+    s.train = {0, rows[0]};
+    s.val = {rows[0] - early, rows[1]};
+    s.test = {rows[1] - early, rows[2]};
+  } else if (kind == "ratio") {
+    const size_t rows = t.rows();
+    const size_t n_train = rows * 7 / 10, n_test = rows * 2 / 10, n_val = rows - n_train - n_test;
+    if (n_train < early) return Status::InvalidArgument(t.name + ": too few rows for a 70/10/20 split");
+    s.train = {0, n_train};
+    s.val = {n_train - early, n_train + n_val};
+    s.test = {rows - n_test - early, rows};
+  } else {
+    return Status::InvalidArgument("unknown split '" + kind + "' (ett, ratio)");
+  }
+  return s;
+}
+
 }  // namespace brickcast

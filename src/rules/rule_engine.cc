@@ -443,7 +443,15 @@ struct RuleEngine::Impl {
   void Advance(SystemState& sys, UnixMillis earliest, UnixMillis latest);
   // Evaluates `b` on the steps of `sys` closed since its last one (those before `closed_until`),
   // except, for a binding that waits for forecasts, the steps whose forecast has not landed yet.
-  void CatchUp(SystemState& sys, BindingState& b, UnixMillis closed_until);
+  // `retained`: Retained(sys), asked once for all of a system's bindings.
+  void CatchUp(SystemState& sys, BindingState& b, UnixMillis closed_until, UnixMillis retained);
+  // The store may be far ahead of this event (a burst, a replay at full speed, data resuming
+  // after a day's gap): a step whose look-back window the ring no longer holds would read as
+  // "no data" and a stale check would fire on a healthy sensor. Such steps are not judged. One
+  // point of the system stands for all of them (they arrive in the same messages).
+  UnixMillis Retained(SystemState& sys) const {
+    return sys.points.empty() ? 0 : store.RetainedFrom(sys.points.front());
+  }
   // For a binding that waits for forecasts, the newest step a forecast of each of its inputs has
   // been made for (its window end); `closed_until` for the others.
   UnixMillis ForecastsLanded(const BindingState& b, UnixMillis closed_until) const;
@@ -459,13 +467,8 @@ UnixMillis RuleEngine::Impl::ForecastsLanded(const BindingState& b, UnixMillis c
   return landed;
 }
 
-void RuleEngine::Impl::CatchUp(SystemState& sys, BindingState& b, UnixMillis closed_until) {
+void RuleEngine::Impl::CatchUp(SystemState& sys, BindingState& b, UnixMillis closed_until, UnixMillis retained) {
   const UnixMillis catch_up_from = closed_until - static_cast<int64_t>(options.max_catch_up_steps) * step;
-  // The store may be far ahead of this event (a burst, a replay at full speed, data resuming
-  // after a day's gap): a step whose look-back window the ring no longer holds would read as
-  // "no data" and a stale check would fire on a healthy sensor. Such steps are not judged. One
-  // point of the system stands for all of them (they arrive in the same messages).
-  const UnixMillis retained = sys.points.empty() ? 0 : store.RetainedFrom(sys.points.front());
   UnixMillis first = b.last_step != 0 ? b.last_step + step : closed_until - step;
   if (first < catch_up_from) {
     counters.skipped_steps += static_cast<uint64_t>((catch_up_from - first) / step);
@@ -504,7 +507,8 @@ void RuleEngine::Impl::Advance(SystemState& sys, UnixMillis earliest, UnixMillis
   for (const BindingState& b : sys.bindings) __builtin_prefetch(&b);
   for (size_t i = 0; i < sys.inputs.size(); i += 4) __builtin_prefetch(&sys.inputs[i]);  // 16 bytes each
   store.Prefetch(sys.point_list.data(), sys.point_list.size(), closed_until - step - sys.lookback_ms, closed_until - step);
-  for (BindingState& b : sys.bindings) CatchUp(sys, b, closed_until);
+  const UnixMillis retained = Retained(sys);
+  for (BindingState& b : sys.bindings) CatchUp(sys, b, closed_until, retained);
 }
 
 
@@ -705,7 +709,7 @@ void RuleEngine::OnForecast(const ForecastProduced& produced) {
   for (BindingState* b : it->second.bindings) e.Evaluate(*b, produced.window_end);
   // Steps already closed that waited for this forecast (the data ran ahead of the forecasts).
   for (auto [sys, b] : it->second.waiting) {
-    if (sys->watermark != 0) e.CatchUp(*sys, *b, sys->watermark - sys->watermark % e.step);
+    if (sys->watermark != 0) e.CatchUp(*sys, *b, sys->watermark - sys->watermark % e.step, e.Retained(*sys));
   }
   e.counters.evaluation_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }

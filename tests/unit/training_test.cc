@@ -43,6 +43,77 @@ TrainOptions SmallOptions() {
   return o;
 }
 
+// A single-channel series of `days` at `step` seconds from 2016-07-01 (as ETT starts).
+SeriesTable Regular(int64_t step, int days) {
+  SeriesTable t;
+  t.name = "regular";
+  t.channels = {"OT"};
+  for (int64_t at = 0; at < int64_t{days} * 86'400; at += step) {
+    t.times.push_back(1'467'331'200 + at);
+    t.values.push_back(static_cast<float>(at % 86'400) / 3600.0f);
+  }
+  return t;
+}
+
+// The ETT split is 12/4/4 months of 30 days by time: the paper's rows on hourly data, the ETTm
+// rows on 15-minute data (by rows, 15-minute data trained on its first three months).
+TEST(TrainingSplitTest, TheEttSplitCountsMonthsInTimeWhateverTheStep) {
+  const SeriesTable hourly = Regular(3600, 725);  // ETTh1's length, about
+  auto h = SplitTable(hourly, "ett", 96);
+  ASSERT_TRUE(h.ok()) << h.status().message();
+  EXPECT_EQ(h->train.begin, 0u);
+  EXPECT_EQ(h->train.end, 8640u);
+  EXPECT_EQ(h->val.begin, 8640u - 96);
+  EXPECT_EQ(h->val.end, 11520u);
+  EXPECT_EQ(h->test.begin, 11520u - 96);
+  EXPECT_EQ(h->test.end, 14400u);
+
+  const SeriesTable quarter = Regular(900, 725);
+  auto q = SplitTable(quarter, "ett", 96);
+  ASSERT_TRUE(q.ok()) << q.status().message();
+  EXPECT_EQ(q->train.end, 34560u);
+  EXPECT_EQ(q->val.end, 46080u);
+  EXPECT_EQ(q->test.end, 57600u);
+  EXPECT_EQ(quarter.times[q->train.end] - quarter.times[0], 360 * 86'400) << "twelve months of 30 days";
+  EXPECT_EQ(quarter.times[q->test.begin + 96] - quarter.times[0], 480 * 86'400);
+
+  // A day missing from the training months moves no boundary in time (it would by rows).
+  SeriesTable gap = Regular(900, 725);
+  gap.times.erase(gap.times.begin() + 1000, gap.times.begin() + 1096);
+  gap.values.erase(gap.values.begin() + 1000, gap.values.begin() + 1096);
+  auto g = SplitTable(gap, "ett", 96);
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  EXPECT_EQ(gap.times[g->train.end] - gap.times[0], 360 * 86'400);
+  EXPECT_EQ(g->train.end, 34560u - 96);
+
+  auto short_data = SplitTable(Regular(900, 500), "ett", 96);
+  ASSERT_FALSE(short_data.ok());
+  EXPECT_NE(short_data.status().message().find("600 days"), std::string::npos) << short_data.status().message();
+  EXPECT_FALSE(SplitTable(hourly, "months", 96).ok());
+}
+
+TEST(TrainingSplitTest, DataWithoutARegularStepIsRefused) {
+  EXPECT_EQ(*InferStepSeconds(Regular(900, 2)), 900);
+  SeriesTable odd = Regular(900, 2);
+  for (size_t i = 0; i < odd.times.size(); ++i) odd.times[i] = 1'467'331'200 + static_cast<int64_t>(i * i) * 7;
+  auto step = InferStepSeconds(odd);
+  ASSERT_FALSE(step.ok());
+  EXPECT_NE(step.status().message().find("no regular step"), std::string::npos) << step.status().message();
+  SeriesTable backwards = Regular(900, 2);
+  std::swap(backwards.times[3], backwards.times[4]);
+  EXPECT_FALSE(InferStepSeconds(backwards).ok());
+  SeriesTable one = Regular(900, 2);
+  one.times.resize(1);
+  one.values.resize(1);
+  EXPECT_FALSE(InferStepSeconds(one).ok());
+  // Training refuses it with the reason, before anything is trained.
+  TrainOptions o = SmallOptions();
+  o.model.channels = 1;
+  auto trained = TrainTimeMixer({odd}, "odd", o, nullptr);
+  ASSERT_FALSE(trained.ok());
+  EXPECT_NE(trained.status().message().find("no regular step"), std::string::npos) << trained.status().message();
+}
+
 TEST(TrainingTest, LossFallsAndTheSavedModelReloadsToIdenticalOutputs) {
   const SeriesTable data = Synthetic(1200);
   auto model = TrainTimeMixer({data}, "synthetic", SmallOptions(), nullptr);
