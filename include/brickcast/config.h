@@ -87,6 +87,7 @@ struct ForecastConfig {
   size_t queue_capacity = 4096;
   double min_coverage = 0.8;
   double interval_coverage = 0.9;
+  double interval_adaptation = 0.01;  // adaptive conformal step (0: plain split conformal)
   size_t calibration_size = 32;
   bool serve_best = true;  // ForecastServiceOptions::serve_best
 };

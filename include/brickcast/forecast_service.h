@@ -25,6 +25,7 @@
 // already running finish on the old one. Thread-safe.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -52,6 +53,10 @@ struct ForecastServiceOptions {
   size_t queue_capacity = 4096;
   double min_coverage = 0.8;        // share of observed or filled steps an input window needs
   double interval_coverage = 0.9;   // target coverage of the prediction intervals (1 - alpha)
+  // Adaptive conformal inference: after each scored step a point's level per horizon step moves
+  // by this much times (target misses - actual miss), so intervals that miss more often than
+  // promised widen and those that cover more narrow, under shift too. 0: plain split conformal.
+  double interval_adaptation = 0.01;
   size_t calibration_size = 32;     // residuals kept per point and horizon step
   size_t min_calibration = 8;       // own residuals needed before a point's intervals are its own
   // Serve the best of model, persistence and seasonal naive per point: once a point has
@@ -73,6 +78,15 @@ struct ForecastStep {
   double lower = NAN, upper = NAN;  // NaN until residuals exist
 };
 
+// How the prediction intervals of one quarter of the horizon kept their promise, counted since
+// the model was loaded (a replay's whole run).
+struct IntervalQuarter {
+  uint64_t scored = 0;     // actuals compared with an interval
+  double coverage = NAN;   // share of them inside it
+  double mean_width = NAN; // upper - lower, SI unit (model level: averaged over all points' units)
+};
+using IntervalQuarters = std::array<IntervalQuarter, 4>;
+
 struct PointAccuracy {
   uint64_t residuals = 0;        // scored (forecast, actual) pairs
   double mae = NAN;              // rolling (exponentially weighted, ~200 residuals), SI unit
@@ -82,6 +96,7 @@ struct PointAccuracy {
   double persistence_mae = NAN;
   // ... and for the value of the same step a day earlier (seasonal naive; NaN under a day of data).
   double seasonal_naive_mae = NAN;
+  IntervalQuarters quarters;  // first to last quarter of the horizon
 };
 
 // Typed states; the strings are for JSON and CSV only.
@@ -125,6 +140,7 @@ struct ModelAccuracy {
   double mae = NAN, interval_coverage = NAN;  // rolling over all points
   double persistence_mae = NAN;               // repeating the last value, same steps
   double seasonal_naive_mae = NAN;            // the same time a day earlier, same steps
+  IntervalQuarters quarters;                  // all points, since the model was loaded
 };
 
 // Cumulative counters and the latency / batch-size histograms, for /metrics and benchmarks.

@@ -41,7 +41,9 @@ HttpResponse ForecastOverview(const ApiServices& s) {
                              {"persistence_mae", NumberOrNull(a.persistence_mae)},
                              {"seasonal_naive_mae", NumberOrNull(a.seasonal_naive_mae)},
                              {"interval_coverage", NumberOrNull(a.interval_coverage)},
-                             {"target_coverage", config->forecast.interval_coverage}}},
+                             {"target_coverage", config->forecast.interval_coverage},
+                             // since the model was loaded, all points: the run's realised coverage
+                             {"quarters", QuartersToJson(a.quarters)}}},
                            {"forecasts", c.forecasts},
                            {"fallback_forecasts", c.fallback_forecasts},
                            {"insufficient_data", c.insufficient_data},

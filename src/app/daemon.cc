@@ -55,6 +55,7 @@ ForecastServiceOptions ForecastOptionsFromConfig(const Config& config) {
   o.queue_capacity = fc.queue_capacity;
   o.min_coverage = fc.min_coverage;
   o.interval_coverage = fc.interval_coverage;
+  o.interval_adaptation = fc.interval_adaptation;
   o.calibration_size = fc.calibration_size;
   o.serve_best = fc.serve_best;
   o.site_zone = config.site.zone;

@@ -218,6 +218,11 @@ const Schema& RootSchema() {
        false, false, Between(0, 1)},
       {"interval_coverage", FieldType::kNumber, kDefaults.forecast.interval_coverage, "Target coverage of the prediction intervals.", nullptr, false,
        false, Between(0.5, 0.999)},
+      {"interval_adaptation", FieldType::kNumber, kDefaults.forecast.interval_adaptation,
+       "Adaptive conformal inference: after each scored step, a point's interval level per horizon step moves by this "
+       "much times (target misses - miss), so intervals that miss more than promised widen and those that cover more "
+       "narrow, under shift too. 0: plain split conformal.",
+       nullptr, false, false, Between(0, 0.2)},
       {"calibration_size", FieldType::kInteger, kDefaults.forecast.calibration_size, "Residuals kept per point and horizon step for the intervals.",
        nullptr, false, false, Between(4, 1024)},
       {"serve_best", FieldType::kBoolean, kDefaults.forecast.serve_best,
@@ -713,6 +718,7 @@ StatusOr<Config> LoadConfigText(const std::string& json_text, const std::string&
     c.forecast.queue_capacity = fc["queue_capacity"];
     c.forecast.min_coverage = fc["min_coverage"];
     c.forecast.interval_coverage = fc["interval_coverage"];
+    c.forecast.interval_adaptation = fc["interval_adaptation"];
     c.forecast.calibration_size = fc["calibration_size"];
     c.forecast.serve_best = fc["serve_best"];
 

@@ -20,6 +20,48 @@ inline double ConformalQuantile(std::vector<float>& scores, double coverage) {
   return scores[rank - 1];
 }
 
+// The same rank on scores sorted in ascending order (no copy: for quantiles at many levels).
+inline double QuantileOfSorted(const std::vector<float>& sorted, double coverage) {
+  if (sorted.empty()) return NAN;
+  const size_t n = sorted.size();
+  size_t rank = static_cast<size_t>(std::ceil((static_cast<double>(n) + 1) * coverage));
+  rank = std::clamp<size_t>(rank, 1, n);
+  return sorted[rank - 1];
+}
+
+// Adaptive conformal inference (Gibbs and Candes, 2021): the miscoverage level at which a
+// point's scores are read, per horizon step. After each scored step
+//   alpha += gamma * (target_alpha - miss)
+// so a run of misses (a level shift, a valve that starts to move) widens the intervals until they
+// cover again, and intervals that cover more than promised narrow. Kept in [0, 0.5]: at 0 the
+// largest score is used; the floor stops a long miss streak from winding up.
+class AdaptiveLevel {
+ public:
+  // Coverage to read horizon step h at (the target until it has been adapted).
+  double Coverage(size_t h, double target) const { return h < alpha_.size() ? 1.0 - alpha_[h] : target; }
+  void Update(size_t h, size_t horizons, double target, double gamma, bool covered) {
+    if (gamma <= 0) return;
+    if (alpha_.size() != horizons) alpha_.assign(horizons, static_cast<float>(1.0 - target));
+    const double a = alpha_[h] + gamma * ((1.0 - target) - (covered ? 0.0 : 1.0));
+    alpha_[h] = static_cast<float>(std::clamp(a, 0.0, 0.5));
+  }
+  size_t bytes() const { return alpha_.capacity() * sizeof(float); }
+
+ private:
+  std::vector<float> alpha_;
+};
+
+// Per horizon quarter: actuals scored against an interval, how many it covered, summed widths.
+struct QuarterTally {
+  uint64_t scored = 0, covered = 0;
+  double width = 0;
+  void Add(bool in, double w) {
+    ++scored;
+    covered += in;
+    width += w;
+  }
+};
+
 // Per horizon step, the last `capacity` scores. Scores are stored as 16-bit fixed point
 // (1/1000 of a window spread, saturating at 65.5 spreads) to keep per-point state small.
 class ScoreRings {
@@ -42,6 +84,13 @@ class ScoreRings {
     scratch->clear();
     for (size_t i = 0; i < count_[h]; ++i) scratch->push_back(data_[h * capacity_ + i] / 1000.0f);
     return ConformalQuantile(*scratch, coverage);
+  }
+  // The scores of horizon step h in ascending order.
+  std::vector<float> Sorted(size_t h) const {
+    std::vector<float> out;
+    for (size_t i = 0; i < count_[h]; ++i) out.push_back(data_[h * capacity_ + i] / 1000.0f);
+    std::sort(out.begin(), out.end());
+    return out;
   }
 
   size_t bytes() const { return data_.capacity() * sizeof(uint16_t) + (count_.capacity() + head_.capacity()) * sizeof(uint16_t); }

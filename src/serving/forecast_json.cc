@@ -9,6 +9,17 @@ namespace brickcast {
 
 nlohmann::json NumberOrNull(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
 
+nlohmann::json QuartersToJson(const IntervalQuarters& quarters) {
+  nlohmann::json out = nlohmann::json::array();
+  for (size_t q = 0; q < quarters.size(); ++q) {
+    out.push_back({{"quarter", q + 1},
+                   {"scored", quarters[q].scored},
+                   {"coverage", NumberOrNull(quarters[q].coverage)},
+                   {"mean_width", NumberOrNull(quarters[q].mean_width)}});
+  }
+  return out;
+}
+
 nlohmann::json ForecastToJson(const PointForecast& f) {
   using Json = nlohmann::json;
   Json times = Json::array(), values = Json::array(), lower = Json::array(), upper = Json::array();
@@ -38,7 +49,8 @@ nlohmann::json ForecastToJson(const PointForecast& f) {
            {"mae", NumberOrNull(f.accuracy.mae)},
            {"persistence_mae", NumberOrNull(f.accuracy.persistence_mae)},
            {"seasonal_naive_mae", NumberOrNull(f.accuracy.seasonal_naive_mae)},
-           {"interval_coverage", NumberOrNull(f.accuracy.interval_coverage)}}}};
+           {"interval_coverage", NumberOrNull(f.accuracy.interval_coverage)},
+           {"quarters", QuartersToJson(f.accuracy.quarters)}}}};
   if (f.fallback) j["fallback_reason"] = f.fallback_reason;
   j["served"] = ServedByName(f.served);
   if (f.served != ServedBy::kModel) j["served_reason"] = f.served_reason;

@@ -12,6 +12,8 @@ namespace brickcast {
 
 nlohmann::json NumberOrNull(double v);
 nlohmann::json ForecastToJson(const PointForecast& f);
+// Coverage and mean width of the prediction intervals per quarter of the horizon.
+nlohmann::json QuartersToJson(const IntervalQuarters& quarters);
 
 // The Turtle form, for data platforms that take Brick: the point's `bc:forecast`, a node with the
 // model, the time it was made from (`bc:issuedAt`, the end of its input window, data time) and one

@@ -63,9 +63,23 @@ struct PointState {
   std::shared_ptr<const PointForecast> latest;  // shared with ForecastProduced subscribers
   std::deque<PastForecast> past;
   serving::ScoreRings scores;
+  serving::AdaptiveLevel level;  // per horizon step: where its scores are read (ACI)
+  std::array<serving::QuarterTally, 4> quarters;  // since the model was loaded
   serving::RollingMean mae, coverage, persistence_mae, seasonal_mae;
   ServedBy served = ServedBy::kModel;  // serve_best: the source served now
 };
+
+IntervalQuarters QuartersOf(const std::array<serving::QuarterTally, 4>& tallies) {
+  IntervalQuarters out;
+  for (size_t q = 0; q < 4; ++q) {
+    const serving::QuarterTally& t = tallies[q];
+    out[q].scored = t.scored;
+    if (t.scored == 0) continue;
+    out[q].coverage = static_cast<double>(t.covered) / static_cast<double>(t.scored);
+    out[q].mean_width = t.width / static_cast<double>(t.scored);
+  }
+  return out;
+}
 
 // serve_best: the source to serve next, with hysteresis (a challenger must beat the source served
 // now by the margin). `seasonal_ok`: this request has a seasonal-naive forecast (a day of data).
@@ -150,8 +164,11 @@ struct ForecastService::Impl {
   // Pooled residuals and model accuracy; written by the scheduler, read by workers and the API.
   mutable std::mutex pooled_mu;
   serving::ScoreRings pooled;
-  std::vector<double> pooled_quantile;  // per horizon step, refreshed after scoring
+  // Per horizon step, the pooled scores in ascending order, refreshed after scoring; shared with
+  // the workers, which read them at each point's own adaptive level.
+  std::shared_ptr<const std::vector<std::vector<float>>> pooled_sorted;
   serving::RollingMean model_mae, model_coverage, model_persistence_mae, model_seasonal_mae;
+  std::array<serving::QuarterTally, 4> model_quarters;
 
   mutable std::mutex stats_mu;
   ForecastCounters counters;                   // guarded by stats_mu (latency/batch histograms too)
@@ -303,6 +320,8 @@ struct ForecastService::Impl {
     std::vector<std::pair<size_t, double>> pooled_scores;
     struct Update {
       double err, covered, persistence_err, seasonal_err;  // covered, seasonal_err: NaN when not known
+      size_t quarter;
+      double width;  // of the interval, when covered is known
     };
     std::vector<Update> model_updates;
     {
@@ -332,8 +351,14 @@ struct ForecastService::Impl {
           const double seasonal_err =
               h < p.seasonal.size() && !std::isnan(p.seasonal[h]) ? std::abs(actual - p.seasonal[h]) : NAN;
           if (!std::isnan(seasonal_err)) st.seasonal_mae.Add(seasonal_err);
-          if (!std::isnan(covered)) st.coverage.Add(covered);
-          model_updates.push_back({err, covered, persistence_err, seasonal_err});
+          const size_t quarter = h * 4 / p.values.size();
+          const double width = 2.0 * p.half_width[h];
+          if (!std::isnan(covered)) {
+            st.coverage.Add(covered);
+            st.quarters[quarter].Add(covered > 0, width);
+            st.level.Update(h, p.values.size(), opt.interval_coverage, opt.interval_adaptation, covered > 0);
+          }
+          model_updates.push_back({err, covered, persistence_err, seasonal_err, quarter, width});
         }
       }
       st.scored_until = closed_end;
@@ -351,7 +376,10 @@ struct ForecastService::Impl {
       model_mae.Add(u.err, 2000);
       model_persistence_mae.Add(u.persistence_err, 2000);
       if (!std::isnan(u.seasonal_err)) model_seasonal_mae.Add(u.seasonal_err, 2000);
-      if (!std::isnan(u.covered)) model_coverage.Add(u.covered, 2000);
+      if (!std::isnan(u.covered)) {
+        model_coverage.Add(u.covered, 2000);
+        model_quarters[u.quarter].Add(u.covered > 0, u.width);
+      }
     }
     return true;
   }
@@ -359,10 +387,9 @@ struct ForecastService::Impl {
   void RefreshPooledQuantiles(int horizon) {
     std::lock_guard<std::mutex> lock(pooled_mu);
     if (pooled.horizons() != static_cast<size_t>(horizon)) return;
-    std::vector<float> scratch;
-    pooled_quantile.assign(horizon, NAN);
-    for (int h = 0; h < horizon; ++h)
-      if (pooled.count(h) >= opt.min_calibration) pooled_quantile[h] = pooled.Quantile(h, opt.interval_coverage, &scratch);
+    auto sorted = std::make_shared<std::vector<std::vector<float>>>(horizon);
+    for (int h = 0; h < horizon; ++h) (*sorted)[h] = pooled.Sorted(h);
+    pooled_sorted = std::move(sorted);
   }
 
   // --- workers ---------------------------------------------------------------------------------
@@ -429,14 +456,14 @@ struct ForecastService::Impl {
       }
     }
     const std::string identity = usable ? m->identity() : "seasonal_naive";
-    std::vector<double> pooled_q;
+    std::shared_ptr<const std::vector<std::vector<float>>> pooled_q;
     {
       std::lock_guard<std::mutex> lock(pooled_mu);
       if (pooled.horizons() != static_cast<size_t>(horizon)) {
         pooled = serving::ScoreRings(horizon, kPooledScores);
-        pooled_quantile.clear();
+        pooled_sorted.reset();
       }
-      pooled_q = pooled_quantile;
+      pooled_q = pooled_sorted;
     }
     std::vector<float> scratch;
     const auto now = Steady::now();
@@ -477,14 +504,19 @@ struct ForecastService::Impl {
         PointState& st = found->second;
         bool own = st.scores.horizons() == static_cast<size_t>(horizon);
         for (int h = 0; h < horizon && own; ++h) own = st.scores.count(h) >= opt.min_calibration;
-        bool pooled_ok = pooled_q.size() == static_cast<size_t>(horizon) &&
-                         std::none_of(pooled_q.begin(), pooled_q.end(), [](double q) { return std::isnan(q); });
+        const bool pooled_ok = pooled_q && pooled_q->size() == static_cast<size_t>(horizon) &&
+                               std::all_of(pooled_q->begin(), pooled_q->end(),
+                                           [this](const std::vector<float>& v) { return v.size() >= opt.min_calibration; });
         pf.interval_source = own ? IntervalSource::kPoint : pooled_ok ? IntervalSource::kPooled : IntervalSource::kNone;
         for (int h = 0; h < horizon; ++h) {
           ForecastStep step;
           step.time = r.window_end + static_cast<int64_t>(h) * step_ms;
           step.value = values[h];
-          double q = own ? st.scores.Quantile(h, opt.interval_coverage, &scratch) : pooled_ok ? pooled_q[h] : NAN;
+          // Read at the point's adapted level, from its own scores or, until it has enough, the pool's.
+          const double level = st.level.Coverage(static_cast<size_t>(h), opt.interval_coverage);
+          const double q = own         ? st.scores.Quantile(h, level, &scratch)
+                           : pooled_ok ? serving::QuantileOfSorted((*pooled_q)[h], level)
+                                       : NAN;
           if (!std::isnan(q)) {
             past.half_width[h] = static_cast<float>(q * scale);
             step.lower = values[h] - q * scale;
@@ -625,6 +657,7 @@ Status ForecastService::SetModel(std::shared_ptr<const Forecaster> model) {
     impl_->model_coverage = {};
     impl_->model_persistence_mae = {};
     impl_->model_seasonal_mae = {};
+    impl_->model_quarters = {};
   }
   // A new model is judged on its own forecasts: the per-point skill comparison starts again.
   for (Shard& shard : impl_->shards) {
@@ -633,6 +666,7 @@ Status ForecastService::SetModel(std::shared_ptr<const Forecaster> model) {
       st.mae = {};
       st.persistence_mae = {};
       st.seasonal_mae = {};
+      st.quarters = {};
       st.served = ServedBy::kModel;
       st.past.clear();  // the old model's forecasts are not the new one's to be scored on
     }
@@ -691,6 +725,7 @@ std::optional<PointForecast> ForecastService::Get(const std::string& point) cons
   pf.accuracy.interval_coverage = it->second.coverage.value;
   pf.accuracy.persistence_mae = it->second.persistence_mae.value;
   pf.accuracy.seasonal_naive_mae = it->second.seasonal_mae.value;
+  pf.accuracy.quarters = QuartersOf(it->second.quarters);
   return pf;
 }
 
@@ -703,6 +738,7 @@ ModelAccuracy ForecastService::Accuracy() const {
   a.interval_coverage = impl_->model_coverage.value;
   a.persistence_mae = impl_->model_persistence_mae.value;
   a.seasonal_naive_mae = impl_->model_seasonal_mae.value;
+  a.quarters = QuartersOf(impl_->model_quarters);
   return a;
 }
 
@@ -732,9 +768,10 @@ size_t ForecastService::BytesPerPoint() const {
   auto m = impl_->CurrentModel();
   const size_t h = static_cast<size_t>(impl_->Horizon(m.get()));
   // Hash-map node and state, the latest result, up to h past forecasts (values + interval) and the
-  // residual rings.
+  // residual rings and their adaptive levels.
   return sizeof(PointState) + 64 + sizeof(PointForecast) + h * sizeof(ForecastStep) +
-         h * (sizeof(PastForecast) + 2 * h * sizeof(float)) + serving::ScoreRings(h, impl_->opt.calibration_size).bytes();
+         h * (sizeof(PastForecast) + 2 * h * sizeof(float)) + serving::ScoreRings(h, impl_->opt.calibration_size).bytes() +
+         h * sizeof(float);
 }
 
 const char* ForecastStatusName(ForecastStatus s) {

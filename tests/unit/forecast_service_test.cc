@@ -206,6 +206,60 @@ TEST(ForecastServiceTest, ForecastsEveryPointWithCalibratedIntervals) {
   svc.Stop();
 }
 
+// Adaptive conformal intervals keep their promise through a level shift with noisier data, a
+// flat stretch (spread about 0) and the point moving again: realised coverage of the nominal
+// 90 % in every horizon quarter between 0.88 and 0.92 over the whole run, intervals that shrink
+// on the flat stretch, and per-quarter figures in the accuracy.
+TEST(ForecastServiceTest, AdaptiveIntervalsKeepTheirCoverageThroughShiftsAndFlatStretches) {
+  auto run = [](double adaptation) {
+    SeriesStore store(SeriesOptions{kStep, 64, 2, 32});
+    ForecastServiceOptions o = Options();
+    o.interval_adaptation = adaptation;
+    ForecastService svc(store, o);
+    EXPECT_TRUE(svc.SetModel(std::make_shared<TrendForecaster>(16, 8)).ok());
+    EXPECT_TRUE(svc.Start().ok());
+    std::mt19937 rng(3);
+    std::normal_distribution<double> noise(0, 1);
+    double flat_width = NAN, moving_width = NAN;
+    for (int s = 0; s < 1600; ++s) {
+      double v = 20 + 2 * std::sin(s * 0.05) + 0.3 * noise(rng);
+      if (s >= 400 && s < 800) v = 28 + 2 * std::sin(s * 0.05) + 1.2 * noise(rng);  // shifted, noisier
+      if (s >= 800 && s < 1200) v = 28;                                          // flat: a closed valve
+      if (s >= 1200) v = 28 + 2 * std::sin(s * 0.05) + 0.3 * noise(rng);           // moving again
+      store.Append(Observation{Point(0), kT0 + s * kStep + kStep / 2, v, "", ""});
+      svc.NotifyData({Point(0)});
+      EXPECT_TRUE(svc.Tick(std::chrono::seconds(20)));
+      auto f = svc.Get(Point(0));
+      if (f && !f->steps.empty() && !std::isnan(f->steps.back().upper)) {
+        if (s == 1150) flat_width = f->steps.back().upper - f->steps.back().lower;
+        if (s == 350) moving_width = f->steps.back().upper - f->steps.back().lower;
+      }
+    }
+    svc.Stop();
+    auto f = svc.Get(Point(0));
+    EXPECT_TRUE(f.has_value());
+    return std::make_tuple(f ? f->accuracy.quarters : IntervalQuarters{}, svc.Accuracy().quarters, flat_width, moving_width);
+  };
+  auto [point, model, flat_width, moving_width] = run(0.01);
+  for (size_t q = 0; q < 4; ++q) {
+    SCOPED_TRACE(q);
+    EXPECT_GT(point[q].scored, 1400u);
+    EXPECT_GE(point[q].coverage, 0.88);
+    EXPECT_LE(point[q].coverage, 0.92);
+    EXPECT_GT(point[q].mean_width, 0);
+    EXPECT_EQ(model[q].scored, point[q].scored) << "one point: the model's figures are the point's";
+  }
+  EXPECT_LT(flat_width, 0.25 * moving_width) << "a flat point gets a narrow interval";
+  // Plain split conformal on the same run (measured: 0.917-0.926, wider in every quarter): the
+  // adaptive level lands nearer the promise with narrower intervals.
+  auto [plain, plain_model, plain_flat, plain_moving] = run(0);
+  for (size_t q = 0; q < 4; ++q) {
+    SCOPED_TRACE(q);
+    EXPECT_LE(std::abs(point[q].coverage - 0.9), std::abs(plain[q].coverage - 0.9) + 1e-9);
+    EXPECT_LT(point[q].mean_width, plain[q].mean_width);
+  }
+}
+
 // Results depend only on the window: one window per forward and dynamic batches agree.
 TEST(ForecastServiceTest, BatchingDoesNotChangeResults) {
   TimeMixerConfig cfg;
