@@ -41,6 +41,9 @@ if [ "$simulate" = 0 ] && [ -f "$data" ]; then
      [ config/mappings/lbnl-szvav.json -nt build/demo/szvav.ttl ]; then
     ./build/brickcast convert --mapping config/mappings/lbnl-szvav.json "$data" -o build/demo/szvav.ttl
   fi
+  # The replay starts again from its first day each run: so does the alert database (a kept one
+  # would hold the last run's alerts, judged at later data times, and the new run would change none).
+  rm -f build/demo/alerts.db build/demo/alerts.db-wal build/demo/alerts.db-shm
   echo "run-demo: replaying the LBNL FLEXLAB AHU; API and dashboard on http://127.0.0.1:8080 (Ctrl-C to stop)"
   exec ./build/brickcast serve --config config/demo.json "$@"
 fi

@@ -97,6 +97,9 @@ struct PointAccuracy {
   // ... and for the value of the same step a day earlier (seasonal naive; NaN under a day of data).
   double seasonal_naive_mae = NAN;
   IntervalQuarters quarters;  // first to last quarter of the horizon
+  // An interval around persistence built the same way (its own residuals, adaptive level): what
+  // the model's width is worth (narrower where it is more accurate).
+  IntervalQuarters persistence_quarters;
 };
 
 // Typed states; the strings are for JSON and CSV only.
@@ -141,6 +144,7 @@ struct ModelAccuracy {
   double persistence_mae = NAN;               // repeating the last value, same steps
   double seasonal_naive_mae = NAN;            // the same time a day earlier, same steps
   IntervalQuarters quarters;                  // all points, since the model was loaded
+  IntervalQuarters persistence_quarters;      // the same for intervals around persistence
 };
 
 // Cumulative counters and the latency / batch-size histograms, for /metrics and benchmarks.

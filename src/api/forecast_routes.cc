@@ -43,7 +43,9 @@ HttpResponse ForecastOverview(const ApiServices& s) {
                              {"interval_coverage", NumberOrNull(a.interval_coverage)},
                              {"target_coverage", config->forecast.interval_coverage},
                              // since the model was loaded, all points: the run's realised coverage
-                             {"quarters", QuartersToJson(a.quarters)}}},
+                             {"quarters", QuartersToJson(a.quarters)},
+                             // intervals around persistence built the same way: the model's sharpness
+                             {"persistence_quarters", QuartersToJson(a.persistence_quarters)}}},
                            {"forecasts", c.forecasts},
                            {"fallback_forecasts", c.fallback_forecasts},
                            {"insufficient_data", c.insufficient_data},

@@ -127,12 +127,13 @@ TEST(ForecastServiceTest, TheBestOfModelAndBaselinesIsServedAndTheModelComesBack
   // Persistence: the last value of the window (a closed step near the end of the ramp) at every step.
   EXPECT_GE(served->steps.front().value, 0.1 * (s - 3) - 1e-4);
   EXPECT_LE(served->steps.front().value, 0.1 * (s - 1) + 1e-4);
-  for (const ForecastStep& step : served->steps) {
+  for (size_t h = 0; h < served->steps.size(); ++h) {
+    const ForecastStep& step = served->steps[h];
     EXPECT_NEAR(step.value, served->steps.front().value, 1e-6);
-    if (!std::isnan(step.lower)) {
-      EXPECT_LE(step.lower, step.value);
-      EXPECT_GE(step.upper, step.value);
-    }
+    ASSERT_FALSE(std::isnan(step.lower)) << "persistence's own residuals calibrate its interval";
+    EXPECT_NEAR(step.upper - step.value, step.value - step.lower, 1e-4);
+    const ForecastStep& model = served->model_steps[h];
+    EXPECT_LT(step.upper - step.lower, model.upper - model.lower) << "narrower than the model's, 10 off";
   }
   // A better model: judged afresh, and served once it has proved itself.
   ASSERT_TRUE(svc.SetModel(std::make_shared<TrendForecaster>(16, 4)).ok());
@@ -238,9 +239,10 @@ TEST(ForecastServiceTest, AdaptiveIntervalsKeepTheirCoverageThroughShiftsAndFlat
     svc.Stop();
     auto f = svc.Get(Point(0));
     EXPECT_TRUE(f.has_value());
-    return std::make_tuple(f ? f->accuracy.quarters : IntervalQuarters{}, svc.Accuracy().quarters, flat_width, moving_width);
+    return std::make_tuple(f ? f->accuracy.quarters : IntervalQuarters{}, svc.Accuracy().quarters, flat_width, moving_width,
+                           f ? f->accuracy.persistence_quarters : IntervalQuarters{});
   };
-  auto [point, model, flat_width, moving_width] = run(0.01);
+  auto [point, model, flat_width, moving_width, persistence] = run(0.01);
   for (size_t q = 0; q < 4; ++q) {
     SCOPED_TRACE(q);
     EXPECT_GT(point[q].scored, 1400u);
@@ -248,11 +250,16 @@ TEST(ForecastServiceTest, AdaptiveIntervalsKeepTheirCoverageThroughShiftsAndFlat
     EXPECT_LE(point[q].coverage, 0.92);
     EXPECT_GT(point[q].mean_width, 0);
     EXPECT_EQ(model[q].scored, point[q].scored) << "one point: the model's figures are the point's";
+    // Intervals around persistence, built the same way, keep the same promise.
+    EXPECT_GT(persistence[q].scored, 1400u);
+    EXPECT_GE(persistence[q].coverage, 0.88);
+    EXPECT_LE(persistence[q].coverage, 0.92);
+    EXPECT_GT(persistence[q].mean_width, 0);
   }
   EXPECT_LT(flat_width, 0.25 * moving_width) << "a flat point gets a narrow interval";
   // Plain split conformal on the same run (measured: 0.917-0.926, wider in every quarter): the
   // adaptive level lands nearer the promise with narrower intervals.
-  auto [plain, plain_model, plain_flat, plain_moving] = run(0);
+  auto [plain, plain_model, plain_flat, plain_moving, plain_persistence] = run(0);
   for (size_t q = 0; q < 4; ++q) {
     SCOPED_TRACE(q);
     EXPECT_LE(std::abs(point[q].coverage - 0.9), std::abs(plain[q].coverage - 0.9) + 1e-9);
