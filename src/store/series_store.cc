@@ -269,17 +269,16 @@ UnixMillis SeriesStore::RetainedFrom(SeriesRef& ref) const {
 
 void SeriesStore::Prefetch(SeriesRef* const* refs, size_t n, UnixMillis from, UnixMillis to) const {
   // Two passes: the series (one line each), then the ring's lines of the steps asked for, from
-  // the ring's address as the ref last resolved it. No lock: a prefetch reads nothing, and a
-  // ring gone since (the point dropped) costs a wasted hint, not a wrong value.
+  // the ring's address as the ref last resolved it (a ref never resolved is skipped: its first
+  // read resolves it). No lock and no resolve: the ref is the caller's own, a prefetch reads
+  // nothing, and a ring gone since (the point dropped) costs a wasted hint, not a wrong value.
+  // (Taking each point's shard lock here cost as much as the reads it was meant to speed up.)
   for (size_t i = 0; i < n; ++i) {
     if (refs[i]->series_ != nullptr) __builtin_prefetch(refs[i]->series_);
   }
   const int64_t first = FloorDiv(from, options_.step_ms), last = FloorDiv(to, options_.step_ms);
   for (size_t i = 0; i < n; ++i) {
-    SeriesRef& ref = *refs[i];
-    if (ref.shard_ == nullptr) ref.shard_ = &ShardFor(ref.point_);
-    std::lock_guard<std::mutex> lock(ref.shard_->mu);
-    Resolve(ref);
+    const SeriesRef& ref = *refs[i];
     if (ref.ring_ == nullptr || ref.ring_steps_ == 0) continue;
     // The ring's slots of steps first..last, by cache line (the range may wrap around the end).
     const int64_t cap = static_cast<int64_t>(ref.ring_steps_);
