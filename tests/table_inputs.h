@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,9 @@ class TableInputs : public RuleInputs {
     return it == units.end() ? "degC" : it->second;
   }
   std::string Point(const std::string& input) const override { return "urn:p#" + input; }
+  // A learning condition's state (Condition::NewState), kept by the test across steps.
+  std::unique_ptr<ConditionState> state;
+  ConditionState* State() const override { return state.get(); }
 };
 
 }  // namespace brickcast::testing

@@ -25,7 +25,7 @@
 
 namespace brickcast {
 
-enum class RuleKind { kThreshold, kForecastThreshold, kSensorHealth, kResidual, kG36 };
+enum class RuleKind { kThreshold, kForecastThreshold, kSensorHealth, kResidual, kG36, kExpected };
 enum class Severity { kInfo, kWarning, kCritical };
 enum class Direction { kAbove, kBelow };
 enum class ForecastBound { kValue, kLower, kUpper };
@@ -52,6 +52,7 @@ struct ValueExpr {
   char op = 0;  // 0, '-' or '+'
   std::string b;
   std::string text() const { return op == 0 ? a : a + " " + op + " " + b; }
+  bool operator==(const ValueExpr& o) const { return a == o.a && op == o.op && b == o.b; }
 };
 
 // A condition on an input that must hold for the rule to judge a step (`when`): e.g. the supply
@@ -118,7 +119,17 @@ struct RuleSpec {
   double min = NAN, max = NAN;  // range
   double spike_k = 8;         // spike: a step larger than k x the window's median absolute step
   // residual: measured value outside the prediction interval by more than this (SI).
+  // expected: the smallest deviation from the expected value that is a fault (SI).
   double min_deviation = 0;
+  // expected (an expected-behaviour detector): `value` (the target) is regressed on these terms
+  // (each a product of factors, each an input or a difference/sum of two) plus a constant, online
+  // by recursive least squares with forgetting, from the equipment's own normal operation. A step
+  // is a fault when |target - expected| > k x the residual's mean absolute size and > min_deviation.
+  std::vector<std::vector<ValueExpr>> regressors;
+  double expected_k = 5;
+  double forgetting = 0.9995;     // per learned step: ~2,000 steps of memory
+  size_t learn_steps = 288;       // steps learned before the detector judges
+  double max_leverage = 3;        // judge only operating points this close to those learned (x average leverage)
   // g36
   G36Params g36;
 };
@@ -160,6 +171,13 @@ struct RuleResolution {
 // others are listed as not applicable with what is missing.
 RuleResolution ResolveRules(const RuleSet& rules, const BrickModel& model);
 
+// What a stateful condition (an expected-behaviour detector) has learned on one binding. Owned
+// by the engine per binding; reached through RuleInputs::State().
+class ConditionState {
+ public:
+  virtual ~ConditionState() = default;
+};
+
 // What a condition may read about one binding. Values are SI (as stored).
 class RuleInputs {
  public:
@@ -193,6 +211,8 @@ class RuleInputs {
   virtual const PointForecast* Forecast(const std::string& input, UnixMillis step_start) const = 0;
   virtual std::string Unit(const std::string& input) const = 0;  // SI symbol, "" when unknown
   virtual std::string Point(const std::string& input) const = 0;  // point IRI
+  // The binding's learned state (stateful kinds; null when there is none).
+  virtual ConditionState* State() const { return nullptr; }
 
   // A value that the bindings of one equipment derive alike at step t (their `when` gates, an air
   // handler's G36 operating state, read by each of its conditions): an implementation may compute
@@ -239,7 +259,8 @@ struct ConditionResult {
   bool measured_crossed = false;     // predicted: the measured value is past the limit already
 };
 
-// One rule kind's evaluation. Implementations are immutable and thread-safe.
+// One rule kind's evaluation. Implementations are immutable and thread-safe; a kind that learns
+// keeps what it learns in a ConditionState per binding.
 class Condition {
  public:
   virtual ~Condition() = default;
@@ -256,6 +277,11 @@ class Condition {
   // against the same forecast as a live run does (RuleEngineOptions::forecast_wait_steps bounds
   // the wait).
   virtual bool waits_for_forecast() const { return false; }
+  // Stateful kinds: a fresh state for a new binding (null: the kind keeps none), and learning
+  // from step t, which the engine calls once per judged step after Evaluate, only while the
+  // binding's alert is inactive and the step was normal: a detector learns normal operation only.
+  virtual std::unique_ptr<ConditionState> NewState() const { return nullptr; }
+  virtual void Learn(const RuleInputs& in, UnixMillis step_start) const { (void)in, (void)step_start; }
 };
 
 std::unique_ptr<Condition> MakeCondition(std::shared_ptr<const RuleSpec> rule);

@@ -37,7 +37,7 @@ Json AlertToJson(const Alert& a) {
 
 RuleKind KindFromName(const std::string& s) {
   for (RuleKind k : {RuleKind::kThreshold, RuleKind::kForecastThreshold, RuleKind::kSensorHealth, RuleKind::kResidual,
-                     RuleKind::kG36}) {
+                     RuleKind::kG36, RuleKind::kExpected}) {
     if (s == RuleKindName(k)) return k;
   }
   return RuleKind::kThreshold;

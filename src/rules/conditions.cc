@@ -4,6 +4,7 @@
 
 #include "brickcast/rules.h"
 #include "rules/condition_support.h"
+#include "rules/expected.h"
 #include "rules/g36.h"
 
 namespace brickcast {
@@ -319,6 +320,11 @@ class GatedCondition : public Condition {
       : rule_(std::move(r)), inner_(std::move(inner)), gates_key_(GatesKey(*rule_)) {}
   bool on_forecast() const override { return inner_->on_forecast(); }
   bool waits_for_forecast() const override { return inner_->waits_for_forecast(); }
+  std::unique_ptr<ConditionState> NewState() const override { return inner_->NewState(); }
+  // A closed gate (the fan off, unoccupied) is not normal operation to learn from.
+  void Learn(const RuleInputs& in, UnixMillis t) const override {
+    if (in.Shared(rule_->when.front().input, gates_key_, t, &AllOpen, rule_.get()) != 0) inner_->Learn(in, t);
+  }
 
   ConditionResult Evaluate(const RuleInputs& in, UnixMillis t, bool explain) const override {
     // A forecast rule runs at the forecast's start: its gates look at the last measured step.
@@ -409,6 +415,7 @@ std::unique_ptr<Condition> MakeKind(std::shared_ptr<const RuleSpec> rule) {
     case RuleKind::kSensorHealth: return std::make_unique<SensorHealthCondition>(std::move(rule));
     case RuleKind::kResidual: return std::make_unique<ResidualCondition>(std::move(rule));
     case RuleKind::kG36: return MakeG36Condition(std::move(rule));
+    case RuleKind::kExpected: return MakeExpectedCondition(std::move(rule));
   }
   return nullptr;
 }

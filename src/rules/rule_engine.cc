@@ -119,6 +119,7 @@ struct alignas(64) BindingState {
   std::vector<Input> own_inputs;
   std::string system;
   RuleBinding binding;
+  std::unique_ptr<ConditionState> state;  // what a learning condition learned here (else null)
 };
 // How far before the step it judges a rule reads the store (its gates' spans, stale and
 // flatline windows, G36 settling and FC4's hour).
@@ -232,6 +233,7 @@ class LiveInputs : public RuleInputs {
     return u ? std::string(u->si_symbol) : "";
   }
   std::string Point(const std::string& input) const override { return PointRef(input); }
+  ConditionState* State() const override { return b_.state.get(); }
   double Shared(const std::string& input, uint64_t key, UnixMillis t, Derivation derive, const void* arg) const override {
     const BindingState::Input* in = b_.Find(input);
     if (in == nullptr || key == 0) return derive(*this, t, arg);  // no point to key it on
@@ -529,6 +531,8 @@ void RuleEngine::Impl::Evaluate(BindingState& b, UnixMillis t) {
       r = b.condition->Evaluate(inputs, t, /*explain=*/true);
       b.active = IsActive(alerts.Apply(b.binding, r));
     }
+    // A learning condition learns normal operation: a normal step while its alert is inactive.
+    if (b.state && r.outcome == Outcome::kNormal && !b.active) b.condition->Learn(inputs, t);
   } catch (const std::exception& e) {
     ++s.errors;
     ++counters.errors;
@@ -551,7 +555,13 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
   std::lock_guard<std::mutex> lock(impl_->mu);
   Impl& e = *impl_;
   std::map<std::pair<std::string, std::string>, UnixMillis> kept;
-  for (const auto& b : e.bindings) kept[{b->binding.rule->id, b->binding.equipment}] = b->last_step;
+  // What learning conditions learned, kept for bindings whose rule is unchanged.
+  std::map<std::pair<std::string, std::string>, std::pair<std::shared_ptr<const RuleSpec>, std::unique_ptr<ConditionState>>>
+      learned;
+  for (const auto& b : e.bindings) {
+    kept[{b->binding.rule->id, b->binding.equipment}] = b->last_step;
+    if (b->state) learned[{b->binding.rule->id, b->binding.equipment}] = {b->binding.rule, std::move(b->state)};
+  }
   e.rules = std::move(rules);
   e.model = std::move(model);
   e.bindings.clear();
@@ -579,6 +589,11 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
     b.system = e.model->SystemOf(rb.equipment);
     auto k = kept.find({rb.rule->id, rb.equipment});
     if (k != kept.end()) b.last_step = k->second;
+    b.state = b.condition->NewState();
+    if (auto l = learned.find({rb.rule->id, rb.equipment}); b.state && l != learned.end() &&
+                                                            l->second.first->regressors == rb.rule->regressors &&
+                                                            l->second.first->value.text() == rb.rule->value.text())
+      b.state = std::move(l->second.second);
     rb.alert_id = AlertFingerprint(rb.rule->id, rb.equipment);
     const bool reads_forecasts = b.condition->on_forecast() || rb.rule->kind == RuleKind::kResidual;
     for (const auto& [name, point] : rb.points) {

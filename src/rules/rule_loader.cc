@@ -72,8 +72,8 @@ std::vector<Field> CommonFields() {
   return {
       {"id", FieldType::kString, Json(), "Unique rule id (part of the alert fingerprint).", nullptr, false, true,
        CheckRuleId},
-      {"kind", FieldType::kString, Json(), "threshold, forecast_threshold, sensor_health, residual or g36.", nullptr,
-       false, true, OneOf({"threshold", "forecast_threshold", "sensor_health", "residual", "g36"})},
+      {"kind", FieldType::kString, Json(), "threshold, forecast_threshold, sensor_health, residual, g36 or expected.",
+       nullptr, false, true, OneOf({"threshold", "forecast_threshold", "sensor_health", "residual", "g36", "expected"})},
       {"description", FieldType::kString, "", "What the rule detects and why it matters."},
       {"applies_to", FieldType::kString, Json(), "Equipment class the rule runs on (subclasses match), e.g. AHU.",
        nullptr, false, true},
@@ -144,6 +144,32 @@ const Schema& KindSchema(RuleKind kind) {
        "Ignore excursions outside the interval smaller than this (SI or with a unit).", nullptr, false, false,
        CheckQuantity},
   });
+  static const Schema* const kExpectedSchema = build({
+      {"value", FieldType::kString, Json(),
+       "The target whose expected value is learned: an input or 'A - B' / 'A + B' (\"SAT - MAT\").", nullptr, false,
+       true},
+      {"regressors", FieldType::kStringList, Json(),
+       "Terms the target is regressed on (a constant is always included): an input, 'A - B' / 'A + B', or a "
+       "product of those joined by '*' (\"ECO * (OAT - RAT)\").",
+       nullptr, false, true},
+      {"k", FieldType::kNumber, 5,
+       "A step is a fault when |target - expected| exceeds k times the mean absolute residual of normal operation.",
+       nullptr, false, false, config::Between(1, 100)},
+      {"min_deviation", FieldType::kScalar, 0,
+       "... and exceeds this (SI or with a unit): below it a deviation is never a fault, however steady the unit.",
+       nullptr, false, false, CheckQuantity},
+      {"forgetting", FieldType::kNumber, 0.9995,
+       "Recursive least squares forgetting factor per learned step (memory ~ 1 / (1 - forgetting) steps).", nullptr,
+       false, false, config::Between(0.9, 1)},
+      {"max_leverage", FieldType::kNumber, 3,
+       "Judge only steps whose operating point (the regressors) is this familiar: leverage x'Px at most this many "
+       "times the average of the learned points (the usual high-leverage cut is 2-3); others are not judged, as the "
+       "model would be extrapolating.",
+       nullptr, false, false, config::Between(1, 1000)},
+      {"learn_steps", FieldType::kInteger, 288,
+       "Steps of normal operation (gates open, alert inactive) learned before the detector judges.", nullptr, false,
+       false, config::Between(10, 1000000)},
+  });
   // Defaults: ASHRAE Guideline 36 as reproduced by open-fdd (field notes
   // section d); the state thresholds are ours and say why.
   static const Schema* const kG36Schema = build({
@@ -210,6 +236,7 @@ const Schema& KindSchema(RuleKind kind) {
     case RuleKind::kForecastThreshold: return *kForecastSchema;
     case RuleKind::kSensorHealth: return *kHealthSchema;
     case RuleKind::kResidual: return *kResidualSchema;
+    case RuleKind::kExpected: return *kExpectedSchema;
   }
   return *kThresholdSchema;
 }
@@ -220,6 +247,7 @@ std::optional<RuleKind> ParseKind(const std::string& s) {
   if (s == "sensor_health") return RuleKind::kSensorHealth;
   if (s == "residual") return RuleKind::kResidual;
   if (s == "g36") return RuleKind::kG36;
+  if (s == "expected") return RuleKind::kExpected;
   return std::nullopt;
 }
 
@@ -339,6 +367,41 @@ std::shared_ptr<RuleSpec> BuildRule(const Json& r, RuleKind kind, const std::str
       rule->value.a = single_input("/inputs");
       rule->min_deviation = Quantity(r["min_deviation"]);
       break;
+    case RuleKind::kExpected: {
+      auto expr = [&](const std::string& text, const std::string& where) -> std::optional<ValueExpr> {
+        auto e = ParseExpr(text);
+        if (!e) {
+          errors->push_back(ptr + where + ": expected an input name or 'A - B' / 'A + B', got '" + text + "'");
+          return std::nullopt;
+        }
+        known(e->a, where);
+        if (e->op != 0) known(e->b, where);
+        return e;
+      };
+      if (auto target = expr(r["value"], "/value")) rule->value = *target;
+      const Json& terms = r["regressors"];
+      if (terms.empty()) errors->push_back(ptr + "/regressors: at least one term");
+      for (size_t i = 0; i < terms.size(); ++i) {
+        std::vector<ValueExpr> term;
+        std::string text = terms[i];
+        for (size_t at = 0; at <= text.size();) {  // factors joined by '*', each maybe in parentheses
+          size_t star = text.find('*', at);
+          if (star == std::string::npos) star = text.size();
+          std::string factor = text.substr(at, star - at);
+          const size_t b = factor.find_first_not_of(" ("), e = factor.find_last_not_of(" )");
+          factor = b == std::string::npos ? "" : factor.substr(b, e - b + 1);
+          if (auto f = expr(factor, "/regressors/" + std::to_string(i))) term.push_back(*f);
+          at = star + 1;
+        }
+        rule->regressors.push_back(std::move(term));
+      }
+      rule->expected_k = r["k"];
+      rule->min_deviation = Quantity(r["min_deviation"]);
+      rule->forgetting = r["forgetting"];
+      rule->learn_steps = r["learn_steps"];
+      rule->max_leverage = r["max_leverage"];
+      break;
+    }
     case RuleKind::kG36: {
       G36Params& g = rule->g36;
       g.condition = r["condition"];
@@ -404,7 +467,8 @@ void ParseInto(const std::string& text, const std::string& file, RuleSet* set, s
     }
     std::optional<RuleKind> kind = r.contains("kind") && r["kind"].is_string() ? ParseKind(r["kind"]) : std::nullopt;
     if (!kind) {
-      errors->push_back(file + ": " + ptr + "/kind: required, one of threshold, forecast_threshold, sensor_health, residual, g36");
+      errors->push_back(file + ": " + ptr +
+                        "/kind: required, one of threshold, forecast_threshold, sensor_health, residual, g36, expected");
       continue;
     }
     Json eff;
@@ -431,6 +495,7 @@ const char* RuleKindName(RuleKind k) {
     case RuleKind::kSensorHealth: return "sensor_health";
     case RuleKind::kResidual: return "residual";
     case RuleKind::kG36: return "g36";
+    case RuleKind::kExpected: return "expected";
   }
   return "?";
 }
@@ -504,7 +569,8 @@ StatusOr<std::shared_ptr<const RuleSet>> LoadRules(const std::vector<std::string
 
 std::string RuleReference() {
   std::string out;
-  for (RuleKind k : {RuleKind::kThreshold, RuleKind::kForecastThreshold, RuleKind::kSensorHealth, RuleKind::kResidual, RuleKind::kG36}) {
+  for (RuleKind k : {RuleKind::kThreshold, RuleKind::kForecastThreshold, RuleKind::kSensorHealth, RuleKind::kResidual,
+                     RuleKind::kG36, RuleKind::kExpected}) {
     out += std::string("\n### kind `") + RuleKindName(k) + "`\n\n| key | type | default | description |\n|---|---|---|---|\n";
     config::DescribeSchema(KindSchema(k), "", &out);
   }

@@ -2,6 +2,8 @@
 // values (no store, no forecaster, no LibTorch).
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include <filesystem>
 #include <fstream>
 
@@ -89,6 +91,12 @@ TEST(RuleFileTest, DirectoriesLoadTheirJsonFilesAndTheShippedRulesAreValid) {
   ASSERT_TRUE(shipped.ok()) << shipped.status().message();
   EXPECT_GE((*shipped)->rules.size(), 5u);
   EXPECT_NE(RuleReference().find("`limit_input`"), std::string::npos);
+  // The expected-behaviour detectors (opt-in) load beside them.
+  auto detectors = LoadRules({std::string(BRICKCAST_SOURCE_DIR) + "/config/rules",
+                              std::string(BRICKCAST_SOURCE_DIR) + "/config/detectors"});
+  ASSERT_TRUE(detectors.ok()) << detectors.status().message();
+  EXPECT_EQ((*detectors)->rules.size(), (*shipped)->rules.size() + 2);
+  EXPECT_NE(RuleReference().find("`regressors`"), std::string::npos);
 }
 
 TEST(RuleResolutionTest, InputsResolveThroughPartsAndMissingOnesAreNamed) {
@@ -336,6 +344,99 @@ TEST(ResidualRuleTest, MeasuredValueOutsideTheForecastInterval) {
   TableInputs no_value;
   no_value.forecasts["SAT"] = f;
   EXPECT_EQ(condition->Evaluate(no_value, kT0 + kStep).outcome, Outcome::kNoData);
+}
+
+// Expected-behaviour detector: learns SAT - MAT from the valve commands on a unit's own normal
+// operation, then judges. A heating valve leaking 2.5 K into the supply air with its command at 0
+// is caught; new weather that the unit's physics explains (here the coil commands move with it)
+// is not; before it has learned enough, and at an operating point it never learned from, it
+// judges nothing. The learned state lives per binding (the engine's), here in the table.
+TEST(ExpectedRuleTest, LearnsNormalOperationThenCatchesALeakButNotTheWeather) {
+  auto rule = OneRule(R"({"id": "coil", "kind": "expected", "applies_to": "AHU", "value": "SAT - MAT",
+      "regressors": ["HTG", "CLG"], "k": 5, "min_deviation": "1 delta_degC", "learn_steps": 200,
+      "inputs": {"SAT": "Supply_Air_Temperature_Sensor", "MAT": "Mixed_Air_Temperature_Sensor",
+                 "HTG": "Valve_Command", "CLG": "Valve_Command"}})");
+  ASSERT_TRUE(rule);
+  ASSERT_EQ(rule->regressors.size(), 2u);
+  auto condition = MakeCondition(rule);
+  TableInputs in;
+  in.units["HTG"] = in.units["CLG"] = "1";
+  in.state = condition->NewState();
+  ASSERT_TRUE(in.state);
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<double> valve(0, 1);
+  std::normal_distribution<double> noise(0, 0.2);
+  // A healthy coil: +8 K at a fully open heating valve, -10 K at a fully open cooling valve, 0.6 K
+  // of fan heat; one valve at a time, as a controller runs them.
+  auto step = [&](int i, double htg, double clg, double extra) {
+    const UnixMillis t = kT0 + i * kStep;
+    in.values["MAT"][t] = 18;
+    in.values["HTG"][t] = htg;
+    in.values["CLG"][t] = clg;
+    in.values["SAT"][t] = 18 + 0.6 + 8 * htg - 10 * clg + noise(rng) + extra;
+    return t;
+  };
+  int i = 0;
+  for (; i < 400; ++i) {
+    const double v = valve(rng);
+    const UnixMillis t = i % 2 ? step(i, v, 0, 0) : step(i, 0, v, 0);
+    const ConditionResult r = condition->Evaluate(in, t);
+    if (i < 200) {
+      EXPECT_EQ(r.outcome, Outcome::kNormal) << "learning: nothing judged yet";
+    }
+    condition->Learn(in, t);
+  }
+  // A leak: the heating valve closed, the supply air 2.5 K warmer than the cooling valve explains.
+  const UnixMillis leak = step(i++, 0, 0.3, 2.5);
+  const ConditionResult fault = condition->Evaluate(in, leak);
+  EXPECT_EQ(fault.outcome, Outcome::kFault);
+  EXPECT_NE(fault.detail.find("expected"), std::string::npos) << fault.detail;
+  ASSERT_EQ(fault.thresholds.size(), 2u);
+  EXPECT_NEAR(fault.thresholds[0].value, 0.6 - 3, 0.2) << "the expected SAT - MAT";
+  // Another day's weather: more cooling, the coil doing what it always did.
+  const ConditionResult weather = condition->Evaluate(in, step(i++, 0, 0.95, 0));
+  EXPECT_EQ(weather.outcome, Outcome::kNormal) << weather.detail;
+  // Both valves wide open together: never seen, not judged (the model would extrapolate).
+  const ConditionResult novel = condition->Evaluate(in, step(i++, 1, 1, 5));
+  EXPECT_EQ(novel.outcome, Outcome::kNormal);
+  EXPECT_NE(novel.detail.find("not judged"), std::string::npos) << novel.detail;
+  // Missing input: no data, named.
+  in.values["CLG"].erase(leak);
+  const ConditionResult missing = condition->Evaluate(in, leak);
+  EXPECT_EQ(missing.outcome, Outcome::kNoData);
+  ASSERT_FALSE(missing.missing.empty());
+  EXPECT_EQ(missing.missing.front(), "CLG");
+  // Without a state (no engine), it judges nothing.
+  in.state.reset();
+  EXPECT_EQ(condition->Evaluate(in, step(i++, 0, 0.3, 2.5)).outcome, Outcome::kNormal);
+}
+
+TEST(ExpectedRuleTest, RegressorsAreProductsOfInputsAndDifferencesAndAreChecked) {
+  auto rule = OneRule(R"x({"id": "mix", "kind": "expected", "applies_to": "AHU", "value": "MAT - RAT",
+      "regressors": ["OAT - RAT", "ECO * (OAT - RAT)"],
+      "inputs": {"MAT": "Mixed_Air_Temperature_Sensor", "RAT": "Return_Air_Temperature_Sensor",
+                 "OAT": "Outside_Air_Temperature_Sensor", "ECO": "Damper_Position_Command"}})x");
+  ASSERT_TRUE(rule);
+  ASSERT_EQ(rule->regressors.size(), 2u);
+  ASSERT_EQ(rule->regressors[1].size(), 2u);
+  EXPECT_EQ(rule->regressors[1][0].text(), "ECO");
+  EXPECT_EQ(rule->regressors[1][1].text(), "OAT - RAT");
+  EXPECT_EQ(rule->expected_k, 5);
+  EXPECT_EQ(rule->learn_steps, 288u);
+  auto bad = ParseRules(R"([{"id": "x", "kind": "expected", "applies_to": "AHU", "value": "MAT - RAT",
+      "regressors": ["OAT * NOPE", ""], "inputs": {"MAT": "Mixed_Air_Temperature_Sensor",
+      "RAT": "Return_Air_Temperature_Sensor", "OAT": "Outside_Air_Temperature_Sensor"}}])",
+                        "bad.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("/0/regressors/0: 'NOPE' is not one of the rule's inputs"), std::string::npos)
+      << bad.status().message();
+  EXPECT_NE(bad.status().message().find("/0/regressors/1: expected an input name"), std::string::npos)
+      << bad.status().message();
+  auto no_terms = ParseRules(R"([{"id": "x", "kind": "expected", "applies_to": "AHU", "value": "MAT",
+      "inputs": {"MAT": "Mixed_Air_Temperature_Sensor"}}])",
+                             "bad.json");
+  ASSERT_FALSE(no_terms.ok());
+  EXPECT_NE(no_terms.status().message().find("regressors"), std::string::npos) << no_terms.status().message();
 }
 
 }  // namespace
