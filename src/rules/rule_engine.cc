@@ -59,6 +59,7 @@ struct alignas(64) BindingState {
   int64_t lookback_ms = 0;   // how far before a step its condition reads (LookbackMs)
   bool active = false;       // its alert is pending, firing or no_data
   bool waits = false;        // for the forecast of the step it judges (Condition::waits_for_forecast)
+  bool learns = false;       // its condition learns (`state`, in a colder line, is set)
   const Condition* condition = nullptr;  // the rule's, shared by all its bindings
   RuleStatus* status = nullptr;          // its rule's counters (in Impl::status)
   SharedValues* shared = nullptr;        // its system's (step-driven bindings only)
@@ -532,7 +533,7 @@ void RuleEngine::Impl::Evaluate(BindingState& b, UnixMillis t) {
       b.active = IsActive(alerts.Apply(b.binding, r));
     }
     // A learning condition learns normal operation: a normal step while its alert is inactive.
-    if (b.state && r.outcome == Outcome::kNormal && !b.active) b.condition->Learn(inputs, t);
+    if (b.learns && r.outcome == Outcome::kNormal && !b.active) b.condition->Learn(inputs, t);
   } catch (const std::exception& e) {
     ++s.errors;
     ++counters.errors;
@@ -594,6 +595,7 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
                                                             l->second.first->regressors == rb.rule->regressors &&
                                                             l->second.first->value.text() == rb.rule->value.text())
       b.state = std::move(l->second.second);
+    b.learns = b.state != nullptr;
     rb.alert_id = AlertFingerprint(rb.rule->id, rb.equipment);
     const bool reads_forecasts = b.condition->on_forecast() || rb.rule->kind == RuleKind::kResidual;
     for (const auto& [name, point] : rb.points) {
