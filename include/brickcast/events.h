@@ -66,6 +66,9 @@ struct AlertChanged {
   bool predicted = false;
   UnixMillis data_time = 0;
   std::string summary;
+  // Predicted alerts: when the measured value crossed in this episode (0: not yet). Set on the
+  // episode's later transitions (its resolve), so a consumer can tell the lead the alert gave.
+  UnixMillis realised_at = 0;
 };
 
 using Event = std::variant<ObservationsApplied, ForecastProduced, PartitionsAssigned, PartitionsRevoked, ModelSwapped,

@@ -6,6 +6,7 @@
 // in which the equipment reported nothing.
 #pragma once
 
+#include <cmath>
 #include <map>
 #include <string>
 #include <vector>
@@ -34,6 +35,9 @@ struct FiredAlert {
   std::string local_time;  // HH:MM in the site's time zone
   std::string equipment;
   std::string summary;
+  // Predicted alerts: when the measured value crossed (its episode's resolve tells; 0 when it
+  // did not, or the replay ended first). The lead the prediction gave is realised_at - time.
+  UnixMillis realised_at = 0;
 };
 
 struct DayResult {
@@ -49,6 +53,10 @@ struct FaultEvaluation {
   // Median local time of day of the first alert on detected fault days ("HH:MM"; "" when none).
   std::string median_first_alert;
   std::map<std::string, size_t> detected_by_kind;  // fault days on which a rule of this kind fired
+  // Predicted alerts that started firing, those whose measured value then crossed, and the median
+  // lead they gave (minutes; NaN when none crossed).
+  size_t predicted_fired = 0, predicted_realised = 0;
+  double median_lead_minutes = NAN;
   size_t messages = 0, rules = 0, bindings = 0;
 };
 

@@ -385,7 +385,7 @@ AlertState AlertManager::Apply(const RuleBinding& binding, const ConditionResult
       if (!st.ok()) spdlog::warn("alert store: transition of {} not recorded in the history: {}", a.id, st.message());
       impl_->Wrote(st, "record transition of " + a.id);
       changed = AlertChanged{a.id,          a.rule, a.equipment, SeverityName(a.severity), AlertStateName(from),
-                             AlertStateName(to), a.predicted, t,           summary};
+                             AlertStateName(to), a.predicted, t,           summary, a.realised_at};
       dirty = true;
     }
     if (dirty) impl_->Persist(a);

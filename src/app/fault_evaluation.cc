@@ -132,16 +132,22 @@ StatusOr<FaultEvaluation> EvaluateFaults(const FaultEvaluationOptions& o) {
 
   std::mutex fired_mu;
   std::vector<FiredAlert> fired;
+  std::map<std::string, size_t> last_firing;  // alert id -> its latest entry in `fired`
   auto to_rules = events.Subscribe("rules", {EventKind<ForecastProduced>()}, [&engine](const Event& e) {
     engine.OnForecast(std::get<ForecastProduced>(e));
   });
   auto collect = events.Subscribe("evaluation", {EventKind<AlertChanged>()}, [&](const Event& e) {
     const auto& c = std::get<AlertChanged>(e);
+    std::lock_guard<std::mutex> lock(fired_mu);
+    // A later transition of a predicted episode says whether (and when) the measured value crossed.
+    if (auto it = last_firing.find(c.alert); it != last_firing.end() && c.realised_at != 0 &&
+                                             fired[it->second].realised_at == 0 && c.realised_at >= fired[it->second].time)
+      fired[it->second].realised_at = c.realised_at;
     if (c.to != "firing" || c.from == "no_data" || c.severity == "info") return;
     const RuleSpec* rule = (*rules)->Find(c.rule);
-    std::lock_guard<std::mutex> lock(fired_mu);
     fired.push_back(FiredAlert{c.rule, rule ? RuleKindName(rule->kind) : "", c.severity, c.predicted, c.data_time,
-                               c.equipment, c.summary});
+                               std::string(), c.equipment, c.summary, c.realised_at});
+    last_firing[c.alert] = fired.size() - 1;
   });
 
   BRICKCAST_RETURN_IF_ERROR(forecasts.Start());
@@ -177,6 +183,18 @@ StatusOr<FaultEvaluation> EvaluateFaults(const FaultEvaluationOptions& o) {
     f.local_time = hhmm;
     auto [it, created] = days.try_emplace(date, DayResult{date, -1, {}});
     it->second.alerts.push_back(f);
+  }
+  std::vector<double> leads;
+  for (const FiredAlert& f : fired) {
+    if (!f.predicted) continue;
+    ++out.predicted_fired;
+    if (f.realised_at == 0) continue;
+    ++out.predicted_realised;
+    leads.push_back(static_cast<double>(f.realised_at - f.time) / 60'000.0);
+  }
+  if (!leads.empty()) {
+    std::sort(leads.begin(), leads.end());
+    out.median_lead_minutes = leads[(leads.size() - 1) / 2];
   }
   std::vector<int> first_minutes;
   for (auto& [date, d] : days) {

@@ -674,7 +674,9 @@ int EvaluateFaults(const FaultsArgs& args) {
       for (const FiredAlert& a : d.alerts)
         alerts.push_back({{"rule", a.rule}, {"kind", a.kind}, {"severity", a.severity}, {"predicted", a.predicted},
                           {"time", FormatIsoUtc(a.time)}, {"local_time", a.local_time}, {"equipment", a.equipment},
-                          {"summary", a.summary}});
+                          {"summary", a.summary},
+                          {"lead_minutes", a.realised_at != 0 ? nlohmann::json((a.realised_at - a.time) / 60'000)
+                                                              : nlohmann::json()}});
       days.push_back({{"date", d.date},
                       {"label", d.label < 0 ? nlohmann::json() : nlohmann::json(d.label)},
                       {"alarmed", d.alarmed()},
@@ -687,6 +689,11 @@ int EvaluateFaults(const FaultsArgs& args) {
                                 {"median_first_alert", r->median_first_alert.empty() ? nlohmann::json()
                                                                                     : nlohmann::json(r->median_first_alert)},
                                 {"detected_by_kind", r->detected_by_kind},
+                                {"predicted", {{"fired", r->predicted_fired},
+                                               {"realised", r->predicted_realised},
+                                               {"median_lead_minutes", std::isnan(r->median_lead_minutes)
+                                                                           ? nlohmann::json()
+                                                                           : nlohmann::json(r->median_lead_minutes)}}},
                                 {"messages", r->messages},
                                 {"rules", r->rules},
                                 {"bindings", r->bindings},
@@ -701,7 +708,11 @@ int EvaluateFaults(const FaultsArgs& args) {
     if (d.alerts.empty()) std::cout << "-";
     for (size_t i = 0; i < d.alerts.size() && i < 4; ++i)
       std::cout << (i ? ", " : "") << d.alerts[i].rule << " " << d.alerts[i].local_time
-                << (d.alerts[i].predicted ? " (predicted)" : "");
+                << (!d.alerts[i].predicted           ? ""
+                    : d.alerts[i].realised_at != 0 ? " (predicted, lead " +
+                                                         std::to_string((d.alerts[i].realised_at - d.alerts[i].time) / 60'000) +
+                                                         " min)"
+                                                   : " (predicted)");
     if (d.alerts.size() > 4) std::cout << ", +" << d.alerts.size() - 4 << " more";
     std::cout << '\n';
   }
@@ -709,6 +720,13 @@ int EvaluateFaults(const FaultsArgs& args) {
             << r->alarmed << "/" << r->fault_free_days << "; median first alert: "
             << (r->median_first_alert.empty() ? "-" : r->median_first_alert + " local") << "\n";
   for (const auto& [kind, n] : r->detected_by_kind) std::cout << "  fault days caught by " << kind << ": " << n << '\n';
+  if (r->predicted_fired > 0) {
+    std::cout << "  predicted alerts: " << r->predicted_fired << " fired, " << r->predicted_realised
+              << " followed by the measured crossing";
+    if (!std::isnan(r->median_lead_minutes))
+      std::cout << ", median lead " << static_cast<int64_t>(r->median_lead_minutes) << " min";
+    std::cout << '\n';
+  }
   std::cout << r->rules << " rules, " << r->bindings << " bindings, " << r->messages << " messages\n";
   return 0;
 }

@@ -203,6 +203,19 @@ TEST(CliTest, EvaluateFaultsOnSzvavDetectsFaultDaysWithoutFalseAlarms) {
   EXPECT_GE(r["detected"], 6) << r.dump();
   EXPECT_EQ(r["alarmed"], 0) << r.dump();
   EXPECT_EQ(r["messages"], 15839);
+  // The predicted SAT crossing fires on fault days ahead of the measured crossing, and the
+  // lead it gave is reported per alert and overall.
+  ASSERT_TRUE(r.contains("predicted")) << r.dump();
+  EXPECT_GE(r["predicted"]["fired"], 1) << r.dump();
+  EXPECT_GE(r["predicted"]["realised"], 1) << r.dump();
+  EXPECT_GT(r["predicted"]["median_lead_minutes"].get<double>(), 0) << r.dump();
+  for (const auto& day : r["days"]) {
+    for (const auto& a : day["alerts"]) {
+      if (!a["predicted"].get<bool>()) {
+        EXPECT_TRUE(a["lead_minutes"].is_null()) << a.dump();
+      }
+    }
+  }
 }
 
 // The simulated multi-zone file, through its own Brick model: 13 + 13 days scored, no false
