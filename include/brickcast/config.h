@@ -88,7 +88,7 @@ struct ForecastConfig {
   double min_coverage = 0.8;
   double interval_coverage = 0.9;
   double interval_adaptation = 0.01;  // adaptive conformal step (0: plain split conformal)
-  size_t calibration_size = 32;
+  size_t calibration_size = 48;
   bool serve_best = true;  // ForecastServiceOptions::serve_best
 };
 struct AuthToken {

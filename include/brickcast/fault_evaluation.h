@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "brickcast/config.h"
+#include "brickcast/forecast_service.h"
 #include "brickcast/status.h"
 #include "brickcast/time.h"
 
@@ -57,6 +58,9 @@ struct FaultEvaluation {
   // lead they gave (minutes; NaN when none crossed).
   size_t predicted_fired = 0, predicted_realised = 0;
   double median_lead_minutes = NAN;
+  // The forecasts of the run (every point, every step): MAEs against the baselines and the
+  // realised interval coverage and width per horizon quarter.
+  ModelAccuracy forecast;
   size_t messages = 0, rules = 0, bindings = 0;
 };
 

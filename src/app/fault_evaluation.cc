@@ -163,6 +163,7 @@ StatusOr<FaultEvaluation> EvaluateFaults(const FaultEvaluationOptions& o) {
     engine.OnObservations(ObservationsApplied{std::move(r.points), r.latest_time, r.earliest_time});
   }
   forecasts.Stop();
+  const ModelAccuracy forecast_accuracy = forecasts.Accuracy();
   to_rules->Drain();
   collect->Drain();
   to_rules.reset();
@@ -172,6 +173,7 @@ StatusOr<FaultEvaluation> EvaluateFaults(const FaultEvaluationOptions& o) {
   out.messages = messages.size();
   out.rules = (*rules)->rules.size();
   out.bindings = engine.Counters().bindings;
+  out.forecast = forecast_accuracy;
   std::map<std::string, DayResult> days;
   for (const auto& [date, label] : *labels) days[date] = DayResult{date, label, {}};
   std::sort(fired.begin(), fired.end(), [](const FiredAlert& a, const FiredAlert& b) { return a.time < b.time; });

@@ -694,6 +694,12 @@ int EvaluateFaults(const FaultsArgs& args) {
                                                {"median_lead_minutes", std::isnan(r->median_lead_minutes)
                                                                            ? nlohmann::json()
                                                                            : nlohmann::json(r->median_lead_minutes)}}},
+                                {"forecast", {{"model", r->forecast.model.empty() ? "seasonal_naive" : r->forecast.model},
+                                              {"mae", NumberOrNull(r->forecast.mae)},
+                                              {"persistence_mae", NumberOrNull(r->forecast.persistence_mae)},
+                                              {"seasonal_naive_mae", NumberOrNull(r->forecast.seasonal_naive_mae)},
+                                              {"quarters", QuartersToJson(r->forecast.quarters)},
+                                              {"persistence_quarters", QuartersToJson(r->forecast.persistence_quarters)}}},
                                 {"messages", r->messages},
                                 {"rules", r->rules},
                                 {"bindings", r->bindings},
@@ -727,6 +733,12 @@ int EvaluateFaults(const FaultsArgs& args) {
       std::cout << ", median lead " << static_cast<int64_t>(r->median_lead_minutes) << " min";
     std::cout << '\n';
   }
+  std::cout << "forecasts: MAE " << r->forecast.mae << " (persistence " << r->forecast.persistence_mae
+            << ", seasonal naive " << r->forecast.seasonal_naive_mae << "); 90 % interval coverage / mean width by horizon quarter:";
+  for (const IntervalQuarter& q : r->forecast.quarters) std::cout << " " << q.coverage << "/" << q.mean_width;
+  std::cout << "; around persistence:";
+  for (const IntervalQuarter& q : r->forecast.persistence_quarters) std::cout << " " << q.coverage << "/" << q.mean_width;
+  std::cout << '\n';
   std::cout << r->rules << " rules, " << r->bindings << " bindings, " << r->messages << " messages\n";
   return 0;
 }

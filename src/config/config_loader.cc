@@ -223,7 +223,7 @@ const Schema& RootSchema() {
        "much times (target misses - miss), so intervals that miss more than promised widen and those that cover more "
        "narrow, under shift too. 0: plain split conformal.",
        nullptr, false, false, Between(0, 0.2)},
-      {"calibration_size", FieldType::kInteger, kDefaults.forecast.calibration_size, "Residuals kept per point and horizon step for the intervals.",
+      {"calibration_size", FieldType::kInteger, kDefaults.forecast.calibration_size, "Residuals kept per point and horizon step for the intervals, sampled evenly over the last day (every (day / calibration_size)-th forecast).",
        nullptr, false, false, Between(4, 1024)},
       {"serve_best", FieldType::kBoolean, kDefaults.forecast.serve_best,
        "Per point, serve the most accurate of the model, persistence and seasonal naive (rolling MAE over the last "

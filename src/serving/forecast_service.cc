@@ -155,6 +155,7 @@ struct ForecastService::Impl {
   SeriesStore& store;
   ForecastServiceOptions opt;
   int64_t step_ms;
+  int64_t calibration_stride;  // a point's own residuals: those of every n-th forecast (one day's sample)
 
   mutable std::mutex model_mu;
   std::shared_ptr<const Forecaster> model;  // guarded by model_mu; workers copy the pointer per batch
@@ -189,7 +190,14 @@ struct ForecastService::Impl {
   bool started = false;
 
   Impl(SeriesStore& s, ForecastServiceOptions o)
-      : store(s), opt(std::move(o)), step_ms(s.options().step_ms), queue(std::max<size_t>(1, opt.queue_capacity)) {
+      : store(s),
+        opt(std::move(o)),
+        step_ms(s.options().step_ms),
+        calibration_stride(opt.calibration_stride > 0
+                               ? static_cast<int64_t>(opt.calibration_stride)
+                               : std::max<int64_t>(1, 86'400'000 / std::max<int64_t>(1, step_ms) /
+                                                          static_cast<int64_t>(std::max<size_t>(1, opt.calibration_size)))),
+        queue(std::max<size_t>(1, opt.queue_capacity)) {
     counters.latency_bounds_s = kLatencyBounds;
     counters.latency_counts.assign(kLatencyBounds.size(), 0);
     counters.batch_bounds = kBatchBounds;
@@ -349,7 +357,11 @@ struct ForecastService::Impl {
           if (h >= p.values.size()) continue;
           const double err = std::abs(actual - p.values[h]);
           if (st.scores.horizons() != p.values.size()) st.scores = serving::ScoreRings(p.values.size(), opt.calibration_size);
-          st.scores.Add(h, err / p.scale);
+          // The point's own residuals are sampled evenly over the last day (every calibration_stride-th
+          // forecast): a ring of the last few hours held only a quiet night's residuals when the
+          // morning start came, and missed it; a day's sample holds yesterday's start too.
+          const bool sample = (p.first_step / step_ms) % calibration_stride == 0;
+          if (sample) st.scores.Add(h, err / p.scale);
           pooled_scores.emplace_back(h, err / p.scale);
           const double covered = std::isnan(p.half_width[h]) ? NAN : (err <= p.half_width[h] ? 1.0 : 0.0);
           const double persistence_err = std::abs(actual - p.last_value);
@@ -368,7 +380,7 @@ struct ForecastService::Impl {
           const size_t horizons = p.values.size();
           if (st.persistence_scores.horizons() != horizons)
             st.persistence_scores = serving::ScoreRings(horizons, opt.calibration_size);
-          st.persistence_scores.Add(h, persistence_err / p.scale);
+          if (sample) st.persistence_scores.Add(h, persistence_err / p.scale);
           double persistence_covered = NAN, persistence_width = NAN;
           if (h < p.persistence_half_width.size() && !std::isnan(p.persistence_half_width[h])) {
             const bool in = persistence_err <= p.persistence_half_width[h];
@@ -636,7 +648,8 @@ struct ForecastService::Impl {
 };
 
 ForecastService::ForecastService(SeriesStore& store, ForecastServiceOptions options)
-    : impl_(std::make_unique<Impl>(store, std::move(options))) {}
+    : impl_(std::make_unique<Impl>(store, std::move(options))) {
+}
 
 ForecastService::~ForecastService() { Stop(); }
 

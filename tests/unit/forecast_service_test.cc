@@ -45,6 +45,7 @@ ForecastServiceOptions Options() {
   o.max_batch = 16;
   o.scan_interval = std::chrono::milliseconds(5);
   o.min_calibration = 8;
+  o.calibration_stride = 1;  // every forecast's residuals (the default samples a day of 1-minute steps)
   return o;
 }
 
