@@ -54,6 +54,7 @@ struct PastForecast {
   std::vector<float> values;      // per horizon step
   std::vector<float> half_width;  // NaN when it had no interval
   std::vector<float> persistence_half_width;  // of the interval around persistence, built alike; NaN: none yet
+  bool sampled = false;  // its residuals enter the point's calibration rings (one day's sample)
 };
 
 struct PointState {
@@ -73,6 +74,7 @@ struct PointState {
   std::array<serving::QuarterTally, 4> persistence_quarters;
   serving::RollingMean mae, coverage, persistence_mae, seasonal_mae;
   ServedBy served = ServedBy::kModel;  // serve_best: the source served now
+  UnixMillis last_sampled = INT64_MIN;  // first step of the newest forecast sampled for calibration
 };
 
 IntervalQuarters QuartersOf(const std::array<serving::QuarterTally, 4>& tallies) {
@@ -357,10 +359,10 @@ struct ForecastService::Impl {
           if (h >= p.values.size()) continue;
           const double err = std::abs(actual - p.values[h]);
           if (st.scores.horizons() != p.values.size()) st.scores = serving::ScoreRings(p.values.size(), opt.calibration_size);
-          // The point's own residuals are sampled evenly over the last day (every calibration_stride-th
-          // forecast): a ring of the last few hours held only a quiet night's residuals when the
-          // morning start came, and missed it; a day's sample holds yesterday's start too.
-          const bool sample = (p.first_step / step_ms) % calibration_stride == 0;
+          // The point's own residuals are sampled evenly over the last day (forecasts at least
+          // calibration_stride steps apart): a ring of the last few hours held only a quiet night's
+          // residuals when the morning start came, and missed it; a day's sample holds yesterday's.
+          const bool sample = p.sampled;
           if (sample) st.scores.Add(h, err / p.scale);
           pooled_scores.emplace_back(h, err / p.scale);
           const double covered = std::isnan(p.half_width[h]) ? NAN : (err <= p.half_width[h] ? 1.0 : 0.0);
@@ -537,6 +539,12 @@ struct ForecastService::Impl {
         auto found = shard.points.find(r.point);
         if (found == shard.points.end()) continue;  // dropped while in flight (partition revoked)
         PointState& st = found->second;
+        // Spaced in data time, not by step number, so a service that skips windows (a replay
+        // faster than the model) still samples whatever forecasts it makes.
+        if (st.last_sampled == INT64_MIN || r.window_end >= st.last_sampled + calibration_stride * step_ms) {
+          past.sampled = true;
+          st.last_sampled = r.window_end;
+        }
         bool own = st.scores.horizons() == static_cast<size_t>(horizon);
         for (int h = 0; h < horizon && own; ++h) own = st.scores.count(h) >= opt.min_calibration;
         const bool pooled_ok = pooled_q && pooled_q->size() == static_cast<size_t>(horizon) &&
