@@ -57,9 +57,10 @@ struct ForecastServiceOptions {
   // by this much times (target misses - actual miss), so intervals that miss more often than
   // promised widen and those that cover more narrow, under shift too. 0: plain split conformal.
   double interval_adaptation = 0.01;
-  // Residuals kept per point and horizon step, sampled evenly over the last day: those of every
-  // calibration_stride-th forecast (0: one day / calibration_size steps), so the intervals know
-  // the whole daily cycle (a morning start after a quiet night), not only the last hours.
+  // Residuals kept per point and horizon step, sampled evenly over the last day: those of
+  // forecasts at least calibration_stride steps apart in data time (0: one day / calibration_size
+  // steps), so the intervals know the whole daily cycle (a morning start after a quiet night),
+  // not only the last hours.
   size_t calibration_size = 48;
   size_t calibration_stride = 0;
   size_t min_calibration = 8;       // own residuals needed before a point's intervals are its own

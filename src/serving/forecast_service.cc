@@ -157,7 +157,7 @@ struct ForecastService::Impl {
   SeriesStore& store;
   ForecastServiceOptions opt;
   int64_t step_ms;
-  int64_t calibration_stride;  // a point's own residuals: those of every n-th forecast (one day's sample)
+  int64_t calibration_stride;  // a point's own residuals: forecasts at least this many steps apart (a day's sample)
 
   mutable std::mutex model_mu;
   std::shared_ptr<const Forecaster> model;  // guarded by model_mu; workers copy the pointer per batch
