@@ -61,6 +61,12 @@ struct FaultEvaluation {
   // The forecasts of the run (every point, every step): MAEs against the baselines and the
   // realised interval coverage and width per horizon quarter.
   ModelAccuracy forecast;
+  // The same per point (by point IRI), with whose forecast it was served at the end.
+  struct PointForecastReport {
+    PointAccuracy accuracy;
+    std::string served;  // "model", "persistence", "seasonal_naive"
+  };
+  std::map<std::string, PointForecastReport> forecast_points;
   size_t messages = 0, rules = 0, bindings = 0;
 };
 

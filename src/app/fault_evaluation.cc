@@ -174,6 +174,10 @@ StatusOr<FaultEvaluation> EvaluateFaults(const FaultEvaluationOptions& o) {
   out.rules = (*rules)->rules.size();
   out.bindings = engine.Counters().bindings;
   out.forecast = forecast_accuracy;
+  for (const std::string& point : store.Points()) {
+    if (std::optional<PointForecast> f = forecasts.Get(point))
+      out.forecast_points[point] = FaultEvaluation::PointForecastReport{f->accuracy, ServedByName(f->served)};
+  }
   std::map<std::string, DayResult> days;
   for (const auto& [date, label] : *labels) days[date] = DayResult{date, label, {}};
   std::sort(fired.begin(), fired.end(), [](const FiredAlert& a, const FiredAlert& b) { return a.time < b.time; });

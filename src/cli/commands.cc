@@ -10,6 +10,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <set>
 #include <thread>
@@ -682,6 +683,14 @@ int EvaluateFaults(const FaultsArgs& args) {
                       {"alarmed", d.alarmed()},
                       {"alerts", alerts}});
     }
+    nlohmann::json points = nlohmann::json::object();
+    for (const auto& [point, f] : r->forecast_points)
+      points[point] = {{"served", f.served},
+                       {"mae", NumberOrNull(f.accuracy.mae)},
+                       {"persistence_mae", NumberOrNull(f.accuracy.persistence_mae)},
+                       {"seasonal_naive_mae", NumberOrNull(f.accuracy.seasonal_naive_mae)},
+                       {"quarters", QuartersToJson(f.accuracy.quarters)},
+                       {"persistence_quarters", QuartersToJson(f.accuracy.persistence_quarters)}};
     std::cout << nlohmann::json{{"fault_days", r->fault_days},
                                 {"detected", r->detected},
                                 {"fault_free_days", r->fault_free_days},
@@ -699,7 +708,8 @@ int EvaluateFaults(const FaultsArgs& args) {
                                               {"persistence_mae", NumberOrNull(r->forecast.persistence_mae)},
                                               {"seasonal_naive_mae", NumberOrNull(r->forecast.seasonal_naive_mae)},
                                               {"quarters", QuartersToJson(r->forecast.quarters)},
-                                              {"persistence_quarters", QuartersToJson(r->forecast.persistence_quarters)}}},
+                                              {"persistence_quarters", QuartersToJson(r->forecast.persistence_quarters)},
+                                              {"points", points}}},
                                 {"messages", r->messages},
                                 {"rules", r->rules},
                                 {"bindings", r->bindings},
@@ -739,6 +749,17 @@ int EvaluateFaults(const FaultsArgs& args) {
   std::cout << "; around persistence:";
   for (const IntervalQuarter& q : r->forecast.persistence_quarters) std::cout << " " << q.coverage << "/" << q.mean_width;
   std::cout << '\n';
+  std::cout << "per point: served, MAE (persistence), 90 % interval coverage by horizon quarter (around persistence), "
+               "mean width of the last quarter (around persistence)\n";
+  for (const auto& [point, f] : r->forecast_points) {
+    const PointAccuracy& a = f.accuracy;
+    std::cout << "  " << std::left << std::setw(24) << point.substr(point.find_last_of("#/:") + 1) << std::setw(15)
+              << f.served << std::right << std::fixed << std::setprecision(3) << a.mae << " (" << a.persistence_mae << ")";
+    for (size_t i = 0; i < a.quarters.size(); ++i)
+      std::cout << " " << a.quarters[i].coverage << " (" << a.persistence_quarters[i].coverage << ")";
+    std::cout << std::setprecision(2) << "  " << a.quarters.back().mean_width << " (" << a.persistence_quarters.back().mean_width << ")";
+    std::cout << std::defaultfloat << std::setprecision(6) << '\n';
+  }
   std::cout << r->rules << " rules, " << r->bindings << " bindings, " << r->messages << " messages\n";
   return 0;
 }

@@ -9,32 +9,43 @@
 
 namespace brickcast::serving {
 
+// How much an adapted coverage above 1 widens the largest score: coverage 1 + x reads it times
+// 1 + kBeyondMax * x. Adaptive conformal inference needs levels past the largest score (in
+// theory an infinite interval): a day's sample of scores may hold nothing as large as what a
+// shift brings, and a level stuck at the largest score kept missing (coverage 0.83 for 0.90).
+inline constexpr double kBeyondMax = 1.0;
+
+// The rank of the conformal quantile for `coverage` among n scores: ceil((n+1) coverage), at
+// least 1, at most n.
+inline size_t ConformalRank(size_t n, double coverage) {
+  const double rank = std::ceil((static_cast<double>(n) + 1) * std::min(coverage, 1.0));
+  return std::clamp<size_t>(static_cast<size_t>(std::max(rank, 1.0)), 1, n);
+}
+inline double BeyondMax(double coverage) { return coverage > 1.0 ? 1.0 + kBeyondMax * (coverage - 1.0) : 1.0; }
+
 // The conformal quantile of `scores` for coverage 1 - alpha: the ceil((n+1)(1-alpha))-th smallest
-// score (the largest when that rank exceeds n). NaN for no scores. Reorders `scores`.
+// score (the largest when that rank exceeds n, widened when coverage > 1). NaN for no scores.
+// Reorders `scores`.
 inline double ConformalQuantile(std::vector<float>& scores, double coverage) {
   if (scores.empty()) return NAN;
-  const size_t n = scores.size();
-  size_t rank = static_cast<size_t>(std::ceil((static_cast<double>(n) + 1) * coverage));
-  rank = std::clamp<size_t>(rank, 1, n);
+  const size_t rank = ConformalRank(scores.size(), coverage);
   std::nth_element(scores.begin(), scores.begin() + static_cast<long>(rank - 1), scores.end());
-  return scores[rank - 1];
+  return scores[rank - 1] * BeyondMax(coverage);
 }
 
 // The same rank on scores sorted in ascending order (no copy: for quantiles at many levels).
 inline double QuantileOfSorted(const std::vector<float>& sorted, double coverage) {
   if (sorted.empty()) return NAN;
-  const size_t n = sorted.size();
-  size_t rank = static_cast<size_t>(std::ceil((static_cast<double>(n) + 1) * coverage));
-  rank = std::clamp<size_t>(rank, 1, n);
-  return sorted[rank - 1];
+  return sorted[ConformalRank(sorted.size(), coverage) - 1] * BeyondMax(coverage);
 }
 
 // Adaptive conformal inference (Gibbs and Candes, 2021): the miscoverage level at which a
 // point's scores are read, per horizon step. After each scored step
 //   alpha += gamma * (target_alpha - miss)
 // so a run of misses (a level shift, a valve that starts to move) widens the intervals until they
-// cover again, and intervals that cover more than promised narrow. Kept in [0, 0.5]: at 0 the
-// largest score is used; the floor stops a long miss streak from winding up.
+// cover again, and intervals that cover more than promised narrow. Kept in [-1, 0.5]: below 0
+// the largest score is widened (BeyondMax, up to 6x); the floor stops a long miss streak (a
+// sensor gone bad) from winding up.
 class AdaptiveLevel {
  public:
   // Coverage to read horizon step h at (the target until it has been adapted).
@@ -43,7 +54,7 @@ class AdaptiveLevel {
     if (gamma <= 0) return;
     if (alpha_.size() != horizons) alpha_.assign(horizons, static_cast<float>(1.0 - target));
     const double a = alpha_[h] + gamma * ((1.0 - target) - (covered ? 0.0 : 1.0));
-    alpha_[h] = static_cast<float>(std::clamp(a, 0.0, 0.5));
+    alpha_[h] = static_cast<float>(std::clamp(a, -1.0, 0.5));
   }
   size_t bytes() const { return alpha_.capacity() * sizeof(float); }
 
@@ -63,7 +74,9 @@ struct QuarterTally {
 };
 
 // Per horizon step, the last `capacity` scores. Scores are stored as 16-bit fixed point
-// (1/1000 of a window spread, saturating at 65.5 spreads) to keep per-point state small.
+// (1/1000 of a spread, saturating at 65.5 spreads) to keep per-point state small, rounded up:
+// a residual too small to show (a slowly reset set point against persistence) must not read as
+// zero, or the interval has no width and misses it every time.
 class ScoreRings {
  public:
   ScoreRings() = default;
@@ -74,7 +87,7 @@ class ScoreRings {
   size_t count(size_t h) const { return count_[h]; }
 
   void Add(size_t h, double score) {
-    const double q = std::min(65535.0, std::max(0.0, std::round(score * 1000.0)));
+    const double q = std::min(65535.0, std::max(0.0, std::ceil(score * 1000.0)));
     data_[h * capacity_ + head_[h]] = static_cast<uint16_t>(q);
     head_[h] = static_cast<uint16_t>((head_[h] + 1) % capacity_);
     if (count_[h] < capacity_) ++count_[h];

@@ -28,6 +28,10 @@ namespace {
 
 constexpr size_t kShards = 16;
 constexpr size_t kPooledScores = 2048;  // pooled residuals kept per horizon step
+// Residuals are scored in units of at least this many of the point's usual input-window spreads
+// (2 gave intervals a fifth narrower on the LBNL files, but wider than split conformal's in a
+// quarter of ForecastServiceTest's shift test: the adaptation lost its local scale).
+constexpr double kUsualSpreads = 1.0;
 constexpr size_t kLatencySamples = 8192;
 
 const std::vector<double> kLatencyBounds = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
@@ -73,6 +77,7 @@ struct PointState {
   serving::AdaptiveLevel persistence_level;
   std::array<serving::QuarterTally, 4> persistence_quarters;
   serving::RollingMean mae, coverage, persistence_mae, seasonal_mae;
+  serving::RollingMean typical_spread;  // of the input windows (about a day of forecasts)
   ServedBy served = ServedBy::kModel;  // serve_best: the source served now
   UnixMillis last_sampled = INT64_MIN;  // first step of the newest forecast sampled for calibration
 };
@@ -512,7 +517,7 @@ struct ForecastService::Impl {
         if (usable) values[h] = out[static_cast<size_t>(b) * horizon + h];
         else values[h] = r.seasonal.size() == static_cast<size_t>(horizon) ? r.seasonal[h] : r.last_value;
       }
-      const float scale = Spread(r.input);
+      float scale = Spread(r.input);
       PointForecast pf;
       pf.point = r.point;
       pf.status = ForecastStatus::kOk;
@@ -539,6 +544,14 @@ struct ForecastService::Impl {
         auto found = shard.points.find(r.point);
         if (found == shard.points.end()) continue;  // dropped while in flight (partition revoked)
         PointState& st = found->second;
+        // Residuals are normalised by the point's usual spread, or by the window's where it is
+        // unusually volatile. By the window's alone, a flat window (a set point between changes,
+        // a closed valve) scored the next change as a huge residual, and every interval after
+        // it was absurd: a mean width of 200 K two hours out around the supply temperature of
+        // MZVAV-2-2 (26 K this way, at the same coverage).
+        st.typical_spread.Add(scale, 288);
+        scale = std::max(scale, static_cast<float>(kUsualSpreads * st.typical_spread.value));
+        past.scale = scale;
         // Spaced in data time, not by step number, so a service that skips windows (a replay
         // faster than the model) still samples whatever forecasts it makes.
         if (st.last_sampled == INT64_MIN || r.window_end >= st.last_sampled + calibration_stride * step_ms) {

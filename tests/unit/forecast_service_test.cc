@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "brickcast/timemixer.h"
+#include "serving/conformal.h"
 #include "fakes.h"
 
 namespace brickcast {
@@ -266,6 +267,32 @@ TEST(ForecastServiceTest, AdaptiveIntervalsKeepTheirCoverageThroughShiftsAndFlat
     EXPECT_LE(std::abs(point[q].coverage - 0.9), std::abs(plain[q].coverage - 0.9) + 1e-9);
     EXPECT_LT(point[q].mean_width, plain[q].mean_width);
   }
+}
+
+// The conformal helpers: a residual too small for the fixed point is kept as the smallest step,
+// never as zero (a zero-width interval misses every nonzero residual), and an adapted coverage
+// past 1 reads beyond the largest score instead of stopping at it.
+TEST(ConformalTest, TinyScoresKeepAWidthAndLevelsPastOneWidenTheLargestScore) {
+  serving::ScoreRings rings(1, 4);
+  rings.Add(0, 0.0);
+  rings.Add(0, 0.0001);  // rounds to 0 to the nearest thousandth
+  rings.Add(0, 0.0001);
+  rings.Add(0, 0.0001);
+  std::vector<float> scratch;
+  EXPECT_FLOAT_EQ(rings.Quantile(0, 0.9, &scratch), 0.001f);
+  std::vector<float> sorted = {1, 2, 3, 4};
+  EXPECT_DOUBLE_EQ(serving::QuantileOfSorted(sorted, 0.5), 3);  // rank ceil(5 * 0.5) = 3
+  EXPECT_DOUBLE_EQ(serving::QuantileOfSorted(sorted, 1.0), 4);
+  EXPECT_DOUBLE_EQ(serving::QuantileOfSorted(sorted, 1.2), 4 * (1 + serving::kBeyondMax * 0.2));
+  EXPECT_DOUBLE_EQ(serving::ConformalQuantile(sorted, 1.2), 4 * (1 + serving::kBeyondMax * 0.2));
+  // A run of misses takes the level past full coverage; covered steps bring it back.
+  serving::AdaptiveLevel level;
+  for (int i = 0; i < 30; ++i) level.Update(0, 1, 0.9, 0.01, /*covered=*/false);
+  EXPECT_GT(level.Coverage(0, 0.9), 1.0);
+  for (int i = 0; i < 3000; ++i) level.Update(0, 1, 0.9, 0.01, /*covered=*/true);
+  EXPECT_LE(level.Coverage(0, 0.9), 0.5 + 1e-6) << "held at the ceiling of alpha (0.5)";
+  for (int i = 0; i < 1000; ++i) level.Update(0, 1, 0.9, 0.01, /*covered=*/false);
+  EXPECT_NEAR(level.Coverage(0, 0.9), 2.0, 1e-6) << "and at the floor (-1)";
 }
 
 // Results depend only on the window: one window per forward and dynamic batches agree.
