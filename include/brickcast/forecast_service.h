@@ -105,6 +105,7 @@ struct PointAccuracy {
   // An interval around persistence built the same way (its own residuals, adaptive level): what
   // the model's width is worth (narrower where it is more accurate).
   IntervalQuarters persistence_quarters;
+  IntervalQuarters seasonal_quarters;  // ... and around seasonal naive (after a day of data)
 };
 
 // Typed states; the strings are for JSON and CSV only.
@@ -150,6 +151,7 @@ struct ModelAccuracy {
   double seasonal_naive_mae = NAN;            // the same time a day earlier, same steps
   IntervalQuarters quarters;                  // all points, since the model was loaded
   IntervalQuarters persistence_quarters;      // the same for intervals around persistence
+  IntervalQuarters seasonal_quarters;         // ... and around seasonal naive
 };
 
 // Cumulative counters and the latency / batch-size histograms, for /metrics and benchmarks.

@@ -45,7 +45,8 @@ HttpResponse ForecastOverview(const ApiServices& s) {
                              // since the model was loaded, all points: the run's realised coverage
                              {"quarters", QuartersToJson(a.quarters)},
                              // intervals around persistence built the same way: the model's sharpness
-                             {"persistence_quarters", QuartersToJson(a.persistence_quarters)}}},
+                             {"persistence_quarters", QuartersToJson(a.persistence_quarters)},
+           {"seasonal_naive_quarters", QuartersToJson(a.seasonal_quarters)}}},
                            {"forecasts", c.forecasts},
                            {"fallback_forecasts", c.fallback_forecasts},
                            {"insufficient_data", c.insufficient_data},

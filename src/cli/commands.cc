@@ -690,7 +690,8 @@ int EvaluateFaults(const FaultsArgs& args) {
                        {"persistence_mae", NumberOrNull(f.accuracy.persistence_mae)},
                        {"seasonal_naive_mae", NumberOrNull(f.accuracy.seasonal_naive_mae)},
                        {"quarters", QuartersToJson(f.accuracy.quarters)},
-                       {"persistence_quarters", QuartersToJson(f.accuracy.persistence_quarters)}};
+                       {"persistence_quarters", QuartersToJson(f.accuracy.persistence_quarters)},
+                       {"seasonal_naive_quarters", QuartersToJson(f.accuracy.seasonal_quarters)}};
     std::cout << nlohmann::json{{"fault_days", r->fault_days},
                                 {"detected", r->detected},
                                 {"fault_free_days", r->fault_free_days},
@@ -709,6 +710,7 @@ int EvaluateFaults(const FaultsArgs& args) {
                                               {"seasonal_naive_mae", NumberOrNull(r->forecast.seasonal_naive_mae)},
                                               {"quarters", QuartersToJson(r->forecast.quarters)},
                                               {"persistence_quarters", QuartersToJson(r->forecast.persistence_quarters)},
+                                              {"seasonal_naive_quarters", QuartersToJson(r->forecast.seasonal_quarters)},
                                               {"points", points}}},
                                 {"messages", r->messages},
                                 {"rules", r->rules},
@@ -748,17 +750,25 @@ int EvaluateFaults(const FaultsArgs& args) {
   for (const IntervalQuarter& q : r->forecast.quarters) std::cout << " " << q.coverage << "/" << q.mean_width;
   std::cout << "; around persistence:";
   for (const IntervalQuarter& q : r->forecast.persistence_quarters) std::cout << " " << q.coverage << "/" << q.mean_width;
+  std::cout << "; around seasonal naive:";
+  for (const IntervalQuarter& q : r->forecast.seasonal_quarters) std::cout << " " << q.coverage << "/" << q.mean_width;
   std::cout << '\n';
-  std::cout << "per point: served, MAE (persistence), 90 % interval coverage by horizon quarter (around persistence), "
-               "mean width of the last quarter (around persistence)\n";
+  std::cout << "per point (model | persistence | seasonal naive): MAE; 90 % interval coverage by horizon quarter; "
+               "mean width in the last quarter\n";
+  auto coverages = [](const IntervalQuarters& qs) {
+    std::ostringstream out;
+    out << std::fixed << std::setprecision(3);
+    for (const IntervalQuarter& q : qs) out << " " << q.coverage;
+    return out.str();
+  };
   for (const auto& [point, f] : r->forecast_points) {
     const PointAccuracy& a = f.accuracy;
-    std::cout << "  " << std::left << std::setw(24) << point.substr(point.find_last_of("#/:") + 1) << std::setw(15)
-              << f.served << std::right << std::fixed << std::setprecision(3) << a.mae << " (" << a.persistence_mae << ")";
-    for (size_t i = 0; i < a.quarters.size(); ++i)
-      std::cout << " " << a.quarters[i].coverage << " (" << a.persistence_quarters[i].coverage << ")";
-    std::cout << std::setprecision(2) << "  " << a.quarters.back().mean_width << " (" << a.persistence_quarters.back().mean_width << ")";
-    std::cout << std::defaultfloat << std::setprecision(6) << '\n';
+    std::cout << "  " << std::left << std::setw(20) << point.substr(point.find_last_of("#/:") + 1) << " served "
+              << std::setw(15) << f.served << std::right << std::fixed << std::setprecision(3) << a.mae << " | "
+              << a.persistence_mae << " | " << a.seasonal_naive_mae << ";" << coverages(a.quarters) << " |"
+              << coverages(a.persistence_quarters) << " |" << coverages(a.seasonal_quarters) << ";" << std::setprecision(2)
+              << " " << a.quarters.back().mean_width << " | " << a.persistence_quarters.back().mean_width << " | "
+              << a.seasonal_quarters.back().mean_width << std::defaultfloat << std::setprecision(6) << '\n';
   }
   std::cout << r->rules << " rules, " << r->bindings << " bindings, " << r->messages << " messages\n";
   return 0;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -113,6 +114,44 @@ class ScoreRings {
   std::vector<uint16_t> data_;   // horizons x capacity
   std::vector<uint16_t> count_;  // per horizon
   std::vector<uint16_t> head_;
+};
+
+// A baseline forecast's own intervals (persistence, seasonal naive), built the way the model's
+// are: its residuals in units of the same scale, sampled over a day, read at its own adaptive
+// level; and what they realised per horizon quarter. Served with the baseline where it is the
+// better forecast, and reported next to the model's so the model's sharpness shows.
+struct BaselineIntervals {
+  ScoreRings scores;
+  AdaptiveLevel level;
+  std::array<QuarterTally, 4> quarters;
+
+  // Half widths for a forecast of `horizons` steps made at `scale`; all NaN until every step has
+  // `min_scores` residuals.
+  std::vector<float> HalfWidths(size_t horizons, double target, double scale, size_t min_scores,
+                                std::vector<float>* scratch) const {
+    std::vector<float> out(horizons, NAN);
+    if (scores.horizons() != horizons) return out;
+    for (size_t h = 0; h < horizons; ++h) {
+      if (scores.count(h) < min_scores) return out;
+    }
+    for (size_t h = 0; h < horizons; ++h)
+      out[h] = static_cast<float>(scores.Quantile(h, level.Coverage(h, target), scratch) * scale);
+    return out;
+  }
+  // An actual against the baseline's forecast of horizon step h (of `horizons`), `err` away: the
+  // residual joins the ring when `sample`; against `half_width` (NaN: no interval then) it counts
+  // in `quarter` and moves the level. Returns 1 (covered), 0, or NaN (no interval).
+  double Score(size_t h, size_t horizons, double err, double scale, bool sample, double half_width, size_t quarter,
+               double target, double gamma, size_t capacity) {
+    if (scores.horizons() != horizons) scores = ScoreRings(horizons, capacity);
+    if (sample) scores.Add(h, err / scale);
+    if (std::isnan(half_width)) return NAN;
+    const bool in = err <= half_width;
+    quarters[quarter].Add(in, 2.0 * half_width);
+    level.Update(h, horizons, target, gamma, in);
+    return in ? 1.0 : 0.0;
+  }
+  size_t bytes() const { return scores.bytes() + level.bytes(); }
 };
 
 // An exponentially weighted mean that starts as a plain mean (no bias towards zero at first).

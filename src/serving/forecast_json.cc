@@ -51,7 +51,8 @@ nlohmann::json ForecastToJson(const PointForecast& f) {
            {"seasonal_naive_mae", NumberOrNull(f.accuracy.seasonal_naive_mae)},
            {"interval_coverage", NumberOrNull(f.accuracy.interval_coverage)},
            {"quarters", QuartersToJson(f.accuracy.quarters)},
-           {"persistence_quarters", QuartersToJson(f.accuracy.persistence_quarters)}}}};
+           {"persistence_quarters", QuartersToJson(f.accuracy.persistence_quarters)},
+           {"seasonal_naive_quarters", QuartersToJson(f.accuracy.seasonal_quarters)}}}};
   if (f.fallback) j["fallback_reason"] = f.fallback_reason;
   j["served"] = ServedByName(f.served);
   if (f.served != ServedBy::kModel) j["served_reason"] = f.served_reason;

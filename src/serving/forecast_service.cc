@@ -58,6 +58,7 @@ struct PastForecast {
   std::vector<float> values;      // per horizon step
   std::vector<float> half_width;  // NaN when it had no interval
   std::vector<float> persistence_half_width;  // of the interval around persistence, built alike; NaN: none yet
+  std::vector<float> seasonal_half_width;     // ... and around seasonal naive
   bool sampled = false;  // its residuals enter the point's calibration rings (one day's sample)
 };
 
@@ -71,11 +72,8 @@ struct PointState {
   serving::ScoreRings scores;
   serving::AdaptiveLevel level;  // per horizon step: where its scores are read (ACI)
   std::array<serving::QuarterTally, 4> quarters;  // since the model was loaded
-  // The same calibration for repeating the last value: intervals around persistence built the way
-  // the model's are, served with it (serve_best) and reported next to the model's for sharpness.
-  serving::ScoreRings persistence_scores;
-  serving::AdaptiveLevel persistence_level;
-  std::array<serving::QuarterTally, 4> persistence_quarters;
+  // The same calibration for the baselines: intervals around persistence and seasonal naive.
+  serving::BaselineIntervals persistence, seasonal;
   serving::RollingMean mae, coverage, persistence_mae, seasonal_mae;
   serving::RollingMean typical_spread;  // of the input windows (about a day of forecasts)
   ServedBy served = ServedBy::kModel;  // serve_best: the source served now
@@ -182,7 +180,7 @@ struct ForecastService::Impl {
   // the workers, which read them at each point's own adaptive level.
   std::shared_ptr<const std::vector<std::vector<float>>> pooled_sorted;
   serving::RollingMean model_mae, model_coverage, model_persistence_mae, model_seasonal_mae;
-  std::array<serving::QuarterTally, 4> model_quarters, model_persistence_quarters;
+  std::array<serving::QuarterTally, 4> model_quarters, model_persistence_quarters, model_seasonal_quarters;
 
   mutable std::mutex stats_mu;
   ForecastCounters counters;                   // guarded by stats_mu (latency/batch histograms too)
@@ -344,6 +342,7 @@ struct ForecastService::Impl {
       size_t quarter;
       double width;  // of the interval, when covered is known
       double persistence_covered, persistence_width;  // NaN: no persistence interval yet
+      double seasonal_covered, seasonal_width;        // NaN: no seasonal interval yet
     };
     std::vector<Update> model_updates;
     {
@@ -385,19 +384,18 @@ struct ForecastService::Impl {
             st.level.Update(h, p.values.size(), opt.interval_coverage, opt.interval_adaptation, covered > 0);
           }
           const size_t horizons = p.values.size();
-          if (st.persistence_scores.horizons() != horizons)
-            st.persistence_scores = serving::ScoreRings(horizons, opt.calibration_size);
-          if (sample) st.persistence_scores.Add(h, persistence_err / p.scale);
-          double persistence_covered = NAN, persistence_width = NAN;
-          if (h < p.persistence_half_width.size() && !std::isnan(p.persistence_half_width[h])) {
-            const bool in = persistence_err <= p.persistence_half_width[h];
-            persistence_covered = in ? 1.0 : 0.0;
-            persistence_width = 2.0 * p.persistence_half_width[h];
-            st.persistence_quarters[quarter].Add(in, persistence_width);
-            st.persistence_level.Update(h, horizons, opt.interval_coverage, opt.interval_adaptation, in);
+          const double persistence_hw = h < p.persistence_half_width.size() ? p.persistence_half_width[h] : NAN;
+          const double persistence_covered =
+              st.persistence.Score(h, horizons, persistence_err, p.scale, sample, persistence_hw, quarter,
+                                   opt.interval_coverage, opt.interval_adaptation, opt.calibration_size);
+          double seasonal_covered = NAN, seasonal_hw = NAN;
+          if (!std::isnan(seasonal_err)) {
+            seasonal_hw = h < p.seasonal_half_width.size() ? p.seasonal_half_width[h] : NAN;
+            seasonal_covered = st.seasonal.Score(h, horizons, seasonal_err, p.scale, sample, seasonal_hw, quarter,
+                                                 opt.interval_coverage, opt.interval_adaptation, opt.calibration_size);
           }
-          model_updates.push_back(
-              {err, covered, persistence_err, seasonal_err, quarter, width, persistence_covered, persistence_width});
+          model_updates.push_back({err, covered, persistence_err, seasonal_err, quarter, width, persistence_covered,
+                                   2.0 * persistence_hw, seasonal_covered, 2.0 * seasonal_hw});
         }
       }
       st.scored_until = closed_end;
@@ -421,6 +419,8 @@ struct ForecastService::Impl {
       }
       if (!std::isnan(u.persistence_covered))
         model_persistence_quarters[u.quarter].Add(u.persistence_covered > 0, u.persistence_width);
+      if (!std::isnan(u.seasonal_covered))
+        model_seasonal_quarters[u.quarter].Add(u.seasonal_covered > 0, u.seasonal_width);
     }
     return true;
   }
@@ -536,7 +536,6 @@ struct ForecastService::Impl {
       past.seasonal = r.seasonal;
       past.values = values;
       past.half_width.assign(horizon, NAN);
-      past.persistence_half_width.assign(horizon, NAN);
       Shard& shard = ShardFor(r.point);
       bool redo = false;
       {
@@ -564,15 +563,10 @@ struct ForecastService::Impl {
                                std::all_of(pooled_q->begin(), pooled_q->end(),
                                            [this](const std::vector<float>& v) { return v.size() >= opt.min_calibration; });
         pf.interval_source = own ? IntervalSource::kPoint : pooled_ok ? IntervalSource::kPooled : IntervalSource::kNone;
-        bool persistence_own = st.persistence_scores.horizons() == static_cast<size_t>(horizon);
-        for (int h = 0; h < horizon && persistence_own; ++h)
-          persistence_own = st.persistence_scores.count(h) >= opt.min_calibration;
-        if (persistence_own) {
-          for (int h = 0; h < horizon; ++h) {
-            const double level = st.persistence_level.Coverage(static_cast<size_t>(h), opt.interval_coverage);
-            past.persistence_half_width[h] = static_cast<float>(st.persistence_scores.Quantile(h, level, &scratch) * scale);
-          }
-        }
+        past.persistence_half_width = st.persistence.HalfWidths(static_cast<size_t>(horizon), opt.interval_coverage,
+                                                                scale, opt.min_calibration, &scratch);
+        past.seasonal_half_width = st.seasonal.HalfWidths(static_cast<size_t>(horizon), opt.interval_coverage, scale,
+                                                          opt.min_calibration, &scratch);
         for (int h = 0; h < horizon; ++h) {
           ForecastStep step;
           step.time = r.window_end + static_cast<int64_t>(h) * step_ms;
@@ -603,11 +597,12 @@ struct ForecastService::Impl {
             for (int h = 0; h < horizon; ++h) {
               ForecastStep& step = pf.steps[h];
               const double v = served == ServedBy::kPersistence ? r.last_value : r.seasonal[h];
-              const double own_width = served == ServedBy::kPersistence ? past.persistence_half_width[h] : NAN;
-              if (!std::isnan(own_width)) {  // calibrated on persistence's own residuals
+              const double own_width = served == ServedBy::kPersistence ? past.persistence_half_width[h]
+                                                                        : past.seasonal_half_width[h];
+              if (!std::isnan(own_width)) {  // calibrated on the baseline's own residuals
                 step.lower = v - own_width;
                 step.upper = v + own_width;
-              } else {  // seasonal naive: the model's width around it
+              } else {  // not calibrated yet: the model's width around it
                 step.lower += v - step.value;
                 step.upper += v - step.value;
               }
@@ -730,6 +725,7 @@ Status ForecastService::SetModel(std::shared_ptr<const Forecaster> model) {
     impl_->model_seasonal_mae = {};
     impl_->model_quarters = {};
     impl_->model_persistence_quarters = {};
+    impl_->model_seasonal_quarters = {};
   }
   // A new model is judged on its own forecasts: the per-point skill comparison starts again.
   for (Shard& shard : impl_->shards) {
@@ -739,7 +735,8 @@ Status ForecastService::SetModel(std::shared_ptr<const Forecaster> model) {
       st.persistence_mae = {};
       st.seasonal_mae = {};
       st.quarters = {};
-      st.persistence_quarters = {};
+      st.persistence.quarters = {};
+      st.seasonal.quarters = {};
       st.served = ServedBy::kModel;
       st.past.clear();  // the old model's forecasts are not the new one's to be scored on
     }
@@ -799,7 +796,8 @@ std::optional<PointForecast> ForecastService::Get(const std::string& point) cons
   pf.accuracy.persistence_mae = it->second.persistence_mae.value;
   pf.accuracy.seasonal_naive_mae = it->second.seasonal_mae.value;
   pf.accuracy.quarters = QuartersOf(it->second.quarters);
-  pf.accuracy.persistence_quarters = QuartersOf(it->second.persistence_quarters);
+  pf.accuracy.persistence_quarters = QuartersOf(it->second.persistence.quarters);
+  pf.accuracy.seasonal_quarters = QuartersOf(it->second.seasonal.quarters);
   return pf;
 }
 
@@ -814,6 +812,7 @@ ModelAccuracy ForecastService::Accuracy() const {
   a.seasonal_naive_mae = impl_->model_seasonal_mae.value;
   a.quarters = QuartersOf(impl_->model_quarters);
   a.persistence_quarters = QuartersOf(impl_->model_persistence_quarters);
+  a.seasonal_quarters = QuartersOf(impl_->model_seasonal_quarters);
   return a;
 }
 
@@ -843,10 +842,10 @@ size_t ForecastService::BytesPerPoint() const {
   auto m = impl_->CurrentModel();
   const size_t h = static_cast<size_t>(impl_->Horizon(m.get()));
   // Hash-map node and state, the latest result, up to h past forecasts (values + interval) and the
-  // residual rings and their adaptive levels, the model's and persistence's.
+  // residual rings and their adaptive levels, the model's, persistence's and seasonal naive's.
   return sizeof(PointState) + 64 + sizeof(PointForecast) + h * sizeof(ForecastStep) +
-         h * (sizeof(PastForecast) + 3 * h * sizeof(float)) +
-         2 * (serving::ScoreRings(h, impl_->opt.calibration_size).bytes() + h * sizeof(float));
+         h * (sizeof(PastForecast) + 5 * h * sizeof(float)) +
+         3 * (serving::ScoreRings(h, impl_->opt.calibration_size).bytes() + h * sizeof(float));
 }
 
 const char* ForecastStatusName(ForecastStatus s) {
