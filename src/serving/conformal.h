@@ -45,7 +45,7 @@ inline double QuantileOfSorted(const std::vector<float>& sorted, double coverage
 //   alpha += gamma * (target_alpha - miss)
 // so a run of misses (a level shift, a valve that starts to move) widens the intervals until they
 // cover again, and intervals that cover more than promised narrow. Kept in [-1, 0.5]: below 0
-// the largest score is widened (BeyondMax, up to 6x); the floor stops a long miss streak (a
+// the largest score is widened (BeyondMax, up to 2x); the floor stops a long miss streak (a
 // sensor gone bad) from winding up.
 class AdaptiveLevel {
  public:

@@ -52,7 +52,7 @@ struct Request {
 // A forecast waiting for its actuals.
 struct PastForecast {
   UnixMillis first_step = 0;
-  float scale = 1;                // spread of the input window
+  float scale = 1;                // of its residuals: the input window's spread, at least the point's usual one
   float last_value = 0;           // the persistence forecast for every step, for the skill comparison
   std::vector<float> seasonal;    // the seasonal-naive forecast per horizon step; empty under a day of data
   std::vector<float> values;      // per horizon step
@@ -531,7 +531,6 @@ struct ForecastService::Impl {
       PastForecast past;
       std::shared_ptr<const PointForecast> produced;
       past.first_step = r.window_end;
-      past.scale = scale;
       past.last_value = r.last_value;
       past.seasonal = r.seasonal;
       past.values = values;
