@@ -684,14 +684,10 @@ int EvaluateFaults(const FaultsArgs& args) {
                       {"alerts", alerts}});
     }
     nlohmann::json points = nlohmann::json::object();
-    for (const auto& [point, f] : r->forecast_points)
-      points[point] = {{"served", f.served},
-                       {"mae", NumberOrNull(f.accuracy.mae)},
-                       {"persistence_mae", NumberOrNull(f.accuracy.persistence_mae)},
-                       {"seasonal_naive_mae", NumberOrNull(f.accuracy.seasonal_naive_mae)},
-                       {"quarters", QuartersToJson(f.accuracy.quarters)},
-                       {"persistence_quarters", QuartersToJson(f.accuracy.persistence_quarters)},
-                       {"seasonal_naive_quarters", QuartersToJson(f.accuracy.seasonal_quarters)}};
+    for (const auto& [point, f] : r->forecast_points) {
+      points[point] = AccuracyToJson(f.accuracy);  // the API's per-point `accuracy`, plus the source served
+      points[point]["served"] = f.served;
+    }
     std::cout << nlohmann::json{{"fault_days", r->fault_days},
                                 {"detected", r->detected},
                                 {"fault_free_days", r->fault_free_days},

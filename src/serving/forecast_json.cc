@@ -20,6 +20,17 @@ nlohmann::json QuartersToJson(const IntervalQuarters& quarters) {
   return out;
 }
 
+nlohmann::json AccuracyToJson(const PointAccuracy& a) {
+  return {{"residuals", a.residuals},
+          {"mae", NumberOrNull(a.mae)},
+          {"persistence_mae", NumberOrNull(a.persistence_mae)},
+          {"seasonal_naive_mae", NumberOrNull(a.seasonal_naive_mae)},
+          {"interval_coverage", NumberOrNull(a.interval_coverage)},
+          {"quarters", QuartersToJson(a.quarters)},
+          {"persistence_quarters", QuartersToJson(a.persistence_quarters)},
+          {"seasonal_naive_quarters", QuartersToJson(a.seasonal_quarters)}};
+}
+
 nlohmann::json ForecastToJson(const PointForecast& f) {
   using Json = nlohmann::json;
   Json times = Json::array(), values = Json::array(), lower = Json::array(), upper = Json::array();
@@ -44,15 +55,7 @@ nlohmann::json ForecastToJson(const PointForecast& f) {
          {"values", values},
          {"lower", lower},
          {"upper", upper},
-         {"accuracy",
-          {{"residuals", f.accuracy.residuals},
-           {"mae", NumberOrNull(f.accuracy.mae)},
-           {"persistence_mae", NumberOrNull(f.accuracy.persistence_mae)},
-           {"seasonal_naive_mae", NumberOrNull(f.accuracy.seasonal_naive_mae)},
-           {"interval_coverage", NumberOrNull(f.accuracy.interval_coverage)},
-           {"quarters", QuartersToJson(f.accuracy.quarters)},
-           {"persistence_quarters", QuartersToJson(f.accuracy.persistence_quarters)},
-           {"seasonal_naive_quarters", QuartersToJson(f.accuracy.seasonal_quarters)}}}};
+         {"accuracy", AccuracyToJson(f.accuracy)}};
   if (f.fallback) j["fallback_reason"] = f.fallback_reason;
   j["served"] = ServedByName(f.served);
   if (f.served != ServedBy::kModel) j["served_reason"] = f.served_reason;

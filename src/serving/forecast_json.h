@@ -14,6 +14,8 @@ nlohmann::json NumberOrNull(double v);
 nlohmann::json ForecastToJson(const PointForecast& f);
 // Coverage and mean width of the prediction intervals per quarter of the horizon.
 nlohmann::json QuartersToJson(const IntervalQuarters& quarters);
+// A point's rolling accuracy and interval tallies (the `accuracy` object of ForecastToJson).
+nlohmann::json AccuracyToJson(const PointAccuracy& a);
 
 // The Turtle form, for data platforms that take Brick: the point's `bc:forecast`, a node with the
 // model, the time it was made from (`bc:issuedAt`, the end of its input window, data time) and one
