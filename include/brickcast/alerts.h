@@ -130,7 +130,9 @@ class AlertStore {
  public:
   virtual ~AlertStore() = default;
   virtual Status SaveAlert(const Alert& alert) = 0;
-  virtual Status AppendTransition(AlertTransition* transition) = 0;  // assigns seq
+  // Saves the alert as the transition left it and appends the transition (assigning its seq),
+  // atomically: after a crash the alert's state and its history agree.
+  virtual Status RecordTransition(const Alert& alert, AlertTransition* transition) = 0;
   virtual StatusOr<std::vector<Alert>> LoadAlerts() = 0;
   virtual StatusOr<std::vector<AlertTransition>> History(const std::string& alert, size_t limit) = 0;
   virtual Status SaveSilence(const Silence& silence) = 0;

@@ -155,10 +155,17 @@ struct AlertManager::Impl {
     }
   }
 
-  void Persist(const Alert& a) {
-    Status st = store->SaveAlert(a);
-    if (!st.ok()) unsaved.insert(a.id);
-    Wrote(st, "save alert " + a.id);
+  // Saves the alert, with the transition that changed it if any (one transaction: see
+  // AlertStore::RecordTransition). A transition whose write fails is missing from the history; the
+  // alert itself is saved again once writes succeed.
+  void Persist(const Alert& a, AlertTransition* transition = nullptr) {
+    Status st = transition != nullptr ? store->RecordTransition(a, transition) : store->SaveAlert(a);
+    if (!st.ok()) {
+      unsaved.insert(a.id);
+      if (transition != nullptr)
+        spdlog::warn("alert store: transition of {} not recorded in the history: {}", a.id, st.message());
+    }
+    Wrote(st, (transition != nullptr ? "record transition of " : "save alert ") + a.id);
     if (st.ok()) unsaved.erase(a.id);
   }
 
@@ -381,14 +388,12 @@ AlertState AlertManager::Apply(const RuleBinding& binding, const ConditionResult
       a.ack_comment.clear();
       a.acked_at = 0;
       AlertTransition tr{0, a.id, from, to, t, impl_->options.clock->Now(), summary, evidence};
-      Status st = impl_->store->AppendTransition(&tr);
-      if (!st.ok()) spdlog::warn("alert store: transition of {} not recorded in the history: {}", a.id, st.message());
-      impl_->Wrote(st, "record transition of " + a.id);
+      impl_->Persist(a, &tr);
       changed = AlertChanged{a.id,          a.rule, a.equipment, SeverityName(a.severity), AlertStateName(from),
                              AlertStateName(to), a.predicted, t,           summary, a.realised_at};
-      dirty = true;
+    } else if (dirty) {
+      impl_->Persist(a);
     }
-    if (dirty) impl_->Persist(a);
     result_state = a.state;
   }
   if (changed && impl_->options.events) impl_->options.events->Publish(*changed);

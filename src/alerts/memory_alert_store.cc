@@ -121,7 +121,8 @@ class MemoryAlertStore : public AlertStore {
     alerts_[alert.id] = alert;
     return Status::Ok();
   }
-  Status AppendTransition(AlertTransition* t) override {
+  Status RecordTransition(const Alert& alert, AlertTransition* t) override {
+    alerts_[alert.id] = alert;
     t->seq = ++seq_;
     if (t->to == AlertState::kFiring) outbox_.MarkUntold(t->alert);
     history_.push_back(*t);

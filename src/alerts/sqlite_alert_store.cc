@@ -276,42 +276,36 @@ class SqliteAlertStore : public AlertStore {
 
   Status SaveAlert(const Alert& a) override {
     std::lock_guard<std::mutex> lock(mu_);
-    Statement st(db_, "INSERT INTO alerts(id, rule, equipment, state, data) VALUES(?1, ?2, ?3, ?4, ?5) "
-                      "ON CONFLICT(id) DO UPDATE SET rule=?2, equipment=?3, state=?4, data=?5");
-    if (!st.ok()) return st.Error("save alert");
-    st.Bind(1, a.id).Bind(2, a.rule).Bind(3, a.equipment).Bind(4, std::string(AlertStateName(a.state)));
-    st.Bind(5, EncodeAlert(a));
-    return st.Step() == SQLITE_DONE ? Status::Ok() : st.Error("save alert " + a.id);
+    return SaveAlertLocked(a);
   }
 
-  Status AppendTransition(AlertTransition* t) override {
+  // The alert, its transition and (firing) its "not yet told" mark in one transaction: a kill
+  // between them would restore an alert whose state its history and the notifier contradict.
+  Status RecordTransition(const Alert& a, AlertTransition* t) override {
     std::lock_guard<std::mutex> lock(mu_);
-    Statement st(db_, "INSERT INTO transitions(alert, from_state, to_state, data_time, wall_time, summary, evidence) "
-                      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-    if (!st.ok()) return st.Error("append transition");
-    st.Bind(1, t->alert).Bind(2, std::string(AlertStateName(t->from))).Bind(3, std::string(AlertStateName(t->to)));
-    st.Bind(4, t->data_time).Bind(5, t->wall_time).Bind(6, t->summary).Bind(7, t->evidence);
-    if (t->to != AlertState::kFiring) {
-      if (st.Step() != SQLITE_DONE) return st.Error("append transition of " + t->alert);
-      t->seq = sqlite3_last_insert_rowid(db_);
-      return Status::Ok();
-    }
-    // Firing: the transition and the alert's "not yet told" mark in one transaction.
-    BRICKCAST_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE", "append transition"));
+    BRICKCAST_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE", "record transition"));
     Status done = [&]() -> Status {
+      Statement st(db_, "INSERT INTO transitions(alert, from_state, to_state, data_time, wall_time, summary, evidence) "
+                        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+      if (!st.ok()) return st.Error("append transition");
+      st.Bind(1, t->alert).Bind(2, std::string(AlertStateName(t->from))).Bind(3, std::string(AlertStateName(t->to)));
+      st.Bind(4, t->data_time).Bind(5, t->wall_time).Bind(6, t->summary).Bind(7, t->evidence);
       if (st.Step() != SQLITE_DONE) return st.Error("append transition of " + t->alert);
       t->seq = sqlite3_last_insert_rowid(db_);
-      Statement untold(db_, "INSERT INTO notify_untold(alert, since) VALUES(?1, ?2) "
-                            "ON CONFLICT(alert) DO UPDATE SET since=?2");
-      if (!untold.ok()) return untold.Error("notify untold");
-      untold.Bind(1, t->alert).Bind(2, t->wall_time);
-      return untold.Step() == SQLITE_DONE ? Status::Ok() : untold.Error("notify untold");
+      if (t->to == AlertState::kFiring) {
+        Statement untold(db_, "INSERT INTO notify_untold(alert, since) VALUES(?1, ?2) "
+                              "ON CONFLICT(alert) DO UPDATE SET since=?2");
+        if (!untold.ok()) return untold.Error("notify untold");
+        untold.Bind(1, t->alert).Bind(2, t->wall_time);
+        if (untold.Step() != SQLITE_DONE) return untold.Error("notify untold");
+      }
+      return SaveAlertLocked(a);
     }();
     if (!done.ok()) {
-      static_cast<void>(Exec(db_, "ROLLBACK", "append transition"));
+      static_cast<void>(Exec(db_, "ROLLBACK", "record transition"));
       return done;
     }
-    return Exec(db_, "COMMIT", "append transition");
+    return Exec(db_, "COMMIT", "record transition");
   }
 
   StatusOr<std::vector<Alert>> LoadAlerts() override {
@@ -423,6 +417,16 @@ class SqliteAlertStore : public AlertStore {
   }
 
  private:
+  // REQUIRES: mu_ held.
+  Status SaveAlertLocked(const Alert& a) {
+    Statement st(db_, "INSERT INTO alerts(id, rule, equipment, state, data) VALUES(?1, ?2, ?3, ?4, ?5) "
+                      "ON CONFLICT(id) DO UPDATE SET rule=?2, equipment=?3, state=?4, data=?5");
+    if (!st.ok()) return st.Error("save alert");
+    st.Bind(1, a.id).Bind(2, a.rule).Bind(3, a.equipment).Bind(4, std::string(AlertStateName(a.state)));
+    st.Bind(5, EncodeAlert(a));
+    return st.Step() == SQLITE_DONE ? Status::Ok() : st.Error("save alert " + a.id);
+  }
+
   sqlite3* db_;
   std::mutex mu_;  // one statement or transaction at a time, store and outbox alike
   SqliteOutbox outbox_;

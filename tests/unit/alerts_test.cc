@@ -390,7 +390,9 @@ class FullDiskStore : public AlertStore {
   explicit FullDiskStore(AlertStore& inner) : inner_(inner) {}
   bool full = false;
   Status SaveAlert(const Alert& a) override { return full ? Full("save alert " + a.id) : inner_.SaveAlert(a); }
-  Status AppendTransition(AlertTransition* t) override { return full ? Full("append transition") : inner_.AppendTransition(t); }
+  Status RecordTransition(const Alert& a, AlertTransition* t) override {
+    return full ? Full("record transition of " + a.id) : inner_.RecordTransition(a, t);
+  }
   StatusOr<std::vector<Alert>> LoadAlerts() override { return inner_.LoadAlerts(); }
   StatusOr<std::vector<AlertTransition>> History(const std::string& a, size_t n) override { return inner_.History(a, n); }
   Status SaveSilence(const Silence& s) override { return full ? Full("save silence") : inner_.SaveSilence(s); }
@@ -438,13 +440,57 @@ TEST(AlertStoreFailureTest, UnsavedAlertsAreSavedOnceWritesSucceedAgain) {
   EXPECT_EQ(ids, (std::set<std::string>{"a:firing", "b:firing"})) << "a, unsaved while full, saved now";
 }
 
+// A transition and the alert it changed are one write: when saving the alert fails (here a
+// trigger refuses it), neither the history row nor the "not yet told" mark is left behind, so a
+// restart never finds a history (or a notifier) that the alert's restored state contradicts.
+TEST(SqliteAlertStoreTest, ATransitionAndTheAlertItChangedAreOneWrite) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/a.db";
+  Alert a;
+  a.id = "a";
+  a.rule = "r";
+  a.equipment = "urn:b#AHU1";
+  a.state = AlertState::kFiring;
+  {
+    auto store = OpenSqliteAlertStore(path);
+    ASSERT_TRUE(store.ok());
+    AlertTransition t{0, "a", AlertState::kPending, AlertState::kFiring, kT0, kT0, "s", "{}"};
+    ASSERT_TRUE((*store)->RecordTransition(a, &t).ok());
+    EXPECT_GT(t.seq, 0);
+  }
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, "CREATE TRIGGER refuse BEFORE UPDATE ON alerts BEGIN SELECT RAISE(ABORT, 'refused'); END",
+                         nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(raw);
+  auto store = OpenSqliteAlertStore(path);
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->outbox().Enqueue({}, GroupLogEntry{"r", "g", {}, kT0}, {"a"}).ok());  // told
+  Alert resolved = a;
+  resolved.state = AlertState::kResolved;
+  AlertTransition down{0, "a", AlertState::kFiring, AlertState::kResolved, kT0 + 60'000, kT0 + 60'000, "s", "{}"};
+  EXPECT_FALSE((*store)->RecordTransition(resolved, &down).ok());
+  Alert again = a;  // a later episode fires: its mark must not outlive a failed save either
+  AlertTransition up{0, "a", AlertState::kResolved, AlertState::kFiring, kT0 + 120'000, kT0 + 120'000, "s", "{}"};
+  EXPECT_FALSE((*store)->RecordTransition(again, &up).ok());
+  EXPECT_EQ((*store)->History("a", 10)->size(), 1u) << "only the first, successful transition";
+  EXPECT_TRUE((*store)->outbox().Untold()->empty());
+  auto loaded = (*store)->LoadAlerts();
+  ASSERT_TRUE(loaded.ok());
+  ASSERT_EQ(loaded->size(), 1u);
+  EXPECT_EQ((*loaded)[0].state, AlertState::kFiring);
+}
+
 TEST(SqliteAlertStoreTest, RetentionBoundsTheHistory) {
   testing::TempDir dir;
   auto store = OpenSqliteAlertStore(dir.path() + "/a.db");
   ASSERT_TRUE(store.ok());
   for (int i = 0; i < 50; ++i) {
     AlertTransition t{0, "a", AlertState::kPending, AlertState::kFiring, kT0 + i, kT0 + i * 1000, "s", "{}"};
-    ASSERT_TRUE((*store)->AppendTransition(&t).ok());
+    Alert a;
+    a.id = "a";
+    a.state = AlertState::kFiring;
+    ASSERT_TRUE((*store)->RecordTransition(a, &t).ok());
   }
   ASSERT_TRUE((*store)->Prune(kT0 + 10'000, 30).ok());  // older than 10 s, and beyond the newest 30
   EXPECT_EQ((*store)->History("a", 100)->size(), 30u);
