@@ -179,6 +179,7 @@ StatusOr<std::unique_ptr<TimeMixerModel>> TimeMixerModel::Load(const std::string
     return bad("parameters do not match the configuration:" + msg);
   }
   (*model)->impl_->metadata = std::move(m);
+  BRICKCAST_RETURN_IF_ERROR((*model)->impl_->WeightsChanged());
   return model;
 }
 
@@ -189,7 +190,9 @@ StatusOr<std::unique_ptr<TimeMixerModel>> TimeMixerModel::Create(const TimeMixer
   BRICKCAST_RETURN_IF_ERROR(config.Validate());
   try {
     torch::manual_seed(seed);
-    return std::unique_ptr<TimeMixerModel>(new TimeMixerModel(std::make_unique<Impl>(config)));
+    std::unique_ptr<TimeMixerModel> model(new TimeMixerModel(std::make_unique<Impl>(config)));
+    BRICKCAST_RETURN_IF_ERROR(model->impl_->WeightsChanged());
+    return model;
   } catch (const c10::Error& e) {
     return Status::Internal(std::string("creating TimeMixer: ") + e.what_without_backtrace());
   }
@@ -214,6 +217,18 @@ StatusOr<std::vector<float>> TimeMixerModel::Forecast(const std::vector<float>& 
   if (!marks.empty() && marks.size() != want_m)
     return Status::InvalidArgument("forecast time features have " + std::to_string(marks.size()) +
                                    " values, expected " + std::to_string(want_m));
+  if (auto plan = impl_->Plan()) {
+    // Rows are independent (channel independence): split across LibTorch's intra-op threads.
+    std::vector<float> y(static_cast<size_t>(batch) * c.pred_len * c.channels);
+    const int64_t rows = static_cast<int64_t>(batch) * c.channels;
+    const int64_t threads = std::max<int64_t>(1, at::get_num_threads());
+    const int64_t grain = std::max<int64_t>(1, std::min(forecast::TimeMixerInference::kChunkRows, (rows + threads - 1) / threads));
+    const float* marks_data = marks.empty() ? nullptr : marks.data();
+    at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
+      plan->ForecastRows(x.data(), marks_data, begin, end, y.data());
+    });
+    return y;
+  }
   try {
     c10::InferenceMode guard;
     Tensor tx = torch::from_blob(const_cast<float*>(x.data()), {batch, c.seq_len, c.channels}, torch::kFloat32);
@@ -273,9 +288,11 @@ Status TimeMixerModel::ImportOfficialParameters(const std::string& manifest_path
     for (const auto& e : errors) msg += "\n  " + e;
     return Status::InvalidArgument(msg);
   }
-  torch::NoGradGuard no_grad;
-  for (auto& [ours, value] : assignments) ours.copy_(value);
-  return Status::Ok();
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& [ours, value] : assignments) ours.copy_(value);
+  }
+  return impl_->WeightsChanged();
 }
 
 void AppendTimeFeatures(int64_t unix_seconds, std::vector<float>* out) {

@@ -5,11 +5,14 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <utility>
 #include <vector>
 
 #include "brickcast/timemixer.h"
+#include "forecast/timemixer_inference.h"
 
 namespace brickcast::forecast {
 
@@ -308,9 +311,37 @@ namespace brickcast {
 
 struct TimeMixerModel::Impl {
   explicit Impl(const TimeMixerConfig& c) : config(c), net(c) { net->eval(); }
+
+  // Rebuilds the inference plan from the network's current weights; called by whatever changes
+  // them (creation, loading, import, training). Configurations the plan does not cover keep none.
+  Status WeightsChanged() {
+    std::shared_ptr<const forecast::TimeMixerInference> fresh;
+    if (forecast::TimeMixerInference::Supports(config)) {
+      forecast::ParameterMap values;
+      for (const auto& item : net->named_parameters()) {
+        torch::Tensor t = item.value().detach().contiguous().to(torch::kFloat32);
+        values[item.key()] = {t.sizes().vec(), std::vector<float>(t.data_ptr<float>(), t.data_ptr<float>() + t.numel())};
+      }
+      auto built = forecast::TimeMixerInference::Build(config, values);
+      if (!built.ok()) return built.status();
+      fresh = std::move(*built);
+    }
+    std::lock_guard<std::mutex> lock(plan_mu);
+    plan = std::move(fresh);
+    return Status::Ok();
+  }
+  std::shared_ptr<const forecast::TimeMixerInference> Plan() const {
+    std::lock_guard<std::mutex> lock(plan_mu);
+    return plan;
+  }
+
   TimeMixerConfig config;
   forecast::TimeMixerNet net;
   ModelMetadata metadata;
+
+ private:
+  mutable std::mutex plan_mu;
+  std::shared_ptr<const forecast::TimeMixerInference> plan;  // null: forward through the modules
 };
 
 }  // namespace brickcast

@@ -28,6 +28,8 @@ class TimeMixerTrainer {
   static forecast::TimeMixerNet& Net(TimeMixerModel& m) { return m.impl_->net; }
   // Module calls are not const in LibTorch; evaluation does not change the network.
   static forecast::TimeMixerNet& Net(const TimeMixerModel& m) { return m.impl_->net; }
+  // After training: forecasts use the trained weights.
+  static Status WeightsChanged(TimeMixerModel& m) { return m.impl_->WeightsChanged(); }
 };
 
 namespace {
@@ -518,6 +520,7 @@ StatusOr<std::unique_ptr<TimeMixerModel>> TrainTimeMixer(const std::vector<Serie
                                  {"history", st.history}})
                       .dump();
     md.metrics = nlohmann::json{{by_test ? "best_test_mse" : "best_val_mse", st.best_loss}}.dump();
+    BRICKCAST_RETURN_IF_ERROR(TimeMixerTrainer::WeightsChanged(*model));
     return model;
   } catch (const c10::Error& e) {
     return Status::Internal(std::string("training failed: ") + e.what_without_backtrace());
