@@ -83,8 +83,13 @@ class TimeMixerModel final : public Forecaster {
   // x: [batch, seq_len, channels] row-major (normalised as the model was trained: the dataset
   // scaler is the caller's business); marks: [batch, seq_len, time_features] or empty (no time
   // features). Returns [batch, pred_len, channels].
+  // Runs the inference plan (timemixer_inference.h) where the configuration has one, else the
+  // LibTorch modules.
   StatusOr<std::vector<float>> Forecast(const std::vector<float>& x, const std::vector<float>& marks,
                                         int batch) const override;
+  // The same forward through the LibTorch modules, for tests and benchmarks that compare the two.
+  StatusOr<std::vector<float>> TEST_ForecastThroughModules(const std::vector<float>& x, const std::vector<float>& marks,
+                                                           int batch) const;
 
   int seq_len() const override { return config().seq_len; }
   int pred_len() const override { return config().pred_len; }
@@ -105,6 +110,8 @@ class TimeMixerModel final : public Forecaster {
   friend class TimeMixerTrainer;
   struct Impl;
   explicit TimeMixerModel(std::unique_ptr<Impl> impl);
+  StatusOr<std::vector<float>> Run(const std::vector<float>& x, const std::vector<float>& marks, int batch,
+                                   bool through_modules) const;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1,6 +1,7 @@
 // TimeMixerModel: the torch-free interface over the network in timemixer_net.h.
 #include "brickcast/timemixer.h"
 
+#include <atomic>
 #include <cstdio>
 
 #include "brickcast/sha256.h"
@@ -47,8 +48,15 @@ Status TimeMixerConfig::Validate() const {
   return Status::InvalidArgument(msg);
 }
 
+namespace {
+// Set by SetForecastThreads. LibTorch's OpenMP thread count is a per-thread setting in libgomp, so
+// the forecast workers (other threads) would not see it; the plan's row split reads this instead.
+std::atomic<int> forecast_threads{0};  // 0: not set, LibTorch's count on the calling thread
+}  // namespace
+
 void SetForecastThreads(int threads) {
   SingleThreadBlas();
+  forecast_threads = std::max(1, threads);
   at::set_num_threads(std::max(1, threads));
 }
 
@@ -208,6 +216,17 @@ int64_t TimeMixerModel::NumParameters() const {
 
 StatusOr<std::vector<float>> TimeMixerModel::Forecast(const std::vector<float>& x, const std::vector<float>& marks,
                                                        int batch) const {
+  return Run(x, marks, batch, /*through_modules=*/false);
+}
+
+StatusOr<std::vector<float>> TimeMixerModel::TEST_ForecastThroughModules(const std::vector<float>& x,
+                                                                         const std::vector<float>& marks,
+                                                                         int batch) const {
+  return Run(x, marks, batch, /*through_modules=*/true);
+}
+
+StatusOr<std::vector<float>> TimeMixerModel::Run(const std::vector<float>& x, const std::vector<float>& marks,
+                                                 int batch, bool through_modules) const {
   const TimeMixerConfig& c = impl_->config;
   const size_t want_x = static_cast<size_t>(batch) * c.seq_len * c.channels;
   if (batch < 1 || x.size() != want_x)
@@ -217,12 +236,12 @@ StatusOr<std::vector<float>> TimeMixerModel::Forecast(const std::vector<float>& 
   if (!marks.empty() && marks.size() != want_m)
     return Status::InvalidArgument("forecast time features have " + std::to_string(marks.size()) +
                                    " values, expected " + std::to_string(want_m));
-  if (auto plan = impl_->Plan()) {
+  if (auto plan = through_modules ? nullptr : impl_->Plan()) {
     // Rows are independent (channel independence): split across LibTorch's intra-op threads.
     std::vector<float> y(static_cast<size_t>(batch) * c.pred_len * c.channels);
     const int64_t rows = static_cast<int64_t>(batch) * c.channels;
-    const int64_t threads = std::max<int64_t>(1, at::get_num_threads());
-    const int64_t grain = std::max<int64_t>(1, std::min(forecast::TimeMixerInference::kChunkRows, (rows + threads - 1) / threads));
+    const int64_t threads = std::max<int64_t>(1, forecast_threads > 0 ? forecast_threads.load() : at::get_num_threads());
+    const int64_t grain = (rows + threads - 1) / threads;  // one piece per thread; one thread: no team
     const float* marks_data = marks.empty() ? nullptr : marks.data();
     at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
       plan->ForecastRows(x.data(), marks_data, begin, end, y.data());

@@ -84,6 +84,75 @@ TEST(TimeMixerTest, ForecastsAreBatchInvariant) {
   EXPECT_LT(worst, 1e-5f) << "a sample's forecast must not depend on the rest of the batch";
 }
 
+// The inference plan (timemixer_inference.h) against the LibTorch modules it replaces, on the
+// configurations it covers: with and without time features and RevIN, several channels, avg and
+// max pooling, other lengths and kernels (a kernel wider than the coarsest scale), batches that
+// fill several chunks of rows, and 1 or 2 threads; then the shipped HVAC model's trained weights.
+TEST(TimeMixerTest, InferencePlanMatchesTheModules) {
+  struct Case {
+    std::string name;
+    TimeMixerConfig c;
+    int batch;
+  };
+  std::vector<Case> cases;
+  TimeMixerConfig ett;  // ETTh1: 7 channels, 96 -> 96, time features
+  cases.push_back({"ett", ett, 5});
+  TimeMixerConfig hvac;  // the shipped HVAC model's shape: one channel, 96 -> 24, no time features
+  hvac.channels = 1;
+  hvac.pred_len = 24;
+  hvac.time_features = 0;
+  cases.push_back({"hvac batch 77", hvac, 77});
+  TimeMixerConfig other = hvac;
+  other.channels = 2;
+  other.seq_len = 288;
+  other.pred_len = 48;
+  other.down_sampling_layers = 2;
+  other.down_sampling_window = 3;
+  other.down_sampling_method = "max";
+  other.moving_avg = 49;  // wider than the coarsest scale (32 steps)
+  other.d_model = 8;
+  other.d_ff = 24;
+  other.e_layers = 1;
+  cases.push_back({"max pooling, 3 scales", other, 3});
+  TimeMixerConfig plain = ett;
+  plain.use_norm = false;
+  plain.channels = 2;
+  cases.push_back({"no RevIN", plain, 4});
+  std::mt19937 rng(11);
+  std::normal_distribution<float> noise(0, 1);
+  for (const Case& k : cases) {
+    for (int threads : {1, 2}) {
+      SCOPED_TRACE(k.name + ", threads " + std::to_string(threads));
+      SetForecastThreads(threads);
+      auto model = TimeMixerModel::Create(k.c, 5);
+      ASSERT_TRUE(model.ok());
+      std::vector<float> x(static_cast<size_t>(k.batch) * k.c.seq_len * k.c.channels), marks;
+      // Scaled like the model's inputs (the dataset scaler's z-scores), as in the parity test.
+      for (size_t i = 0; i < x.size(); ++i) x[i] = 0.5f + std::sin(0.1f * static_cast<float>(i)) + 0.3f * noise(rng);
+      if (k.c.time_features > 0)
+        for (int b = 0; b < k.batch; ++b)
+          for (int t = 0; t < k.c.seq_len; ++t) AppendTimeFeatures(1795341600 + b * 7200 + t * 3600, &marks);
+      auto modules = (*model)->TEST_ForecastThroughModules(x, marks, k.batch);
+      auto plan = (*model)->Forecast(x, marks, k.batch);
+      ASSERT_TRUE(modules.ok()) << modules.status().message();
+      ASSERT_TRUE(plan.ok()) << plan.status().message();
+      ASSERT_EQ(plan->size(), modules->size());
+      EXPECT_LT(MaxAbsDiff(*plan, *modules), 1e-5f);
+    }
+  }
+  auto shipped = TimeMixerModel::Load(testing::SourcePath("models/hvac-5min.model"));
+  ASSERT_TRUE(shipped.ok()) << shipped.status().message();
+  const TimeMixerConfig& c = (*shipped)->config();
+  const int batch = 40;
+  std::vector<float> x(static_cast<size_t>(batch) * c.seq_len * c.channels);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::cos(0.05f * static_cast<float>(i)) + 0.1f * noise(rng);
+  auto modules = (*shipped)->TEST_ForecastThroughModules(x, {}, batch);
+  auto plan = (*shipped)->Forecast(x, {}, batch);
+  ASSERT_TRUE(modules.ok() && plan.ok());
+  EXPECT_LT(MaxAbsDiff(*plan, *modules), 1e-5f) << "the shipped model";
+  SetForecastThreads(1);
+}
+
 TEST(TimeMixerTest, InvalidConfigurationsAreRejectedWithReasons) {
   TimeMixerConfig c;
   c.seq_len = 100;  // not divisible by 2^3
