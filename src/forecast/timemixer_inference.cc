@@ -29,10 +29,11 @@ void Gemm(int64_t m, int64_t n, int64_t k, const float* a, const float* b, bool 
   Sgemm()(transpose_b ? "T" : "N", "N", &ni, &mi, &ki, &one, b, &ldb, a, &lda, &beta, c, &ldc);
 }
 
-// The element-wise loops below are compiled for AVX2 and for baseline x86-64, picked at load
-// time, so one binary runs anywhere and uses the wide registers where they exist.
+// The element-wise loops below are compiled for x86-64-v3 (AVX2 and FMA: Haswell, Zen) and for
+// baseline x86-64, picked at load time: one binary runs anywhere and uses wide registers where
+// they exist.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define BRICKCAST_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#define BRICKCAST_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define BRICKCAST_VECTOR_CLONES
 #endif
@@ -65,7 +66,17 @@ BRICKCAST_VECTOR_CLONES void GeluInPlace(float* __restrict v, int64_t n) {
   }
 }
 
-// rows x cols, plus bias[row] (time-axis layers) or bias[col] (channel layers).
+// Fills rows x cols with bias[row] (time-axis layers) or bias[col] (channel layers), for a
+// product to accumulate onto (BLAS's beta = 1): the bias costs no pass of its own, and BLAS skips
+// the pass that zeroes its output for beta = 0.
+BRICKCAST_VECTOR_CLONES void FillRowBias(float* __restrict v, int64_t rows, int64_t cols, const float* __restrict bias) {
+  for (int64_t r = 0; r < rows; ++r) std::fill(v + r * cols, v + (r + 1) * cols, bias[r]);
+}
+BRICKCAST_VECTOR_CLONES void FillColumnBias(float* __restrict v, int64_t rows, int64_t cols, const float* __restrict bias) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) v[r * cols + c] = bias[c];
+}
+// Adds bias[row] or bias[col] where the product's output already holds something (a residual).
 BRICKCAST_VECTOR_CLONES void AddRowBias(float* __restrict v, int64_t rows, int64_t cols, const float* __restrict bias) {
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) v[r * cols + c] += bias[r];
@@ -73,6 +84,16 @@ BRICKCAST_VECTOR_CLONES void AddRowBias(float* __restrict v, int64_t rows, int64
 BRICKCAST_VECTOR_CLONES void AddColumnBias(float* __restrict v, int64_t rows, int64_t cols, const float* __restrict bias) {
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) v[r * cols + c] += bias[c];
+}
+
+// One step of one row's embedding: the circular 3-tap convolution of the value (taps [3][d]) plus,
+// with time features, their linear embedding (embed [features][d]).
+BRICKCAST_VECTOR_CLONES void Embed(float* __restrict out, int64_t d, const float* __restrict taps, float prev,
+                                   float cur, float next, const float* __restrict marks,
+                                   const float* __restrict embed, int64_t features) {
+  for (int64_t k = 0; k < d; ++k) out[k] = taps[k] * prev + taps[d + k] * cur + taps[2 * d + k] * next;
+  for (int64_t f = 0; f < features; ++f)
+    for (int64_t k = 0; k < d; ++k) out[k] += marks[f] * embed[f * d + k];
 }
 
 // trend[t] = mean of x over t-pad .. t+pad, edges replicated (x: [steps][cols]);
@@ -148,9 +169,17 @@ StatusOr<std::unique_ptr<const TimeMixerInference>> TimeMixerInference::Build(co
   const int64_t d = c.d_model, scales = c.down_sampling_layers + 1;
   for (int64_t i = 0, t = c.seq_len; i < scales; ++i, t /= c.down_sampling_window) plan->steps_.push_back(t);
   const std::vector<int64_t>& steps = plan->steps_;
-  plan->token_conv_ = take("enc_embedding.value_embedding.tokenConv.weight", {d, 1, 3});
-  if (c.time_features > 0)
-    plan->time_embed_ = take("enc_embedding.temporal_embedding.embed.weight", {d, c.time_features});
+  // Stored tap-major [3][d] and feature-major [features][d], so Embed's loops run along d.
+  const std::vector<float> conv = take("enc_embedding.value_embedding.tokenConv.weight", {d, 1, 3});
+  plan->token_conv_.resize(conv.size());
+  for (int64_t k = 0; k < d; ++k)
+    for (int64_t tap = 0; tap < 3; ++tap) plan->token_conv_[tap * d + k] = conv[k * 3 + tap];
+  if (c.time_features > 0) {
+    const std::vector<float> embed = take("enc_embedding.temporal_embedding.embed.weight", {d, c.time_features});
+    plan->time_embed_.resize(embed.size());
+    for (int64_t k = 0; k < d; ++k)
+      for (int64_t f = 0; f < c.time_features; ++f) plan->time_embed_[f * d + k] = embed[k * c.time_features + f];
+  }
   for (int64_t i = 0; i < scales; ++i) {
     const std::string n = "normalize_layers." + std::to_string(i);
     plan->norm_w_.push_back(take(n + ".affine_weight", {c.channels}));
@@ -275,19 +304,11 @@ void TimeMixerInference::ForecastChunk(const float* x, const float* marks, int64
           std0[r] = sd;
         }
       }
+      const bool with_marks = marks != nullptr && c_.time_features > 0;
       for (int64_t t = 0; t < steps; ++t) {
-        const float prev = v[(t + steps - 1) % steps], cur = v[t], nxt = v[(t + 1) % steps];
-        float* out = act[si] + (t * rows + r) * d;
-        for (int64_t k = 0; k < d; ++k)
-          out[k] = token_conv_[k * 3] * prev + token_conv_[k * 3 + 1] * cur + token_conv_[k * 3 + 2] * nxt;
-        if (marks != nullptr && c_.time_features > 0) {
-          const float* m = marks + (b * t0 + t * stride) * c_.time_features;
-          for (int64_t k = 0; k < d; ++k) {
-            float e = 0;
-            for (int64_t f = 0; f < c_.time_features; ++f) e += m[f] * time_embed_[k * c_.time_features + f];
-            out[k] += e;
-          }
-        }
+        Embed(act[si] + (t * rows + r) * d, d, token_conv_.data(), v[(t + steps - 1) % steps], v[t],
+              v[(t + 1) % steps], with_marks ? marks + (b * t0 + t * stride) * c_.time_features : nullptr,
+              time_embed_.data(), with_marks ? c_.time_features : 0);
       }
     }
   }
@@ -295,8 +316,8 @@ void TimeMixerInference::ForecastChunk(const float* x, const float* marks, int64
   // Past-decomposable mixing.
   auto time_mlp = [&](const Mlp& mlp, const float* in, float* accumulate) {
     // accumulate[T_out][cols] += second(GELU(first(in)))
-    Gemm(mlp.first.out, cols, mlp.first.in, mlp.first.w.data(), in, false, 0.0f, hidden);
-    AddRowBias(hidden, mlp.first.out, cols, mlp.first.b.data());
+    FillRowBias(hidden, mlp.first.out, cols, mlp.first.b.data());
+    Gemm(mlp.first.out, cols, mlp.first.in, mlp.first.w.data(), in, false, 1.0f, hidden);
     GeluInPlace(hidden, mlp.first.out * cols);
     Gemm(mlp.second.out, cols, mlp.second.in, mlp.second.w.data(), hidden, false, 1.0f, accumulate);
     AddRowBias(accumulate, mlp.second.out, cols, mlp.second.b.data());
@@ -314,8 +335,8 @@ void TimeMixerInference::ForecastChunk(const float* x, const float* marks, int64
       const size_t si = static_cast<size_t>(i);
       const int64_t n = steps_[si] * rows;  // rows of the [T*rows][d] view
       AddInPlace(season[si], trend[si], n * d);
-      Gemm(n, ff, d, season[si], block.cross.first.w.data(), true, 0.0f, cross_hidden);
-      AddColumnBias(cross_hidden, n, ff, block.cross.first.b.data());
+      FillColumnBias(cross_hidden, n, ff, block.cross.first.b.data());
+      Gemm(n, ff, d, season[si], block.cross.first.w.data(), true, 1.0f, cross_hidden);
       GeluInPlace(cross_hidden, n * ff);
       Gemm(n, d, ff, cross_hidden, block.cross.second.w.data(), true, 1.0f, act[si]);
       AddColumnBias(act[si], n, d, block.cross.second.b.data());
@@ -326,12 +347,7 @@ void TimeMixerInference::ForecastChunk(const float* x, const float* marks, int64
   for (int64_t i = 0; i < scales; ++i) {
     const size_t si = static_cast<size_t>(i);
     const int64_t n = steps_[si] * rows;
-    for (int64_t j = 0; j < n; ++j) {
-      const float* a = act[si] + j * d;
-      float s = 0;
-      for (int64_t k = 0; k < d; ++k) s += a[k] * projection_[static_cast<size_t>(k)];
-      projected[si][j] = s;
-    }
+    Gemm(n, 1, d, act[si], projection_.data(), false, 0.0f, projected[si]);
     Gemm(h_len, rows, steps_[si], predict_[si].w.data(), projected[si], false, i == 0 ? 0.0f : 1.0f, forecast);
   }
   for (int64_t h = 0; h < h_len; ++h) {

@@ -68,8 +68,8 @@ class TimeMixerInference {
 
   TimeMixerConfig c_;
   std::vector<int64_t> steps_;                // T_i per scale
-  std::vector<float> token_conv_;             // [d_model][3]
-  std::vector<float> time_embed_;             // [d_model][time_features]
+  std::vector<float> token_conv_;             // [3][d_model]
+  std::vector<float> time_embed_;             // [time_features][d_model]
   std::vector<std::vector<float>> norm_w_, norm_b_;  // per scale, per channel
   std::vector<Block> blocks_;
   std::vector<Linear> predict_;               // per scale: pred_len x T_i
