@@ -64,7 +64,8 @@ struct FaultEvaluation {
   // The same per point (by point IRI), with whose forecast it was served at the end.
   struct PointForecastReport {
     PointAccuracy accuracy;
-    std::string served;  // "model", "persistence", "seasonal_naive"
+    std::string served;       // "model", "persistence", "seasonal_naive"
+    std::string brick_class;  // local name; "" when unknown
   };
   std::map<std::string, PointForecastReport> forecast_points;
   size_t messages = 0, rules = 0, bindings = 0;

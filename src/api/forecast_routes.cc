@@ -28,12 +28,22 @@ HttpResponse GetForecast(const ApiServices& s, const HttpRequest& req) {
   return JsonResponse(j);
 }
 
-HttpResponse ForecastOverview(const ApiServices& s) {
+HttpResponse ForecastOverview(const ApiServices& s, const HttpRequest& req) {
   if (!s.forecast) return ForecastDisabled();
+  const std::string by = req.Query("by");
+  if (!by.empty() && by != "class") return JsonError(400, "bad_request", "by must be 'class' (got '" + by + "')");
   const std::shared_ptr<const Config> config = s.config->Get();
   const ForecastCounters c = s.forecast->Counters();
   const ModelAccuracy a = s.forecast->Accuracy();
-  return JsonResponse(Json{{"model", a.model.empty() ? Json() : Json(a.model)},
+  Json by_class;
+  if (by == "class") {  // on request: it reads every point's forecast state
+    std::vector<std::pair<std::string, PointAccuracy>> points;
+    for (const PointInfo& p : s.registry->List()) {
+      if (auto f = s.forecast->Get(p.iri)) points.emplace_back(std::string(LocalName(p.brick_class)), f->accuracy);
+    }
+    by_class = SharpnessByClass(points);
+  }
+  Json body{{"model", a.model.empty() ? Json() : Json(a.model)},
                            {"model_path", config->forecast.model},
                            {"accuracy",
                             {{"residuals", a.residuals},
@@ -55,7 +65,9 @@ HttpResponse ForecastOverview(const ApiServices& s) {
                            {"queue_depth", c.queue_depth},
                            {"points", c.points},
                            {"latency_p50_s", NumberOrNull(c.latency_p50_s)},
-                           {"latency_p99_s", NumberOrNull(c.latency_p99_s)}});
+                           {"latency_p99_s", NumberOrNull(c.latency_p99_s)}};
+  if (!by_class.is_null()) body["accuracy"]["by_class"] = by_class;
+  return JsonResponse(body);
 }
 
 }  // namespace
@@ -70,8 +82,11 @@ void AddForecastRoutes(Router& router, const ApiServices& s) {
   router.Add(Route{.method = "GET",
                    .path = "/api/v1/forecast",
                    .summary = "The model in service, its rolling accuracy against persistence, and the workers",
-                   .responses = {{200, "overview"}, {404, "forecasting disabled"}},
-                   .handler = [s](const HttpRequest&) { return ForecastOverview(s); }});
+                   .query = {{"by", "string", "class: add accuracy.by_class, per Brick point class the MAE and "
+                                              "the intervals' coverage and mean width of the model, persistence and "
+                                              "seasonal naive (sharpness)"}},
+                   .responses = {{200, "overview"}, {400, "bad by"}, {404, "forecasting disabled"}},
+                   .handler = [s](const HttpRequest& r) { return ForecastOverview(s, r); }});
   router.Add(Route{.method = "POST",
                    .path = "/api/v1/forecast/model/reload",
                    .scope = Scope::kAdmin,

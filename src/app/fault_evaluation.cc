@@ -176,7 +176,8 @@ StatusOr<FaultEvaluation> EvaluateFaults(const FaultEvaluationOptions& o) {
   out.forecast = forecast_accuracy;
   for (const std::string& point : store.Points()) {
     if (std::optional<PointForecast> f = forecasts.Get(point))
-      out.forecast_points[point] = FaultEvaluation::PointForecastReport{f->accuracy, ServedByName(f->served)};
+      out.forecast_points[point] = FaultEvaluation::PointForecastReport{
+          f->accuracy, ServedByName(f->served), registry.Get(point) ? std::string(LocalName(registry.Get(point)->brick_class)) : ""};
   }
   std::map<std::string, DayResult> days;
   for (const auto& [date, label] : *labels) days[date] = DayResult{date, label, {}};

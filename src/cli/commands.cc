@@ -684,9 +684,11 @@ int EvaluateFaults(const FaultsArgs& args) {
                       {"alerts", alerts}});
     }
     nlohmann::json points = nlohmann::json::object();
+    std::vector<std::pair<std::string, PointAccuracy>> classes;
     for (const auto& [point, f] : r->forecast_points) {
       points[point] = AccuracyToJson(f.accuracy);  // the API's per-point `accuracy`, plus the source served
       points[point]["served"] = f.served;
+      classes.emplace_back(f.brick_class, f.accuracy);
     }
     std::cout << nlohmann::json{{"fault_days", r->fault_days},
                                 {"detected", r->detected},
@@ -707,7 +709,8 @@ int EvaluateFaults(const FaultsArgs& args) {
                                               {"quarters", QuartersToJson(r->forecast.quarters)},
                                               {"persistence_quarters", QuartersToJson(r->forecast.persistence_quarters)},
                                               {"seasonal_naive_quarters", QuartersToJson(r->forecast.seasonal_quarters)},
-                                              {"points", points}}},
+                                              {"points", points},
+                                              {"by_class", SharpnessByClass(classes)}}},
                                 {"messages", r->messages},
                                 {"rules", r->rules},
                                 {"bindings", r->bindings},
@@ -765,6 +768,24 @@ int EvaluateFaults(const FaultsArgs& args) {
               << coverages(a.persistence_quarters) << " |" << coverages(a.seasonal_quarters) << ";" << std::setprecision(2)
               << " " << a.quarters.back().mean_width << " | " << a.persistence_quarters.back().mean_width << " | "
               << a.seasonal_quarters.back().mean_width << std::defaultfloat << std::setprecision(6) << '\n';
+  }
+  std::cout << "per point class (sharpness; model | persistence | seasonal naive): mean MAE; interval coverage "
+               "and mean width over the horizon\n";
+  std::vector<std::pair<std::string, PointAccuracy>> classes;
+  for (const auto& [point, f] : r->forecast_points) classes.emplace_back(f.brick_class, f.accuracy);
+  auto number = [](const nlohmann::json& v, int precision) {
+    if (!v.is_number()) return std::string("-");
+    std::ostringstream out;
+    out << std::fixed << std::setprecision(precision) << v.get<double>();
+    return out.str();
+  };
+  for (const nlohmann::json& c : SharpnessByClass(classes)) {
+    std::cout << "  " << std::left << std::setw(40) << c["class"].get<std::string>() << std::right << " "
+              << c["points"].get<size_t>() << " points; " << number(c["mae"], 3) << " | "
+              << number(c["persistence_mae"], 3) << " | " << number(c["seasonal_naive_mae"], 3) << "; "
+              << number(c["coverage"], 3) << " | " << number(c["persistence_coverage"], 3) << " | "
+              << number(c["seasonal_naive_coverage"], 3) << "; " << number(c["mean_width"], 2) << " | "
+              << number(c["persistence_mean_width"], 2) << " | " << number(c["seasonal_naive_mean_width"], 2) << '\n';
   }
   std::cout << r->rules << " rules, " << r->bindings << " bindings, " << r->messages << " messages\n";
   return 0;

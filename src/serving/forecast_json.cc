@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <map>
 
 #include "convert/ttl_writer.h"
 
@@ -29,6 +30,78 @@ nlohmann::json AccuracyToJson(const PointAccuracy& a) {
           {"quarters", QuartersToJson(a.quarters)},
           {"persistence_quarters", QuartersToJson(a.persistence_quarters)},
           {"seasonal_naive_quarters", QuartersToJson(a.seasonal_quarters)}};
+}
+
+namespace {
+
+// Sums over points and horizon quarters, weighted by the actuals each quarter scored.
+struct IntervalSums {
+  double scored = 0, covered = 0, width = 0;
+  void Add(const IntervalQuarters& quarters) {
+    for (const IntervalQuarter& q : quarters) {
+      if (q.scored == 0 || !std::isfinite(q.coverage) || !std::isfinite(q.mean_width)) continue;
+      scored += static_cast<double>(q.scored);
+      covered += q.coverage * static_cast<double>(q.scored);
+      width += q.mean_width * static_cast<double>(q.scored);
+    }
+  }
+  double Coverage() const { return scored > 0 ? covered / scored : NAN; }
+  double Width() const { return scored > 0 ? width / scored : NAN; }
+};
+
+struct MeanOf {
+  double sum = 0;
+  size_t n = 0;
+  void Add(double v) {
+    if (!std::isfinite(v)) return;
+    sum += v;
+    ++n;
+  }
+  double Value() const { return n > 0 ? sum / static_cast<double>(n) : NAN; }
+};
+
+struct ClassSums {
+  size_t points = 0;
+  MeanOf mae, persistence_mae, seasonal_mae;
+  IntervalSums model, persistence, seasonal;
+};
+
+nlohmann::json BoolOrNull(double a, double b, bool less) {
+  if (!std::isfinite(a) || !std::isfinite(b)) return nlohmann::json();
+  return less ? a < b : a > b;
+}
+
+}  // namespace
+
+nlohmann::json SharpnessByClass(const std::vector<std::pair<std::string, PointAccuracy>>& points) {
+  std::map<std::string, ClassSums> by_class;
+  for (const auto& [cls, a] : points) {
+    ClassSums& c = by_class[cls.empty() ? "(unknown)" : cls];
+    ++c.points;
+    c.mae.Add(a.mae);
+    c.persistence_mae.Add(a.persistence_mae);
+    c.seasonal_mae.Add(a.seasonal_naive_mae);
+    c.model.Add(a.quarters);
+    c.persistence.Add(a.persistence_quarters);
+    c.seasonal.Add(a.seasonal_quarters);
+  }
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [cls, c] : by_class) {
+    out.push_back({{"class", cls},
+                   {"points", c.points},
+                   {"mae", NumberOrNull(c.mae.Value())},
+                   {"persistence_mae", NumberOrNull(c.persistence_mae.Value())},
+                   {"seasonal_naive_mae", NumberOrNull(c.seasonal_mae.Value())},
+                   {"coverage", NumberOrNull(c.model.Coverage())},
+                   {"persistence_coverage", NumberOrNull(c.persistence.Coverage())},
+                   {"seasonal_naive_coverage", NumberOrNull(c.seasonal.Coverage())},
+                   {"mean_width", NumberOrNull(c.model.Width())},
+                   {"persistence_mean_width", NumberOrNull(c.persistence.Width())},
+                   {"seasonal_naive_mean_width", NumberOrNull(c.seasonal.Width())},
+                   {"model_more_accurate", BoolOrNull(c.mae.Value(), c.persistence_mae.Value(), true)},
+                   {"model_narrower", BoolOrNull(c.model.Width(), c.persistence.Width(), true)}});
+  }
+  return out;
 }
 
 nlohmann::json ForecastToJson(const PointForecast& f) {

@@ -5,6 +5,9 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "brickcast/forecast_service.h"
 
@@ -16,6 +19,13 @@ nlohmann::json ForecastToJson(const PointForecast& f);
 nlohmann::json QuartersToJson(const IntervalQuarters& quarters);
 // A point's rolling accuracy and interval tallies (the `accuracy` object of ForecastToJson).
 nlohmann::json AccuracyToJson(const PointAccuracy& a);
+
+// Sharpness per point class: for each Brick class (local name), how many points, their mean rolling
+// MAE for the model, persistence and seasonal naive, and the realised coverage and mean width of
+// each one's intervals over the whole horizon (weighted by the actuals scored), with whether the
+// model is the more accurate than persistence there and whether its intervals are the narrower:
+// a model worth its cost is both. Input: (class local name, accuracy) per point; sorted by class.
+nlohmann::json SharpnessByClass(const std::vector<std::pair<std::string, PointAccuracy>>& points);
 
 // The Turtle form, for data platforms that take Brick: the point's `bc:forecast`, a node with the
 // model, the time it was made from (`bc:issuedAt`, the end of its input window, data time) and one

@@ -619,6 +619,17 @@ TEST_F(ApiTest, ServesForecastsFromTheShippedModel) {
   auto status = client_->Get("/api/v1/forecast");
   ASSERT_TRUE(status);
   EXPECT_EQ(Json::parse(status->body)["model"], f["model"]);
+  EXPECT_FALSE(Json::parse(status->body)["accuracy"].contains("by_class")) << "only on request";
+  auto by_class = client_->Get("/api/v1/forecast?by=class");
+  ASSERT_TRUE(by_class);
+  ASSERT_EQ(by_class->status, 200) << by_class->body;
+  bool sat_class = false;
+  const Json overview = Json::parse(by_class->body);
+  for (const Json& c : overview["accuracy"]["by_class"]) {
+    if (c["class"] == "Supply_Air_Temperature_Sensor") sat_class = c["points"].get<int>() >= 1;
+  }
+  EXPECT_TRUE(sat_class) << by_class->body;
+  EXPECT_EQ(client_->Get("/api/v1/forecast?by=room")->status, 400);
   auto metrics = client_->Get("/metrics");
   EXPECT_NE(metrics->body.find("brickcast_forecasts_total"), std::string::npos);
   EXPECT_NE(metrics->body.find("brickcast_forecast_latency_seconds_bucket"), std::string::npos);

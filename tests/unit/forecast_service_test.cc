@@ -9,6 +9,7 @@
 
 #include "brickcast/timemixer.h"
 #include "serving/conformal.h"
+#include "serving/forecast_json.h"
 #include "fakes.h"
 
 namespace brickcast {
@@ -501,6 +502,47 @@ TEST(ForecastServiceTest, ModelsThatDoNotFitAreRefusedAndTheOldOneStays) {
   st = svc.LoadModel("/nonexistent/model");
   EXPECT_FALSE(st.ok());
   EXPECT_EQ(svc.model_identity(), "good");
+}
+
+}  // namespace
+}  // namespace brickcast
+
+namespace brickcast {
+namespace {
+
+// Sharpness per class: MAEs averaged over the class's points, coverage and width weighted by the
+// actuals each quarter scored, and whether the model is more accurate and narrower than
+// persistence; a class without persistence figures says neither.
+TEST(ForecastJsonTest, SharpnessByClassWeighsQuartersByWhatTheyScored) {
+  auto accuracy = [](double mae, double pmae, uint64_t scored, double width, double pwidth) {
+    PointAccuracy a;
+    a.mae = mae;
+    a.persistence_mae = pmae;
+    for (IntervalQuarter& q : a.quarters) q = IntervalQuarter{scored, 0.9, width};
+    for (IntervalQuarter& q : a.persistence_quarters) q = IntervalQuarter{scored, 0.8, pwidth};
+    return a;
+  };
+  std::vector<std::pair<std::string, PointAccuracy>> points{
+      {"Supply_Air_Temperature_Sensor", accuracy(0.2, 0.4, 100, 1.0, 2.0)},
+      {"Supply_Air_Temperature_Sensor", accuracy(0.4, 0.6, 300, 3.0, 2.0)},
+      {"Valve_Command", accuracy(0.5, 0.1, 10, 4.0, 1.0)},
+      {"", PointAccuracy{}}};
+  const nlohmann::json j = SharpnessByClass(points);
+  ASSERT_EQ(j.size(), 3u);
+  EXPECT_EQ(j[0]["class"], "(unknown)");
+  EXPECT_TRUE(j[0]["mae"].is_null());
+  EXPECT_TRUE(j[0]["model_narrower"].is_null());
+  const nlohmann::json& sat = j[1];
+  EXPECT_EQ(sat["class"], "Supply_Air_Temperature_Sensor");
+  EXPECT_EQ(sat["points"], 2);
+  EXPECT_NEAR(sat["mae"].get<double>(), 0.3, 1e-12);
+  EXPECT_NEAR(sat["persistence_mae"].get<double>(), 0.5, 1e-12);
+  EXPECT_NEAR(sat["mean_width"].get<double>(), (1.0 * 100 + 3.0 * 300) / 400, 1e-12) << "weighted by scored";
+  EXPECT_NEAR(sat["persistence_mean_width"].get<double>(), 2.0, 1e-12);
+  EXPECT_NEAR(sat["coverage"].get<double>(), 0.9, 1e-12);
+  EXPECT_TRUE(sat["model_more_accurate"].get<bool>());
+  EXPECT_FALSE(sat["model_narrower"].get<bool>()) << "2.5 wide against persistence's 2.0";
+  EXPECT_FALSE(j[2]["model_more_accurate"].get<bool>());
 }
 
 }  // namespace
