@@ -15,24 +15,53 @@ std::string_view View(const SerdNode* n) {
   return n ? std::string_view(reinterpret_cast<const char*>(n->buf), n->n_bytes) : std::string_view();
 }
 
+// Prefixes declared by the document so far: a handful, searched in order; kept per thread with
+// their strings from one document to the next (reset, not freed).
+struct DeclaredPrefixes {
+  std::vector<std::pair<std::string, std::string>> entries;
+  size_t size = 0;
+
+  const std::string* Find(std::string_view prefix) const {
+    for (size_t i = size; i-- > 0;) {  // the latest declaration of a prefix wins
+      if (entries[i].first == prefix) return &entries[i].second;
+    }
+    return nullptr;
+  }
+  void Declare(std::string_view prefix, std::string_view ns) {
+    if (size == entries.size()) entries.emplace_back();
+    entries[size].first.assign(prefix);
+    entries[size].second.assign(ns);
+    ++size;
+  }
+};
+
 struct ReadState {
   const PrefixMap* defaults = nullptr;
-  PrefixMap declared;  // prefixes declared by the document so far
+  DeclaredPrefixes* declared = nullptr;
   std::string base;
-  std::vector<Triple>* out = nullptr;
+  std::vector<Triple>* out = nullptr;  // appended to, or
+  TripleBuffer* buffer = nullptr;      // reused
+  Term scratch;                        // a literal's datatype before it is copied into place
   TurtleError error;
   bool failed = false;
+
+  Triple& NextTriple() {
+    if (buffer == nullptr) return out->emplace_back();
+    if (buffer->size == buffer->triples.size()) buffer->triples.emplace_back();
+    Triple& t = buffer->triples[buffer->size++];
+    t.object.datatype.clear();
+    t.object.lang.clear();
+    return t;
+  }
 
   // Expands a CURIE with the document's prefixes, then the defaults.
   bool ExpandCurie(std::string_view curie, std::string* iri) {
     const size_t colon = curie.find(':');
     if (colon == std::string_view::npos) return false;
-    const std::string prefix(curie.substr(0, colon));
-    const std::string* ns = nullptr;
-    if (auto it = declared.find(prefix); it != declared.end()) {
-      ns = &it->second;
-    } else if (defaults != nullptr) {
-      if (auto d = defaults->find(prefix); d != defaults->end()) ns = &d->second;
+    const std::string_view prefix = curie.substr(0, colon);
+    const std::string* ns = declared->Find(prefix);
+    if (ns == nullptr && defaults != nullptr) {
+      if (auto d = defaults->find(std::string(prefix)); d != defaults->end()) ns = &d->second;
     }
     if (ns == nullptr) return false;
     iri->assign(*ns);
@@ -102,8 +131,7 @@ SerdStatus OnBase(void* handle, const SerdNode* uri) {
 }
 
 SerdStatus OnPrefix(void* handle, const SerdNode* name, const SerdNode* uri) {
-  ReadState* st = StateOf(handle);
-  st->declared[std::string(View(name))] = std::string(View(uri));
+  StateOf(handle)->declared->Declare(View(name), View(uri));
   return SERD_SUCCESS;
 }
 
@@ -111,16 +139,14 @@ SerdStatus OnStatement(void* handle, SerdStatementFlags /*flags*/, const SerdNod
                        const SerdNode* subject, const SerdNode* predicate, const SerdNode* object,
                        const SerdNode* datatype, const SerdNode* lang) {
   ReadState* st = StateOf(handle);
-  st->out->emplace_back();
-  Triple& t = st->out->back();
+  Triple& t = st->NextTriple();
   if (!st->ToTerm(subject, &t.subject) || !st->ToTerm(predicate, &t.predicate) ||
       !st->ToTerm(object, &t.object)) {
     return SERD_ERR_BAD_SYNTAX;
   }
   if (datatype != nullptr) {
-    Term dt;
-    if (!st->ToTerm(datatype, &dt)) return SERD_ERR_BAD_SYNTAX;
-    t.object.datatype = std::move(dt.value);
+    if (!st->ToTerm(datatype, &st->scratch)) return SERD_ERR_BAD_SYNTAX;
+    t.object.datatype.assign(st->scratch.value);
   }
   if (lang != nullptr) t.object.lang.assign(View(lang));
   return SERD_SUCCESS;
@@ -174,10 +200,25 @@ std::string TurtleError::ToString() const {
 
 bool TurtleReader::Parse(std::string_view document, std::string_view source_name, std::vector<Triple>* out,
                          TurtleError* error) {
+  out->reserve(out->size() + 64);
+  return Read(document, source_name, out, nullptr, error);
+}
+
+bool TurtleReader::Parse(std::string_view document, std::string_view source_name, TripleBuffer* out,
+                         TurtleError* error) {
+  out->size = 0;
+  return Read(document, source_name, nullptr, out, error);
+}
+
+bool TurtleReader::Read(std::string_view document, std::string_view source_name, std::vector<Triple>* out,
+                        TripleBuffer* buffer, TurtleError* error) {
+  thread_local DeclaredPrefixes declared;
+  declared.size = 0;
   ReadState st;
   st.defaults = default_prefixes_;
+  st.declared = &declared;
   st.out = out;
-  out->reserve(out->size() + 64);
+  st.buffer = buffer;
   // Serd stops at a NUL byte; a payload with one is binary, not Turtle.
   if (const size_t nul = document.find('\0'); nul != std::string_view::npos) {
     *error = TurtleError{"binary", 0, 0, "payload contains a NUL byte at offset " + std::to_string(nul)};

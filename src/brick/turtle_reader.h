@@ -40,6 +40,14 @@ struct TurtleError {
   std::string ToString() const;
 };
 
+// The triples of one document at a time, kept from one document to the next so that the next
+// one's strings reuse the memory of the last: once warm, reading a small message allocates
+// nothing per triple. The first `size` triples are the document's.
+struct TripleBuffer {
+  std::vector<Triple> triples;
+  size_t size = 0;
+};
+
 class TurtleReader {
  public:
   explicit TurtleReader(const PrefixMap* default_prefixes = nullptr)
@@ -50,8 +58,12 @@ class TurtleReader {
   // error, so callers that need all-or-nothing discard it. `source_name` appears in errors.
   bool Parse(std::string_view document, std::string_view source_name, std::vector<Triple>* out,
              TurtleError* error);
+  // The same into a reused buffer: `out` then holds this document's triples only.
+  bool Parse(std::string_view document, std::string_view source_name, TripleBuffer* out, TurtleError* error);
 
  private:
+  bool Read(std::string_view document, std::string_view source_name, std::vector<Triple>* out, TripleBuffer* buffer,
+            TurtleError* error);
   const PrefixMap* default_prefixes_;
 };
 

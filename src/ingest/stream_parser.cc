@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <span>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -81,15 +82,18 @@ bool LiteralToNumber(const Term& t, double* out, std::string* why) {
 
 // The triples of one message, indexed by subject: a vector sorted by (hash of subject, position).
 // Messages are small; this costs far fewer allocations and string compares than a hash map of
-// vectors keyed by long IRIs that share their prefix.
+// vectors keyed by long IRIs that share their prefix. One per thread, reused message after
+// message (TripleBuffer), so a warm parser allocates nothing per triple.
 struct Graph {
-  std::vector<Triple> triples;
+  TripleBuffer buffer;
   std::vector<std::pair<size_t, uint32_t>> by_subject;  // (hash of subject, triple index)
 
+  std::span<const Triple> triples() const { return {buffer.triples.data(), buffer.size}; }
+
   void Index() {
-    by_subject.resize(triples.size());
-    for (uint32_t i = 0; i < triples.size(); ++i)
-      by_subject[i] = {std::hash<std::string_view>{}(triples[i].subject.value), i};
+    const std::span<const Triple> all = triples();
+    by_subject.resize(all.size());
+    for (uint32_t i = 0; i < all.size(); ++i) by_subject[i] = {std::hash<std::string_view>{}(all[i].subject.value), i};
     std::sort(by_subject.begin(), by_subject.end());
   }
 
@@ -99,7 +103,7 @@ struct Graph {
     const size_t h = std::hash<std::string_view>{}(subject);
     auto it = std::lower_bound(by_subject.begin(), by_subject.end(), std::make_pair(h, uint32_t{0}));
     for (; it != by_subject.end() && it->first == h; ++it) {
-      const Triple& t = triples[it->second];
+      const Triple& t = buffer.triples[it->second];
       if (t.subject.value == subject && !f(t)) return;
     }
   }
@@ -117,8 +121,7 @@ struct Graph {
 
 class MessageInterpreter {
  public:
-  MessageInterpreter(const StreamParserOptions& opt, Graph&& g, ParseResult* out)
-      : opt_(opt), g_(std::move(g)), out_(out) {}
+  MessageInterpreter(const StreamParserOptions& opt, const Graph& g, ParseResult* out) : opt_(opt), g_(g), out_(out) {}
 
   void Run() {
     CollectMetadata();
@@ -184,7 +187,7 @@ class MessageInterpreter {
 
   void CollectMetadata() {
     const Vocab& v = V();
-    for (const Triple& t : g_.triples) {
+    for (const Triple& t : g_.triples()) {
       const std::string& p = t.predicate.value;
       if (!t.subject.IsIri()) continue;
       if (p == kRdfType && t.object.IsIri() && InNamespace(t.object.value, kBrickNs)) {
@@ -208,7 +211,7 @@ class MessageInterpreter {
 
   void ExtractLastKnownValues() {
     const Vocab& v = V();
-    for (const Triple& t : g_.triples) {
+    for (const Triple& t : g_.triples()) {
       if (t.predicate.value != v.last_known_value) continue;
       const std::string& point = t.subject.value;
       value_nodes_.insert(t.object.value);
@@ -229,7 +232,7 @@ class MessageInterpreter {
     const Vocab& v = V();
     std::vector<std::string> observations;
     std::unordered_set<std::string> seen;
-    for (const Triple& t : g_.triples) {
+    for (const Triple& t : g_.triples()) {
       const bool typed = t.predicate.value == kRdfType && t.object.value == v.sosa_observation;
       if ((typed || t.predicate.value == v.made_by_sensor) && seen.insert(t.subject.value).second)
         observations.push_back(t.subject.value);
@@ -273,7 +276,7 @@ class MessageInterpreter {
   // rows of values with times, so they are marked before the wide-row pass looks for rows.
   void SkipForecasts() {
     static const std::string forecast = "https://brickcast.dev/schema#forecast", step = "https://brickcast.dev/schema#step";
-    for (const Triple& t : g_.triples) {
+    for (const Triple& t : g_.triples()) {
       if (t.predicate.value == forecast || t.predicate.value == step) value_nodes_.insert(t.object.value);
     }
   }
@@ -286,7 +289,7 @@ class MessageInterpreter {
   void ExtractWideRows() {
     const WideRowOptions& w = opt_.wide_row;
     // Rows in document order: the subjects that hold the time property.
-    for (const Triple& row : g_.triples) {
+    for (const Triple& row : g_.triples()) {
       if (row.predicate.value != w.time_property) continue;
       const std::string& subject = row.subject.value;
       if (value_nodes_.count(subject) > 0) continue;
@@ -314,7 +317,7 @@ class MessageInterpreter {
   }
 
   const StreamParserOptions& opt_;
-  Graph g_;
+  const Graph& g_;
   ParseResult* out_;
   std::unordered_map<std::string, size_t> meta_index_;
   std::unordered_set<std::string> value_nodes_;  // blank nodes that hold values, not rows
@@ -366,14 +369,14 @@ ParseResult StreamParser::Parse(std::string_view payload, std::string_view sourc
     return fail("too_large", "message of " + std::to_string(payload.size()) + " bytes exceeds the limit of " +
                                  std::to_string(options_.max_message_bytes));
   }
-  Graph g;
+  thread_local Graph g;
   TurtleReader reader(&prefixes_);
   TurtleError err;
-  if (!reader.Parse(payload, source, &g.triples, &err)) {
+  if (!reader.Parse(payload, source, &g.buffer, &err)) {
     return fail(err.reason, err.message, err.line, err.column);
   }
   g.Index();
-  MessageInterpreter(options_, std::move(g), &result).Run();
+  MessageInterpreter(options_, g, &result).Run();
   if (result.observations.empty() && result.metadata.empty() && result.errors.empty()) {
     return fail("no_observations", "message holds no observation in format " +
                                        std::string(StreamFormatName(options_.format)));
