@@ -47,6 +47,10 @@ struct Request {
   std::vector<float> seasonal;  // the values one day before the forecast steps (fallback), or empty
   float last_value = 0;
   Steady::time_point enqueued;
+  // The pooled scores (per horizon step, ascending) as the scan that queued it began: every
+  // request of a scan reads the same pool whichever worker takes it and when, so results do not
+  // depend on thread timing (the pool is refreshed at the end of each scan).
+  std::shared_ptr<const std::vector<std::vector<float>>> pooled;
 };
 
 // A forecast waiting for its actuals.
@@ -251,6 +255,11 @@ struct ForecastService::Impl {
     const size_t day_steps = static_cast<size_t>(86'400'000 / step_ms);
     const size_t fetch = std::max<size_t>(seq, std::min(day_steps, store.options().window_steps));
     bool scored = false;
+    std::shared_ptr<const std::vector<std::vector<float>>> pooled_at_start;
+    {
+      std::lock_guard<std::mutex> lock(pooled_mu);
+      pooled_at_start = pooled_sorted;
+    }
     for (const std::string& point : work) {
       auto stats = store.Stats(point);
       if (!stats) continue;
@@ -279,6 +288,7 @@ struct ForecastService::Impl {
       Request req;
       req.point = point;
       req.window_end = closed_end;
+      req.pooled = pooled_at_start;
       const size_t n = window->values.size();
       size_t present = 0;
       for (size_t i = n - seq; i < n; ++i) present += window->observed[i] || window->filled[i];
@@ -497,14 +507,12 @@ struct ForecastService::Impl {
       }
     }
     const std::string identity = usable ? m->identity() : "seasonal_naive";
-    std::shared_ptr<const std::vector<std::vector<float>>> pooled_q;
     {
       std::lock_guard<std::mutex> lock(pooled_mu);
       if (pooled.horizons() != static_cast<size_t>(horizon)) {
         pooled = serving::ScoreRings(horizon, kPooledScores);
         pooled_sorted.reset();
       }
-      pooled_q = pooled_sorted;
     }
     std::vector<float> scratch;
     const auto now = Steady::now();
@@ -558,6 +566,7 @@ struct ForecastService::Impl {
         }
         bool own = st.scores.horizons() == static_cast<size_t>(horizon);
         for (int h = 0; h < horizon && own; ++h) own = st.scores.count(h) >= opt.min_calibration;
+        const std::shared_ptr<const std::vector<std::vector<float>>>& pooled_q = r.pooled;
         const bool pooled_ok = pooled_q && pooled_q->size() == static_cast<size_t>(horizon) &&
                                std::all_of(pooled_q->begin(), pooled_q->end(),
                                            [this](const std::vector<float>& v) { return v.size() >= opt.min_calibration; });
