@@ -424,6 +424,10 @@ void NotificationService::Adopt(const std::vector<std::pair<std::string, std::st
       const Alert& alert = v->alert;
       const bool firing = alert.state == AlertState::kFiring || (alert.state == AlertState::kNoData && alert.was_firing);
       NotifyAlert a = NotifyAlert::From(alert, s.options.site);
+      // What the changelog says was told is authoritative: this instance may still hold the alert
+      // as told firing from before it handed the partition over (or was killed), and that stale
+      // mark would make its next firing no news.
+      s.grouper->Release(id);
       if (firing && told == "firing") {
         s.grouper->AdoptTold(a, now);
       } else if (firing || (alert.state == AlertState::kResolved && told != "resolved")) {
