@@ -636,6 +636,46 @@ TEST_F(ServiceTest, AnAlertThatFiredAndResolvedJustBeforeACrashIsToldAfterTheRes
   EXPECT_EQ(notifier_->sent.size(), 1u);
 }
 
+// Scale-out: this instance told an alert firing, then (killed and restarted, or handing the
+// partition over) another instance told its resolve and hands it back through the changelog with
+// told = "resolved". The changelog is authoritative: this instance's own "told firing" mark must
+// not make the alert's next firing look like no news.
+TEST_F(ServiceTest, AnAdoptedAlertsNextFiringIsToldDespiteThisInstancesOldMark) {
+  testing::TempDir dir;
+  const std::string db = dir.path() + "/alerts.db";
+  Open(db);
+  auto rules = ParseRules(R"([{"id": "blip", "kind": "threshold", "applies_to": "AHU", "limit": 30,
+                              "clear_for": "0s", "inputs": {"SAT": "Supply_Air_Temperature_Sensor"}}])", "t.json");
+  ASSERT_TRUE(rules.ok()) << rules.status().message();
+  RuleBinding b{(*rules)->rules.front(), "urn:b#AHU1", {{"SAT", "urn:b#SAT"}}};
+  const std::string id = AlertFingerprint("blip", "urn:b#AHU1");
+  alerts_->Apply(b, Result(Outcome::kFault, kT0));
+  service_->OnAlertChanged(id);
+  service_->Tick();
+  ASSERT_EQ(notifier_->sent.size(), 1u);
+  ASSERT_TRUE(notifier_->sent[0].Firing());
+  // Restarted: the group log says "told firing". Meanwhile another instance resolved the episode
+  // and told it; its changelog record comes back with the partition.
+  Open(db);
+  ASSERT_TRUE(service_->Start().ok());
+  service_->Stop(0);
+  brickcast::Alert theirs = alerts_->Get(id)->alert;
+  theirs.state = AlertState::kResolved;
+  theirs.ends_at = kT0 + kStep;
+  theirs.last_evaluated = kT0 + 2 * kStep;
+  ASSERT_EQ(alerts_->Adopt({theirs}).size(), 1u);
+  service_->Adopt({{id, "resolved"}});
+  service_->Tick();
+  EXPECT_EQ(notifier_->sent.size(), 1u) << "the resolve was told by the other instance";
+  // The next episode fires here: news.
+  clock_.Advance(120'000);
+  alerts_->Apply(b, Result(Outcome::kFault, kT0 + 3 * kStep));
+  service_->OnAlertChanged(id);
+  service_->Tick();
+  ASSERT_EQ(notifier_->sent.size(), 2u) << "the new episode's firing must be told";
+  EXPECT_TRUE(notifier_->sent[1].Firing());
+}
+
 TEST_F(ServiceTest, AcknowledgedAlertsAreNotRepeated) {
   Open();
   Fire("r1", "urn:b#AHU1");
