@@ -443,6 +443,13 @@ class ServiceTest : public ::testing::Test {
     service_->OnAlertChanged(AlertFingerprint(rule, equipment));
   }
   std::vector<OutboxEntry> Outbox() { return *alerts_->outbox().Recent(100); }
+  // A threshold rule on AHU1 that resolves at the first normal step.
+  static RuleBinding Blip() {
+    auto rules = ParseRules(R"([{"id": "blip", "kind": "threshold", "applies_to": "AHU", "limit": 30,
+                                "clear_for": "0s", "inputs": {"SAT": "Supply_Air_Temperature_Sensor"}}])", "t.json");
+    EXPECT_TRUE(rules.ok()) << rules.status().message();
+    return RuleBinding{(*rules)->rules.front(), "urn:b#AHU1", {{"SAT", "urn:b#SAT"}}};
+  }
 
   ManualClock clock_;
   double rate_per_minute_ = 0;
@@ -612,10 +619,7 @@ TEST_F(ServiceTest, AnAlertThatFiredAndResolvedJustBeforeACrashIsToldAfterTheRes
   testing::TempDir dir;
   const std::string db = dir.path() + "/alerts.db";
   Open(db);
-  auto rules = ParseRules(R"([{"id": "blip", "kind": "threshold", "applies_to": "AHU", "limit": 30,
-                              "clear_for": "0s", "inputs": {"SAT": "Supply_Air_Temperature_Sensor"}}])", "t.json");
-  ASSERT_TRUE(rules.ok()) << rules.status().message();
-  RuleBinding b{(*rules)->rules.front(), "urn:b#AHU1", {{"SAT", "urn:b#SAT"}}};
+  const RuleBinding b = Blip();
   alerts_->Apply(b, Result(Outcome::kFault, kT0));
   alerts_->Apply(b, Result(Outcome::kNormal, kT0 + kStep));
   ASSERT_EQ(alerts_->StateOf(AlertFingerprint("blip", "urn:b#AHU1")), AlertState::kResolved);
@@ -644,10 +648,7 @@ TEST_F(ServiceTest, AnAdoptedAlertsNextFiringIsToldDespiteThisInstancesOldMark) 
   testing::TempDir dir;
   const std::string db = dir.path() + "/alerts.db";
   Open(db);
-  auto rules = ParseRules(R"([{"id": "blip", "kind": "threshold", "applies_to": "AHU", "limit": 30,
-                              "clear_for": "0s", "inputs": {"SAT": "Supply_Air_Temperature_Sensor"}}])", "t.json");
-  ASSERT_TRUE(rules.ok()) << rules.status().message();
-  RuleBinding b{(*rules)->rules.front(), "urn:b#AHU1", {{"SAT", "urn:b#SAT"}}};
+  const RuleBinding b = Blip();
   const std::string id = AlertFingerprint("blip", "urn:b#AHU1");
   alerts_->Apply(b, Result(Outcome::kFault, kT0));
   service_->OnAlertChanged(id);
