@@ -84,6 +84,8 @@ bool LiteralToNumber(const Term& t, double* out, std::string* why) {
 // Messages are small; this costs far fewer allocations and string compares than a hash map of
 // vectors keyed by long IRIs that share their prefix. One per thread, reused message after
 // message (TripleBuffer), so a warm parser allocates nothing per triple.
+constexpr size_t kKeptTriples = 4096;  // a thread keeps at most this many triples between messages
+
 struct Graph {
   TripleBuffer buffer;
   std::vector<std::pair<size_t, uint32_t>> by_subject;  // (hash of subject, triple index)
@@ -370,6 +372,9 @@ ParseResult StreamParser::Parse(std::string_view payload, std::string_view sourc
                                  std::to_string(options_.max_message_bytes));
   }
   thread_local Graph g;
+  // Reused, but not with the memory of an unusually large earlier message (one may be up to
+  // max_message_bytes): the thread would hold it for its life.
+  if (g.buffer.triples.size() > kKeptTriples) g = Graph();
   TurtleReader reader(&prefixes_);
   TurtleError err;
   if (!reader.Parse(payload, source, &g.buffer, &err)) {
