@@ -175,9 +175,11 @@ StatusOr<FaultEvaluation> EvaluateFaults(const FaultEvaluationOptions& o) {
   out.bindings = engine.Counters().bindings;
   out.forecast = forecast_accuracy;
   for (const std::string& point : store.Points()) {
-    if (std::optional<PointForecast> f = forecasts.Get(point))
-      out.forecast_points[point] = FaultEvaluation::PointForecastReport{
-          f->accuracy, ServedByName(f->served), registry.Get(point) ? std::string(LocalName(registry.Get(point)->brick_class)) : ""};
+    std::optional<PointForecast> f = forecasts.Get(point);
+    if (!f) continue;
+    const std::optional<PointInfo> info = registry.Get(point);
+    out.forecast_points[point] = FaultEvaluation::PointForecastReport{
+        f->accuracy, ServedByName(f->served), info ? std::string(LocalName(info->brick_class)) : ""};
   }
   std::map<std::string, DayResult> days;
   for (const auto& [date, label] : *labels) days[date] = DayResult{date, label, {}};
