@@ -31,6 +31,10 @@ struct TimeMixerConfig {
   int moving_avg = 25;
   int top_k = 5;                 // dft: frequencies kept as season
   bool use_norm = true;          // RevIN
+  // RevIN's centre: "mean" (the window mean, as the official code) or "last" (the window's newest
+  // value, as NLinear does): then the network forecasts the change from now, and a zero output is
+  // persistence, the baseline a short-horizon HVAC forecast has to beat.
+  std::string norm_center = "mean";
   int time_features = 4;         // hour of day, day of week, day of month, day of year; 0 = none
   double dropout = 0.1;          // training only
 

@@ -85,6 +85,10 @@ struct TrainOptions {
   std::string scaler = "standard";
   int64_t step_seconds = 0;  // mapped HVAC data: resampling step (required there)
   double clip_grad_norm = 0;  // 0: no clipping (the official recipe)
+  // "mse" (the official recipe) or "mae": trained and selected on absolute error, the model
+  // forecasts the median; on series that mostly hold and rarely jump (commands, set points) the
+  // mean-seeking MSE forecast drifts toward jumps that seldom come.
+  std::string loss = "mse";
   // After every epoch the whole training state (weights, optimiser, schedule position, random
   // generators, best epoch) is written here; `resume` continues from it bit for bit.
   std::string checkpoint;
@@ -100,6 +104,7 @@ struct ChannelMetrics {
   double mse = 0, mae = 0;  // scaled
   double mae_units = 0;     // in the channel's own unit
   double persistence_mae_units = 0;
+  double seasonal_mae_units = 0;
 };
 
 struct EvalResult {
@@ -110,6 +115,10 @@ struct EvalResult {
   std::vector<ChannelMetrics> channels;  // per channel name (per point for per-series models)
   // Persistence (the last input value repeated) on the same windows: the bar a model must beat.
   double persistence_mse = 0, persistence_mae = 0;  // scaled
+  // Seasonal naive (the value a day before each forecast step; persistence where the series has
+  // no such step, counted in seasonal_fallback_steps) on the same windows: the other bar.
+  double seasonal_mse = 0, seasonal_mae = 0;  // scaled
+  size_t seasonal_fallback_steps = 0;
 };
 
 using ProgressFn = std::function<void(const std::string& line)>;

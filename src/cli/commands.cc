@@ -623,18 +623,25 @@ int Evaluate(const EvaluateArgs& args) {
     nlohmann::json j{{"model", args.model}, {"data", DataName(args.data)}, {"split", eo.split}, {"windows", r->windows},
                      {"mse", r->mse}, {"mae", r->mae}, {"mse_units", number(r->mse_units)},
                      {"mae_units", number(r->mae_units)}, {"mse_by_horizon_quarter", r->mse_by_horizon},
-                     {"persistence", {{"mse", r->persistence_mse}, {"mae", r->persistence_mae}}}};
+                     {"persistence", {{"mse", r->persistence_mse}, {"mae", r->persistence_mae}}},
+                     {"seasonal_naive", {{"mse", r->seasonal_mse}, {"mae", r->seasonal_mae},
+                                         {"fallback_steps", r->seasonal_fallback_steps}}}};
     j["channels"] = nlohmann::json::object();
     for (const auto& c : r->channels)
       j["channels"][c.name] = {{"windows", c.windows}, {"mse", c.mse}, {"mae", c.mae}, {"mae_units", c.mae_units},
-                               {"persistence_mae_units", c.persistence_mae_units}, {"unit", c.unit}};
+                               {"persistence_mae_units", c.persistence_mae_units},
+                               {"seasonal_naive_mae_units", c.seasonal_mae_units}, {"unit", c.unit}};
     std::cout << j.dump(2) << '\n';
     return 0;
   }
   std::printf("model %s, %s split, %zu test windows\n", args.model.c_str(), eo.split.c_str(), r->windows);
-  std::printf("%-40s %10s %10s %12s %14s\n", "", "MSE", "MAE", "MAE (units)", "persistence");
+  std::printf("%-40s %10s %10s %12s %12s %12s\n", "", "MSE", "MAE", "MAE (units)", "persistence", "seasonal");
   std::printf("%-40s %10.4f %10.4f\n", "all (scaled, as the paper)", r->mse, r->mae);
   std::printf("%-40s %10.4f %10.4f\n", "persistence (last value), same windows", r->persistence_mse, r->persistence_mae);
+  std::printf("%-40s %10.4f %10.4f\n", "seasonal naive (a day before), same", r->seasonal_mse, r->seasonal_mae);
+  if (r->seasonal_fallback_steps > 0)
+    std::printf("  (seasonal naive: %zu of %zu forecast steps had no value a day before and took the last value)\n",
+                r->seasonal_fallback_steps, r->windows * static_cast<size_t>((*model)->config().pred_len));
   if (std::isfinite(r->mse_units)) std::printf("%-40s %10.4f %10.4f\n", "all (data units)", r->mse_units, r->mae_units);
   const int h = (*model)->config().pred_len;
   for (size_t q = 0; q < r->mse_by_horizon.size(); ++q) {
@@ -644,8 +651,8 @@ int Evaluate(const EvaluateArgs& args) {
   }
   for (const auto& c : r->channels) {
     std::string name = c.name.size() > 40 ? "..." + c.name.substr(c.name.size() - 37) : c.name;
-    std::printf("%-40s %10.4f %10.4f %12.4f %14.4f %s\n", name.c_str(), c.mse, c.mae, c.mae_units,
-                c.persistence_mae_units, c.unit.c_str());
+    std::printf("%-40s %10.4f %10.4f %12.4f %12.4f %12.4f %s\n", name.c_str(), c.mse, c.mae, c.mae_units,
+                c.persistence_mae_units, c.seasonal_mae_units, c.unit.c_str());
   }
   return 0;
 }

@@ -40,6 +40,7 @@ Status TimeMixerConfig::Validate() const {
   need(decomposition == "moving_avg" || decomposition == "dft", "decomposition must be moving_avg or dft");
   need(moving_avg >= 1 && moving_avg % 2 == 1, "moving_avg must be an odd number >= 1");
   need(top_k >= 1, "top_k must be >= 1");
+  need(norm_center == "mean" || norm_center == "last", "norm_center must be mean or last");
   need(time_features >= 0, "time_features must be >= 0");
   need(dropout >= 0 && dropout < 1, "dropout must be in [0, 1)");
   if (errors.empty()) return Status::Ok();

@@ -294,9 +294,10 @@ void TimeMixerInference::ForecastChunk(const float* x, const float* marks, int64
         float mean = 0;
         for (int64_t t = 0; t < steps; ++t) mean += v[t];
         mean /= static_cast<float>(steps);
-        float var = 0;
+        float var = 0;  // around the mean whatever the centre: RevIN's scale is the spread
         for (int64_t t = 0; t < steps; ++t) var += (v[t] - mean) * (v[t] - mean);
         const float sd = std::sqrt(var / static_cast<float>(steps) + 1e-5f);
+        if (center_last_) mean = v[steps - 1];
         const float w = norm_w_[si][static_cast<size_t>(ch)], bias = norm_b_[si][static_cast<size_t>(ch)];
         for (int64_t t = 0; t < steps; ++t) v[t] = (v[t] - mean) / sd * w + bias;
         if (i == 0) {

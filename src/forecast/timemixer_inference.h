@@ -63,10 +63,11 @@ class TimeMixerInference {
     Mlp cross;                // d_model -> d_ff -> d_model
   };
 
-  explicit TimeMixerInference(const TimeMixerConfig& config) : c_(config) {}
+  explicit TimeMixerInference(const TimeMixerConfig& config) : c_(config), center_last_(config.norm_center == "last") {}
   void ForecastChunk(const float* x, const float* marks, int64_t row0, int64_t rows, float* y) const;
 
   TimeMixerConfig c_;
+  bool center_last_;  // RevIN centred on the newest step (norm_center "last")
   std::vector<int64_t> steps_;                // T_i per scale
   std::vector<float> token_conv_;             // [3][d_model]
   std::vector<float> time_embed_;             // [time_features][d_model]

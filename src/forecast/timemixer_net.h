@@ -132,8 +132,9 @@ struct NormalizeImpl : nn::Module {
     affine_bias = register_parameter("affine_bias", torch::zeros({channels}));
   }
   // x: [B, T, N]; returns the normalised x, and (mean, std) for Denormalize.
-  Tensor Normalize(const Tensor& x, Tensor* mean, Tensor* std) {
-    *mean = x.mean(1, true).detach();
+  // `last`: centred on the newest step instead of the mean (TimeMixerConfig::norm_center).
+  Tensor Normalize(const Tensor& x, Tensor* mean, Tensor* std, bool last) {
+    *mean = (last ? x.slice(1, x.size(1) - 1) : x.mean(1, true)).detach();
     *std = torch::sqrt(x.var(1, /*unbiased=*/false, true) + 1e-5).detach();
     return (x - *mean) / *std * affine_weight + affine_bias;
   }
@@ -230,7 +231,7 @@ struct TimeMixerNetImpl : nn::Module {
       Tensor xi = xs[i];
       if (config.use_norm) {
         Tensor mean, std;
-        xi = normalize_layers[i]->as<NormalizeImpl>()->Normalize(xi, &mean, &std);
+        xi = normalize_layers[i]->as<NormalizeImpl>()->Normalize(xi, &mean, &std, config.norm_center == "last");
         if (i == 0) {
           mean0 = mean;
           std0 = std;
@@ -280,6 +281,7 @@ inline nlohmann::json ConfigToJson(const TimeMixerConfig& c) {
           {"moving_avg", c.moving_avg},
           {"top_k", c.top_k},
           {"use_norm", c.use_norm},
+          {"norm_center", c.norm_center},
           {"time_features", c.time_features},
           {"dropout", c.dropout}};
 }
@@ -300,6 +302,7 @@ inline TimeMixerConfig ConfigFromJson(const nlohmann::json& j) {
   c.moving_avg = j.at("moving_avg");
   c.top_k = j.at("top_k");
   c.use_norm = j.at("use_norm");
+  c.norm_center = j.value("norm_center", "mean");  // absent in files written before it existed
   c.time_features = j.at("time_features");
   c.dropout = j.at("dropout");
   return c;

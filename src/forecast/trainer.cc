@@ -187,9 +187,14 @@ std::string Duration(double seconds) {
   return buf;
 }
 
-// Mean squared error over `windows` (all of them, or only whole batches when drop_last).
+// The training loss of TrainOptions::loss: squared or absolute error.
+Tensor Loss(const std::string& kind, const Tensor& out, const Tensor& y, torch::Reduction::Reduction reduction) {
+  return kind == "mae" ? torch::l1_loss(out, y, reduction) : torch::mse_loss(out, y, reduction);
+}
+
+// The mean training loss over `windows` (all of them, or only whole batches when drop_last).
 double MeanLoss(forecast::TimeMixerNet& net, const Dataset& ds, const std::vector<WindowRef>& windows,
-                const TimeMixerConfig& cfg, size_t batch, bool drop_last) {
+                const TimeMixerConfig& cfg, size_t batch, bool drop_last, const std::string& loss) {
   torch::NoGradGuard no_grad;
   net->eval();
   const size_t n = drop_last ? windows.size() / batch * batch : windows.size();
@@ -198,7 +203,7 @@ double MeanLoss(forecast::TimeMixerNet& net, const Dataset& ds, const std::vecto
   for (size_t i = 0; i < n; i += batch) {
     BatchTensors b = Gather(ds, windows, i, std::min(n, i + batch), cfg.seq_len, cfg.pred_len);
     Tensor out = net->forward(b.x, cfg.time_features > 0 ? b.marks : Tensor());
-    sum += torch::mse_loss(out, b.y, torch::Reduction::Sum).item<double>();
+    sum += Loss(loss, out, b.y, torch::Reduction::Sum).item<double>();
     count += static_cast<size_t>(out.numel());
   }
   return count == 0 ? NAN : sum / static_cast<double>(count);
@@ -226,6 +231,7 @@ std::string Fingerprint(const TrainOptions& o, const TimeMixerConfig& cfg, const
   j["select_by"] = o.select_by;
   j["max_steps"] = o.max_steps_per_epoch;
   j["clip"] = o.clip_grad_norm;
+  if (o.loss != "mse") j["loss"] = o.loss;  // absent for mse: checkpoints written before it resume
   j["windows"] = {ds.train.size(), ds.val.size(), ds.test.size()};
   j["mean"] = ds.mean;
   j["sd"] = ds.sd;
@@ -317,6 +323,8 @@ StatusOr<TrainOptions> LoadTrainOptions(const std::string& path) {
       {"moving_avg", FieldType::kInteger, 25, "Moving-average kernel (odd)."},
       {"top_k", FieldType::kInteger, 5, "dft: frequencies kept as season."},
       {"use_norm", FieldType::kBoolean, true, "RevIN normalisation."},
+      {"norm_center", FieldType::kString, "mean",
+       "RevIN's centre: mean (the official code) or last (the window's newest value: the network forecasts the change, zero is persistence)."},
       {"time_features", FieldType::kBoolean, true, "Use hour/day time features."},
       {"dropout", FieldType::kNumber, 0.1, "Dropout while training."},
   }};
@@ -337,6 +345,8 @@ StatusOr<TrainOptions> LoadTrainOptions(const std::string& path) {
       {"scaler", FieldType::kString, "standard",
        "standard (one z-score per channel) or per_series (each series its own; single-channel models)."},
       {"step_seconds", FieldType::kInteger, 0, "Resampling step for mapped HVAC data (--mapping)."},
+      {"loss", FieldType::kString, "mse",
+       "mse (the official recipe) or mae: absolute error, a median forecast; steadier on series that mostly hold and rarely jump."},
       {"clip_grad_norm", FieldType::kNumber, 0,
        "Clip the gradient norm to this (0: off, as the official recipe). Steadies training on data with rare jumps."},
   }};
@@ -367,8 +377,10 @@ StatusOr<TrainOptions> LoadTrainOptions(const std::string& path) {
   o.scaler = eff["scaler"];
   o.step_seconds = eff["step_seconds"];
   o.clip_grad_norm = eff["clip_grad_norm"];
+  o.loss = eff["loss"];
   if (o.select_by != "val" && o.select_by != "test")
     return Status::InvalidArgument(path + ": /select_by must be val or test");
+  if (o.loss != "mse" && o.loss != "mae") return Status::InvalidArgument(path + ": /loss must be mse or mae");
   if (o.scaler != "standard" && o.scaler != "per_series")
     return Status::InvalidArgument(path + ": /scaler must be standard or per_series");
   return o;
@@ -439,7 +451,8 @@ StatusOr<std::unique_ptr<TimeMixerModel>> TrainTimeMixer(const std::vector<Serie
           o.betas(std::make_tuple(beta1, std::get<1>(o.betas())));
         }
         opt.zero_grad();
-        Tensor loss = torch::mse_loss(net->forward(b.x, cfg.time_features > 0 ? b.marks : Tensor()), b.y);
+        Tensor loss = Loss(options.loss, net->forward(b.x, cfg.time_features > 0 ? b.marks : Tensor()), b.y,
+                           torch::Reduction::Mean);
         loss.backward();
         if (options.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(net->parameters(), options.clip_grad_norm);
         opt.step();
@@ -447,9 +460,9 @@ StatusOr<std::unique_ptr<TimeMixerModel>> TrainTimeMixer(const std::vector<Serie
       }
       const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_epoch).count();
       const double train_loss = loss_sum / static_cast<double>(steps_per_epoch);
-      const double val_loss = MeanLoss(net, ds, ds.val, cfg, batch, false);
+      const double val_loss = MeanLoss(net, ds, ds.val, cfg, batch, false, options.loss);
       // The official code evaluates the test loader with drop_last; do the same when selecting by it.
-      const double test_loss = ds.test.empty() ? NAN : MeanLoss(net, ds, ds.test, cfg, batch, by_test);
+      const double test_loss = ds.test.empty() ? NAN : MeanLoss(net, ds, ds.test, cfg, batch, by_test, options.loss);
       st.epoch = epoch;
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
       const double eta = elapsed / (epoch - first_epoch + 1) * (options.epochs - epoch);
@@ -519,7 +532,7 @@ StatusOr<std::unique_ptr<TimeMixerModel>> TrainTimeMixer(const std::vector<Serie
                                  {"seed", options.seed},
                                  {"history", st.history}})
                       .dump();
-    md.metrics = nlohmann::json{{by_test ? "best_test_mse" : "best_val_mse", st.best_loss}}.dump();
+    md.metrics = nlohmann::json{{std::string(by_test ? "best_test_" : "best_val_") + options.loss, st.best_loss}}.dump();
     BRICKCAST_RETURN_IF_ERROR(TimeMixerTrainer::WeightsChanged(*model));
     return model;
   } catch (const c10::Error& e) {
@@ -554,7 +567,28 @@ StatusOr<EvalResult> EvaluateTimeMixer(const TimeMixerModel& model, const std::v
     const int64_t n = cfg.channels, h = cfg.pred_len;
     // Sums per table so that per-series models can report each point in its own unit.
     std::vector<Tensor> se(data.size()), ae(data.size()), pae(data.size());
-    double persistence_se = 0, persistence_ae = 0;
+    double persistence_se = 0, persistence_ae = 0, seasonal_se = 0, seasonal_ae = 0;
+    std::vector<Tensor> sae(data.size());
+    size_t seasonal_fallback = 0;
+    const int64_t day_s = 86'400;
+    // Seasonal naive of one window, scaled: each forecast step's value a day earlier, found by
+    // time (the series may have gaps); the last input value where there is none.
+    auto seasonal_of = [&](size_t table, int64_t start) {
+      const std::vector<int64_t>& times = data[table].times;
+      const Tensor& v = ds.tables[table].values;
+      std::vector<Tensor> rows;
+      for (int64_t k = 0; k < h; ++k) {
+        const int64_t want = times[static_cast<size_t>(start + cfg.seq_len + k)] - day_s;
+        auto it = std::lower_bound(times.begin(), times.end(), want);
+        if (it != times.end() && *it == want) {
+          rows.push_back(v[it - times.begin()]);
+        } else {
+          rows.push_back(v[start + cfg.seq_len - 1]);
+          ++seasonal_fallback;
+        }
+      }
+      return torch::stack(rows);  // [H, N]
+    };
     std::vector<size_t> count(data.size(), 0);
     for (size_t i = 0; i < windows.size(); i += 256) {
       const size_t to = std::min(windows.size(), i + 256);
@@ -563,6 +597,11 @@ StatusOr<EvalResult> EvaluateTimeMixer(const TimeMixerModel& model, const std::v
       Tensor persistence = (b.x.slice(1, cfg.seq_len - 1, cfg.seq_len) - b.y).to(torch::kFloat64);  // [B, H, N]
       persistence_se += (persistence * persistence).sum().item<double>();
       persistence_ae += persistence.abs().sum().item<double>();
+      std::vector<Tensor> seasonal_rows;
+      for (size_t k = i; k < to; ++k) seasonal_rows.push_back(seasonal_of(windows[k].table, windows[k].start));
+      Tensor seasonal = (torch::stack(seasonal_rows) - b.y).to(torch::kFloat64);  // [B, H, N]
+      seasonal_se += (seasonal * seasonal).sum().item<double>();
+      seasonal_ae += seasonal.abs().sum().item<double>();
       for (size_t k = i; k < to; ++k) {
         const size_t t = windows[k].table;
         Tensor e = err[static_cast<int64_t>(k - i)];
@@ -570,10 +609,12 @@ StatusOr<EvalResult> EvaluateTimeMixer(const TimeMixerModel& model, const std::v
           se[t] = torch::zeros({h, n}, torch::kFloat64);
           ae[t] = torch::zeros({h, n}, torch::kFloat64);
           pae[t] = torch::zeros({n}, torch::kFloat64);
+          sae[t] = torch::zeros({n}, torch::kFloat64);
         }
         se[t] += e * e;
         ae[t] += e.abs();
         pae[t] += persistence[static_cast<int64_t>(k - i)].abs().sum(0);
+        sae[t] += seasonal[static_cast<int64_t>(k - i)].abs().sum(0);
         ++count[t];
       }
     }
@@ -599,6 +640,7 @@ StatusOr<EvalResult> EvaluateTimeMixer(const TimeMixerModel& model, const std::v
         m.mae += ae[t].select(1, c).sum().item<double>() / h;
         m.mae_units += ae[t].select(1, c).sum().item<double>() * ds.tables[t].sd[c] / h;
         m.persistence_mae_units += pae[t][c].item<double>() * ds.tables[t].sd[c] / h;
+        m.seasonal_mae_units += sae[t][c].item<double>() * ds.tables[t].sd[c] / h;
       }
     }
     for (auto& m : res.channels) {
@@ -606,11 +648,15 @@ StatusOr<EvalResult> EvaluateTimeMixer(const TimeMixerModel& model, const std::v
       m.mae /= static_cast<double>(m.windows);
       m.mae_units /= static_cast<double>(m.windows);
       m.persistence_mae_units /= static_cast<double>(m.windows);
+      m.seasonal_mae_units /= static_cast<double>(m.windows);
     }
     const double cells = static_cast<double>(windows.size()) * h * n;
     res.mse = se_all.sum().item<double>() / cells;
     res.persistence_mse = persistence_se / cells;
     res.persistence_mae = persistence_ae / cells;
+    res.seasonal_mse = seasonal_se / cells;
+    res.seasonal_mae = seasonal_ae / cells;
+    res.seasonal_fallback_steps = seasonal_fallback;
     res.mae = ae_all.sum().item<double>() / cells;
     res.mse_units = scaler == "per_series" ? NAN : se_units.sum().item<double>() / cells;
     res.mae_units = scaler == "per_series" ? NAN : ae_units.sum().item<double>() / cells;

@@ -585,7 +585,8 @@ TEST_F(ApiTest, ServesForecastsFromTheShippedModel) {
   StartDaemon("", "", R"("store": {"step_seconds": 300, "window_steps": 288}, "forecast": {"workers": 1})");
   Json obs = Json::array();
   const UnixMillis t0 = 1795341600000;  // 2026-11-22T10:00:00Z
-  for (int s = 0; s < 110; ++s)
+  // More than the model's input (a day: 288 steps).
+  for (int s = 0; s < 300; ++s)
     obs.push_back({{"point", "SAT"}, {"time", t0 + s * 300000}, {"value", 55 + 3 * std::sin(s * 0.1)}});
   auto post = client_->Post("/api/v1/observations", Json{{"observations", obs}}.dump(), "application/json");
   ASSERT_TRUE(post);
@@ -603,13 +604,13 @@ TEST_F(ApiTest, ServesForecastsFromTheShippedModel) {
   EXPECT_FALSE(f["fallback"].get<bool>());
   EXPECT_EQ(f["model"].get<std::string>().rfind("timemixer sha256:", 0), 0u) << f["model"];
   EXPECT_EQ(f["step_seconds"], 300);
-  EXPECT_EQ(f["window_end"], "2026-11-22T19:05:00Z");  // the step holding the newest value is still open
+  EXPECT_EQ(f["window_end"], "2026-11-23T10:55:00Z");  // the step holding the newest value is still open
   // Columns, as in /series: times, values and the interval bounds.
   ASSERT_EQ(f["times"].size(), 24u);
   ASSERT_EQ(f["values"].size(), 24u);
   ASSERT_EQ(f["lower"].size(), 24u);
   ASSERT_EQ(f["upper"].size(), 24u);
-  EXPECT_EQ(f["times"][0], "2026-11-22T19:05:00Z");
+  EXPECT_EQ(f["times"][0], "2026-11-23T10:55:00Z");
   for (const auto& v : f["values"]) {
     const double c = v.get<double>();
     EXPECT_GT(c, 8.0);  // 52..58 degF is 11..14.5 degC; a forecast in degF or scaled units would fail

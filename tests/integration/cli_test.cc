@@ -427,6 +427,12 @@ TEST(CliTest, TrainsOnMappedHvacDataAndEvaluatesPerPoint) {
   EXPECT_GT(j["windows"].get<int>(), 100);
   EXPECT_TRUE(j["mse_units"].is_null()) << "points in different units have no common unit";
   EXPECT_GT(j["persistence"]["mae"].get<double>(), 0) << "the persistence baseline is reported beside the model";
+  // And seasonal naive, a day back: the test split is the last 20 % (about two days) of the file,
+  // so a day before each forecast step is in the series nearly always.
+  const auto& seasonal = j["seasonal_naive"];
+  EXPECT_GT(seasonal["mae"].get<double>(), 0);
+  EXPECT_NE(seasonal["mae"].get<double>(), j["persistence"]["mae"].get<double>());
+  EXPECT_LT(seasonal["fallback_steps"].get<double>(), 0.1 * j["windows"].get<double>() * 12);
   const auto& sat = j["channels"]["urn:brickcast:lbnl-flexlab#SAT"];
   EXPECT_EQ(sat["unit"], "degC");
   EXPECT_GT(sat["mae_units"].get<double>(), 0);

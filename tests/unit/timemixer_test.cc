@@ -118,6 +118,10 @@ TEST(TimeMixerTest, InferencePlanMatchesTheModules) {
   plain.use_norm = false;
   plain.channels = 2;
   cases.push_back({"no RevIN", plain, 4});
+  TimeMixerConfig anchored = hvac;  // RevIN centred on the newest step (the shipped HVAC model)
+  anchored.norm_center = "last";
+  anchored.channels = 3;
+  cases.push_back({"RevIN centred on the last step", anchored, 9});
   std::mt19937 rng(11);
   std::normal_distribution<float> noise(0, 1);
   for (const Case& k : cases) {
@@ -158,12 +162,14 @@ TEST(TimeMixerTest, InvalidConfigurationsAreRejectedWithReasons) {
   c.seq_len = 100;  // not divisible by 2^3
   c.moving_avg = 24;
   c.decomposition = "fourier";
+  c.norm_center = "median";
   auto model = TimeMixerModel::Create(c, 1);
   ASSERT_FALSE(model.ok());
   const std::string& m = model.status().message();
   EXPECT_NE(m.find("seq_len 100 is not divisible by down_sampling_window^down_sampling_layers = 8"), std::string::npos) << m;
   EXPECT_NE(m.find("moving_avg must be an odd number"), std::string::npos) << m;
   EXPECT_NE(m.find("decomposition must be moving_avg or dft"), std::string::npos) << m;
+  EXPECT_NE(m.find("norm_center must be mean or last"), std::string::npos) << m;
 }
 
 TEST(TimeMixerTest, WrongInputSizesAreErrorsNotCrashes) {

@@ -326,6 +326,17 @@ TEST(TrainingTest, TrainConfigurationIsSchemaChecked) {
   ASSERT_TRUE(ok.ok()) << ok.status().message();
   EXPECT_EQ(ok->model.pred_len, 96);
   EXPECT_EQ(ok->batch_size, 128);
+  EXPECT_EQ(ok->loss, "mse") << "the official recipe by default";
+  EXPECT_EQ(ok->model.norm_center, "mean");
+  // The shipped HVAC model's recipe: a day of input, RevIN centred on the newest step, absolute error.
+  auto hvac = LoadTrainOptions(testing::SourcePath("config/training/hvac-5min.json"));
+  ASSERT_TRUE(hvac.ok()) << hvac.status().message();
+  EXPECT_EQ(hvac->model.seq_len, 288);
+  EXPECT_EQ(hvac->model.norm_center, "last");
+  EXPECT_EQ(hvac->loss, "mae");
+  auto wrong_loss = LoadTrainOptions(dir.File("l.json", R"({"loss": "median"})"));
+  ASSERT_FALSE(wrong_loss.ok());
+  EXPECT_NE(wrong_loss.status().message().find("/loss must be mse or mae"), std::string::npos) << wrong_loss.status().message();
 }
 
 }  // namespace
