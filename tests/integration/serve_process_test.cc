@@ -175,11 +175,16 @@ TEST(ServeProcessTest, NoBlasThreadSpinsIdleOrForecasting) {
     return R"({"point": "urn:x#P)" + std::to_string(p) + R"(", "time": )" + std::to_string(t) + R"(, "value": )" +
            std::to_string(20 + (i + p) % 7) + "}";
   };
-  // Ten hours of history first, so every point has a full input window.
-  std::string history = "[";
-  for (int i = 0; i < 120; ++i)
-    for (int p = 0; p < kPoints; ++p) history += std::string(history.size() > 1 ? "," : "") + observation(p, t0 - (120 - i) * 300000, i);
-  ASSERT_EQ(client.Post("/api/v1/observations", history + "]", "application/json")->status, 200);
+  // 25 hours of history first, so every point has a full input window (the model reads a day),
+  // posted five hours at a time.
+  constexpr int kHistory = 300;
+  for (int from = 0; from < kHistory; from += 60) {
+    std::string history = "[";
+    for (int i = from; i < from + 60; ++i)
+      for (int p = 0; p < kPoints; ++p)
+        history += std::string(history.size() > 1 ? "," : "") + observation(p, t0 - (kHistory - i) * 300000, i);
+    ASSERT_EQ(client.Post("/api/v1/observations", history + "]", "application/json")->status, 200);
+  }
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < 80; ++i) {
     std::string body = "[";
