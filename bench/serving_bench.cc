@@ -1,16 +1,19 @@
-// Forecast serving throughput and latency (issue 5): the ForecastService with a TimeMixer of the
-// shipped model's shape (single channel, 96 steps in, 24 out) at a 1-minute step. For each point
+// Forecast serving throughput and latency (issue 5): the ForecastService with a single-channel
+// TimeMixer, 96 steps in (the previous shipped model; --seq_len 288 for today's) and 24 out, at a
+// 1-minute step. For each point
 // count, one step closes for every point at once (the worst case: all points due together) and
 // the service forecasts them all; forecasts/s = points / time until idle, latency = enqueue to
 // result (p50/p99 over the last 8192). Each configuration runs next to the same workload with
 // batching off (max_batch 1), in the same process. Memory per point is the resident-set growth
 // of store + forecast state divided by the points.
-// Run: OPENBLAS_NUM_THREADS=1 build/bench/serving_bench [--quick]
+// Run: OPENBLAS_NUM_THREADS=1 build/bench/serving_bench [--quick] [--seq_len N]
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -52,9 +55,13 @@ struct Result {
 };
 
 // Forecasts `steps` consecutive closing steps for every point; returns the figures of the last.
+// Steps the store keeps: the model's whole input and more.
+int StoreSteps(int seq_len) { return std::max(128, seq_len + 32); }
+
 Result RunConfig(const std::vector<std::string>& points, std::shared_ptr<const Forecaster> model, size_t workers,
                  size_t max_batch, int steps, double* mib_per_point) {
-  SeriesOptions so{kStep, 128, 2, 8};
+  const int history = StoreSteps(model->seq_len()) - 28;  // steps fed before the service starts
+  SeriesOptions so{kStep, static_cast<size_t>(StoreSteps(model->seq_len())), 2, 8};
   const double before = ResidentMiB();
   SeriesStore store(so);
   ForecastServiceOptions o;
@@ -65,11 +72,11 @@ Result RunConfig(const std::vector<std::string>& points, std::shared_ptr<const F
   o.scan_interval = std::chrono::milliseconds(2);
   ForecastService svc(store, o);
   (void)svc.SetModel(model);
-  for (int s = 0; s < 100; ++s) FeedStep(store, points, s);
+  for (int s = 0; s < history; ++s) FeedStep(store, points, s);
   (void)svc.Start();
   Result r;
   for (int k = 0; k < steps; ++k) {
-    FeedStep(store, points, 100 + k);
+    FeedStep(store, points, history + k);
     const uint64_t done_before = svc.Counters().forecasts;
     const auto t0 = std::chrono::steady_clock::now();
     svc.NotifyData(points);
@@ -92,9 +99,20 @@ Result RunConfig(const std::vector<std::string>& points, std::shared_ptr<const F
 int main(int argc, char** argv) {
   using namespace brickcast;
   spdlog::set_level(spdlog::level::warn);  // keep the table readable
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  bool quick = false;
+  int seq_len = 96;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      quick = true;
+    } else if (std::strcmp(argv[i], "--seq_len") == 0 && i + 1 < argc) {
+      seq_len = std::atoi(argv[++i]);
+    } else {
+      std::fprintf(stderr, "usage: serving_bench [--quick] [--seq_len N]\n");
+      return 2;
+    }
+  }
   TimeMixerConfig cfg;
-  cfg.seq_len = 96;
+  cfg.seq_len = seq_len;
   cfg.pred_len = 24;
   cfg.channels = 1;
   cfg.time_features = 0;
@@ -102,8 +120,8 @@ int main(int argc, char** argv) {
   if (!created.ok()) return 1;
   (*created)->mutable_metadata().step_seconds = 60;
   std::shared_ptr<const Forecaster> model(std::move(*created));
-  std::printf("TimeMixer 96 -> 24, single channel, %.2f MFLOP per window; 1-minute step; %u hardware threads\n",
-              ForwardFlops(cfg) / 1e6, std::thread::hardware_concurrency());
+  std::printf("TimeMixer %d -> 24, single channel, %.2f MFLOP per window; 1-minute step; %u hardware threads\n",
+              cfg.seq_len, ForwardFlops(cfg) / 1e6, std::thread::hardware_concurrency());
   std::printf("%8s %8s %9s %12s %10s %9s %9s %14s %10s\n", "points", "workers", "max_batch", "forecasts/s",
               "mean_batch", "p50_ms", "p99_ms", "vs_unbatched", "realtime_x");
   struct Case {
@@ -131,8 +149,8 @@ int main(int argc, char** argv) {
       std::printf("%8d %8zu %9zu %12.0f %10.1f %9.1f %9.1f %14s %10.1f\n", c.points, workers, batch, r.forecasts_per_s,
                   r.mean_batch, r.p50_ms, r.p99_ms, ratio, r.forecasts_per_s / (c.points / 60.0));
     }
-    std::printf("%8d points: %.1f KiB resident per point (store of 128 steps + forecast state)\n", c.points,
-                mib * 1024.0);
+    std::printf("%8d points: %.1f KiB resident per point (store of %d steps + forecast state)\n", c.points,
+                mib * 1024.0, StoreSteps(seq_len));
   }
   return 0;
 }
