@@ -69,6 +69,9 @@ struct AlertChanged {
   // Predicted alerts: when the measured value crossed in this episode (0: not yet). Set on the
   // episode's later transitions (its resolve), so a consumer can tell the lead the alert gave.
   UnixMillis realised_at = 0;
+  // The start of the episode the transition belongs to (for a resolve, of the episode it ends): a
+  // consumer that reads the alert later, after further transitions, still tells episodes apart.
+  UnixMillis starts_at = 0;
 };
 
 using Event = std::variant<ObservationsApplied, ForecastProduced, PartitionsAssigned, PartitionsRevoked, ModelSwapped,

@@ -22,6 +22,7 @@
 
 #include "brickcast/clock.h"
 #include "brickcast/config.h"
+#include "brickcast/events.h"
 #include "brickcast/metrics.h"
 #include "brickcast/outbox.h"
 #include "brickcast/status.h"
@@ -95,6 +96,13 @@ struct ReceiverStats {
   UnixMillis last_attempt = 0;
 };
 
+// What a notification told of one alert: which episode (its start), firing or resolved.
+struct ToldAlert {
+  std::string id;  // fingerprint
+  bool firing = true;
+  UnixMillis starts_at = 0;
+};
+
 struct NotificationServiceOptions {
   const Clock* clock = &Clock::Real();
   std::string site;
@@ -103,10 +111,10 @@ struct NotificationServiceOptions {
   // Added to the exponential backoff, as a fraction of it drawn at random in [0, jitter).
   double jitter = 0.5;
   // Called on the grouping thread once notifications are in the outbox and before any of them is
-  // delivered, with each alert they hold: (fingerprint, told as firing; else as resolved). The
-  // scale-out changelog records it here, so that an instance taking an alert over knows what
-  // receivers were told. May block briefly.
-  std::function<void(const std::vector<std::pair<std::string, bool>>&)> on_told;
+  // delivered, with each alert they hold (an alert may appear twice: an earlier episode's resolve
+  // and its next firing). The scale-out changelog records it here, so that an instance taking an
+  // alert over knows what receivers were told. May block briefly.
+  std::function<void(const std::vector<ToldAlert>&)> on_told;
 };
 
 // Owns routing, grouping and the dispatchers. Without Start() nothing runs on its own: Tick() does
@@ -127,7 +135,12 @@ class NotificationService {
   // Flushes due groups one last time and gives deliveries in flight until `deadline_ms` to end.
   void Stop(int64_t deadline_ms = 5'000);
 
-  // An alert changed state (the daemon calls this from its AlertChanged subscription).
+  // An alert changed state (the daemon calls this from its AlertChanged subscription). The
+  // service runs behind the rules: by the time it reads the alert, the alert may have resolved and
+  // fired again. The transition says which episode it is about, so each episode's firing and
+  // resolve are told, never collapsed into "still firing".
+  void OnAlertChanged(const AlertChanged& change);
+  // The alert's current state, as a transition to it would (tests, and callers without the event).
   void OnAlertChanged(const std::string& alert_id);
   // Scale-out: alerts taken over from another instance, with what their receivers were last told
   // ("firing", "resolved" or "" for nothing of this episode): a firing alert already told joins

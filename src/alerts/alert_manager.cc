@@ -390,7 +390,8 @@ AlertState AlertManager::Apply(const RuleBinding& binding, const ConditionResult
       AlertTransition tr{0, a.id, from, to, t, impl_->options.clock->Now(), summary, evidence};
       impl_->Persist(a, &tr);
       changed = AlertChanged{a.id,          a.rule, a.equipment, SeverityName(a.severity), AlertStateName(from),
-                             AlertStateName(to), a.predicted, t,           summary, a.realised_at};
+                             AlertStateName(to), a.predicted, t,           summary, a.realised_at,
+                             a.starts_at};
     } else if (dirty) {
       impl_->Persist(a);
     }

@@ -124,15 +124,15 @@ void AlertChangelog::OnEvent(const Event& event) {
   }
 }
 
-void AlertChangelog::OnTold(const std::vector<std::pair<std::string, bool>>& told) {
+void AlertChangelog::OnTold(const std::vector<ToldAlert>& told) {
   Impl& d = *impl_;
   {
     std::lock_guard<std::mutex> lock(d.mu);
-    for (const auto& [id, firing] : told) {
-      auto view = d.alerts.Get(id);
-      if (!view) continue;
-      d.told[id] = Told{firing, view->alert.starts_at};
-      d.WriteLocked(id);
+    for (const ToldAlert& t : told) {
+      if (auto it = d.told.find(t.id); it != d.told.end() && it->second.episode > t.starts_at) continue;
+      if (!d.alerts.Get(t.id)) continue;
+      d.told[t.id] = Told{t.firing, t.starts_at};
+      d.WriteLocked(t.id);
     }
   }
   // Durable before the notification goes out (see the header); a broker that does not answer in

@@ -61,8 +61,9 @@ class AlertChangelog {
   // ObservationsApplied: learns which partition each point comes from. AlertChanged: writes the
   // alert's state.
   void OnEvent(const Event& event);
-  // Notifications holding these alerts were queued: records what receivers were told, flushed.
-  void OnTold(const std::vector<std::pair<std::string, bool>>& alerts);
+  // Notifications holding these alerts were queued: records what receivers were told of each
+  // alert's latest episode (an earlier episode's resolve told late changes nothing), flushed.
+  void OnTold(const std::vector<ToldAlert>& alerts);
   // Assignment (before fetching): adopts the latest state of every alert of these partitions.
   void Restore(const std::vector<int32_t>& partitions);
   // Revoke (after everything fetched is applied and evaluated): flushes, then lets go of these

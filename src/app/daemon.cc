@@ -440,7 +440,7 @@ StatusOr<std::shared_ptr<NotificationService>> Daemon::Impl::MakeNotifications(c
   o.site = c.site.name;
   if (changelog) {
     AlertChangelog* log = changelog.get();
-    o.on_told = [log](const std::vector<std::pair<std::string, bool>>& told) { log->OnTold(told); };
+    o.on_told = [log](const std::vector<ToldAlert>& told) { log->OnTold(told); };
   }
   auto made = NotificationService::Create(c.notify, alerts.get(), o);
   if (!made.ok()) return made.status();
@@ -564,7 +564,7 @@ Status Daemon::Impl::Subscribe() {
   subscriptions.push_back(events.Subscribe(
       "notifications", {EventKind<AlertChanged>()},
       [this](const Event& e) {
-        if (auto n = Notifications()) n->OnAlertChanged(std::get<AlertChanged>(e).alert);
+        if (auto n = Notifications()) n->OnAlertChanged(std::get<AlertChanged>(e));
       },
       4096, Overflow::kBlock));
   // Alert transitions and forecasts out to Kafka for BMS and data platforms. A broker slower than

@@ -140,10 +140,37 @@ Grouper::Group& Grouper::GroupFor(const RouteNode* route, const std::map<std::st
   return g;
 }
 
+void Grouper::EndHeldEpisode(Group& g, const NotifyAlert& next) {
+  auto held = g.alerts.find(next.id);
+  if (held == g.alerts.end()) return;
+  NotifyAlert ended = std::move(held->second);
+  g.alerts.erase(held);
+  const bool told_firing = g.sent_firing.erase(next.id) > 0;
+  if (ended.firing) {
+    // Its resolve never reached the group (it arrives as a late transition, or was collapsed):
+    // it ended no later than the next episode began.
+    if (!told_firing) return;  // neither its firing nor its end was told: nothing to correct
+    ended.firing = false;
+    ended.ends_at = next.starts_at;
+  }
+  g.ended.push_back(std::move(ended));
+}
+
 void Grouper::Update(const NotifyAlert& alert, UnixMillis now, bool untold) {
   const auto labels = alert.Labels();
   for (const RouteNode* route : tree_->Match(labels)) {
     Group& g = GroupFor(route, labels, alert.id, now);
+    if (auto held = g.alerts.find(alert.id); held != g.alerts.end() && held->second.starts_at != alert.starts_at) {
+      if (alert.starts_at < held->second.starts_at) {
+        // A transition of an episode the group has moved past: its resolve is still news (once).
+        const bool known = std::any_of(g.ended.begin(), g.ended.end(), [&](const NotifyAlert& e) {
+          return e.id == alert.id && e.starts_at == alert.starts_at;
+        });
+        if (!alert.firing && !known) g.ended.push_back(alert);
+        continue;
+      }
+      EndHeldEpisode(g, alert);
+    }
     // A resolve of an alert this group never held is not news; one that fired and resolved
     // before the group's flush is still told (as resolved, with its start and end): a fault
     // that came and went is evidence the plant team wants.
@@ -168,6 +195,7 @@ void Grouper::AdoptTold(const NotifyAlert& alert, UnixMillis now) {
 void Grouper::Release(const std::string& alert_id) {
   for (auto& [key, g] : groups_) {
     g.alerts.erase(alert_id);
+    std::erase_if(g.ended, [&](const NotifyAlert& e) { return e.id == alert_id; });
     g.sent_firing.erase(alert_id);
   }
 }
@@ -185,12 +213,15 @@ std::vector<GroupFlush> Grouper::Flush(UnixMillis now, const std::function<bool(
       ++it;
       continue;
     }
-    std::vector<NotifyAlert> firing, resolved;
+    std::vector<NotifyAlert> firing, resolved = std::move(g.ended);
+    g.ended.clear();
     for (auto a = g.alerts.begin(); a != g.alerts.end();) {
-      if (!refresh(&a->second)) {
+      NotifyAlert current = a->second;
+      if (!refresh(&current)) {
         a = g.alerts.erase(a);
         continue;
       }
+      if (current.starts_at == a->second.starts_at) a->second = std::move(current);
       if (a->second.firing) {
         if (!quiet(a->first)) firing.push_back(a->second);
       } else {

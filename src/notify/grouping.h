@@ -65,15 +65,20 @@ class Grouper {
 
   // After a restart: what each group last told its receiver; call before Update()s.
   void RestoreLog(const std::vector<GroupLogEntry>& log, UnixMillis now);
-  // The alert's current state (firing or resolved) into every group its labels route to. `untold`:
-  // it fired and no notification has held it since (after a restart), so a resolve is still news.
+  // The alert's state (firing or resolved) into every group its labels route to. `untold`: it fired
+  // and no notification has held it since (after a restart), so a resolve is still news. Episodes
+  // are told one by one: a state of a later episode (a later starts_at) than the one a group holds
+  // ends the held one, and a state of an earlier one (a transition that arrives late) is only told
+  // if it is that episode's resolve.
   void Update(const NotifyAlert& alert, UnixMillis now, bool untold = false);
   // A firing alert whose receivers were told by another instance: it joins its groups as already
   // sent (no announcement; its resolve will be news). A group it creates counts as told at `now`.
   void AdoptTold(const NotifyAlert& alert, UnixMillis now);
   // The alert leaves every group, silently (its partition went to another instance).
   void Release(const std::string& alert_id);
-  // Flushes the groups due at `now`. `refresh` gives an alert's current state (false: it is gone);
+  // Flushes the groups due at `now`. `refresh` gives an alert's current state (false: it is gone),
+  // kept only while it is the episode the group holds (the transitions of a later one are still on
+  // their way through Update);
   // `quiet` says whether a firing alert is silenced, muted, inhibited or acknowledged;
   // `send_resolved` whether a receiver wants resolved notices.
   std::vector<GroupFlush> Flush(UnixMillis now, const std::function<bool(NotifyAlert*)>& refresh,
@@ -88,10 +93,16 @@ class Grouper {
     const RouteNode* route = nullptr;
     std::string receiver, key;
     std::map<std::string, std::string> labels;
-    std::map<std::string, NotifyAlert> alerts;
+    std::map<std::string, NotifyAlert> alerts;  // each alert's latest episode the group knows of
+    // Earlier episodes of alerts that have moved on before a flush told their end: each is still
+    // told (resolved, with its own start and end), never merged into the next episode.
+    std::vector<NotifyAlert> ended;
     std::set<std::string> sent_firing;
     UnixMillis last_sent = 0, next_flush = 0;
   };
+  // `next` is a later episode of an alert the group holds: the held episode ends (as resolved) and
+  // the firing told of it is not a firing of `next`.
+  static void EndHeldEpisode(Group& g, const NotifyAlert& next);
   Group& GroupFor(const RouteNode* route, const std::map<std::string, std::string>& labels, const std::string& alert_id,
                   UnixMillis now);
 

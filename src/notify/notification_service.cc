@@ -127,6 +127,15 @@ struct NotificationService::Impl {
   }
 
   // Flushes due groups into the outbox (each group's notifications and log in one transaction).
+  void Update(const NotifyAlert& a) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      grouper->Update(a, Now());
+      woken = true;
+    }
+    wake.notify_all();
+  }
+
   void FlushGroups() {
     FollowClockSteps();
     std::vector<notify::GroupFlush> flushes;
@@ -173,8 +182,8 @@ struct NotificationService::Impl {
         continue;
       }
       if (!told.empty() && options.on_told) {
-        std::vector<std::pair<std::string, bool>> what;
-        for (const NotifyAlert& a : f.notification.alerts) what.emplace_back(a.id, a.firing);
+        std::vector<ToldAlert> what;
+        for (const NotifyAlert& a : f.notification.alerts) what.push_back(ToldAlert{a.id, a.firing, a.starts_at});
         options.on_told(what);  // recorded before anything of it is delivered
       }
       if (r != nullptr) Wake(r);
@@ -402,14 +411,28 @@ void NotificationService::OnAlertChanged(const std::string& alert_id) {
   if (s.by_name.empty()) return;
   auto v = s.alerts->Get(alert_id);
   if (!v) return;
+  s.Update(NotifyAlert::From(v->alert, s.options.site));
+}
+
+void NotificationService::OnAlertChanged(const AlertChanged& change) {
+  Impl& s = *impl_;
+  if (s.by_name.empty()) return;
+  auto v = s.alerts->Get(change.alert);
+  if (!v) return;
   // Pending and inactive count as not firing: news only to a group that holds the alert.
   NotifyAlert a = NotifyAlert::From(v->alert, s.options.site);
-  {
-    std::lock_guard<std::mutex> lock(s.mu);
-    s.grouper->Update(a, s.Now());
-    s.woken = true;
+  // The alert as the transition left it, where it has moved on since (its evidence and summary
+  // stay the latest: the transition's own are in the alert's history).
+  if (change.to == AlertStateName(AlertState::kFiring)) {
+    a.firing = true;
+    a.starts_at = change.starts_at;
+    a.ends_at = 0;
+  } else if (change.to == AlertStateName(AlertState::kResolved)) {
+    a.firing = false;
+    a.starts_at = change.starts_at;
+    a.ends_at = change.data_time;
   }
-  s.wake.notify_all();
+  s.Update(a);
 }
 
 void NotificationService::Adopt(const std::vector<std::pair<std::string, std::string>>& alerts_told) {

@@ -88,7 +88,7 @@ struct Instance {
     so.clock = &clock;
     so.notifiers = {{"ops", notifier}};
     AlertChangelog* log = changelog.get();
-    so.on_told = [log](const std::vector<std::pair<std::string, bool>>& told) { log->OnTold(told); };
+    so.on_told = [log](const std::vector<ToldAlert>& told) { log->OnTold(told); };
     auto service = NotificationService::Create(c, alerts.get(), so);
     EXPECT_TRUE(service.ok()) << service.status().message();
     notifications = std::move(*service);

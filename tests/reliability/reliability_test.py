@@ -647,10 +647,15 @@ def scale_out(work):
         parts = spread(list(daemons.values()))
         check(all(parts), f"the restarted instance rejoined and got partitions ({[len(p) for p in parts]})")
 
-        def complete(deliveries):
+        def untold(deliveries):
             t = told_by_key(deliveries)
-            return all((u, status, iso(s)) in t for u, eps in episodes.items() for s in eps for status in ("firing", "resolved"))
-        check(hook.wait_for(complete, 180), "every episode of every unit was notified firing and resolved")
+            return [(u, status, iso(s)) for u, eps in episodes.items() for s in eps for status in ("firing", "resolved")
+                    if (u, status, iso(s)) not in t]
+        hook.wait_for(lambda ds: not untold(ds), 180)
+        with hook.cond:
+            missed = untold(hook.deliveries)
+        check(not missed, f"every episode of every unit was notified firing and resolved (not told: {missed[:6]}"
+                          f"{' ...' if len(missed) > 6 else ''}; replay {'running' if replay.poll() is None else 'exited ' + str(replay.returncode)})")
         check(replay.wait(60) == 0, "the replay published every message")
         t = told_by_key(hook.deliveries)
         twice = {k: v for k, v in t.items() if len(v) > 1}

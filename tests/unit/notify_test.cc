@@ -355,6 +355,55 @@ TEST_F(GrouperTest, AlertsTakenOverAreNotReannouncedAndAlertsHandedOverLeaveQuie
   EXPECT_EQ(b2[0].notification.alerts[0].id, "b2");
 }
 
+// The notifier runs behind the rules: an alert told firing resolves and fires again before the
+// group hears of either. Each episode is told: the first one's resolve (its own start and end),
+// then the next one's firing; never "still firing", which would hide that the fault cleared.
+TEST_F(GrouperTest, EachEpisodeIsToldWhenTheAlertMovesOnBeforeTheGroupHears) {
+  NotifyAlert first = Alert("a1", "AHU-1", true);
+  Set(first, kT0);
+  ASSERT_EQ(Flush(kT0 + 30'000).size(), 1u);
+  NotifyAlert ended = first;
+  ended.firing = false;
+  ended.ends_at = kT0 + 10 * kStep;
+  NotifyAlert next = first;
+  next.starts_at = kT0 + 20 * kStep;
+  // Both transitions reach the group before its next flush; the alert is already in the next episode.
+  state_["a1"] = next;
+  grouper_->Update(ended, kT0 + 400'000);
+  grouper_->Update(next, kT0 + 400'000);
+  auto both = Flush(kT0 + 400'000);
+  ASSERT_EQ(both.size(), 1u);
+  ASSERT_EQ(both[0].notification.alerts.size(), 2u);
+  EXPECT_TRUE(both[0].notification.alerts[0].firing);
+  EXPECT_EQ(both[0].notification.alerts[0].starts_at, next.starts_at);
+  EXPECT_FALSE(both[0].notification.alerts[1].firing);
+  EXPECT_EQ(both[0].notification.alerts[1].starts_at, kT0);
+  EXPECT_EQ(both[0].notification.alerts[1].ends_at, ended.ends_at);
+  // The flush comes between the two transitions, when the alert already shows the next episode:
+  // the group tells the episode it holds (the resolve), not the state it reads.
+  NotifyAlert second_end = next;
+  second_end.firing = false;
+  second_end.ends_at = next.starts_at + 10 * kStep;
+  NotifyAlert third = next;
+  third.starts_at = next.starts_at + 20 * kStep;
+  state_["a1"] = third;
+  grouper_->Update(second_end, kT0 + 800'000);
+  auto resolve = Flush(kT0 + 800'000);
+  ASSERT_EQ(resolve.size(), 1u);
+  ASSERT_EQ(resolve[0].notification.alerts.size(), 1u);
+  EXPECT_FALSE(resolve[0].notification.alerts[0].firing);
+  EXPECT_EQ(resolve[0].notification.alerts[0].starts_at, next.starts_at);
+  grouper_->Update(third, kT0 + 1'200'000);  // the group was empty and went: group_wait again
+  auto fires = Flush(kT0 + 1'230'000);
+  ASSERT_EQ(fires.size(), 1u);
+  ASSERT_EQ(fires[0].notification.alerts.size(), 1u);
+  EXPECT_TRUE(fires[0].notification.alerts[0].firing);
+  EXPECT_EQ(fires[0].notification.alerts[0].starts_at, third.starts_at);
+  // A late transition of an episode already told changes nothing.
+  grouper_->Update(next, kT0 + 1'600'000);
+  EXPECT_TRUE(Flush(kT0 + 1'600'000).empty());
+}
+
 // A notifier that answers from a script and records what it was asked to send.
 class ScriptedNotifier : public Notifier {
  public:
@@ -402,6 +451,7 @@ class ServiceTest : public ::testing::Test {
     alerts_.reset();
     AlertManagerOptions o;
     o.clock = &clock_;
+    o.events = events_;
     std::unique_ptr<AlertStore> store;
     if (db.empty()) {
       store = NewMemoryAlertStore();
@@ -452,6 +502,7 @@ class ServiceTest : public ::testing::Test {
   }
 
   ManualClock clock_;
+  EventBus* events_ = nullptr;  // where the alert manager publishes its transitions, if set
   double rate_per_minute_ = 0;
   bool group_each_alert_ = false;
   std::shared_ptr<ScriptedNotifier> notifier_ = std::make_shared<ScriptedNotifier>();
@@ -675,6 +726,49 @@ TEST_F(ServiceTest, AnAdoptedAlertsNextFiringIsToldDespiteThisInstancesOldMark) 
   service_->Tick();
   ASSERT_EQ(notifier_->sent.size(), 2u) << "the new episode's firing must be told";
   EXPECT_TRUE(notifier_->sent[1].Firing());
+}
+
+// The daemon's path: the service hears of transitions through the event bus, after the rules
+// have moved on. A blip resolved and fired again before the service read the alert: the first
+// episode's resolve and the second's firing are both told.
+TEST_F(ServiceTest, TransitionsHeardLateStillTellEveryEpisode) {
+  EventBus bus;
+  events_ = &bus;
+  Open();
+  std::vector<AlertChanged> changes;
+  std::mutex mu;
+  auto sub = bus.Subscribe("test", {EventKind<AlertChanged>()}, [&](const Event& e) {
+    std::lock_guard<std::mutex> lock(mu);
+    changes.push_back(std::get<AlertChanged>(e));
+  });
+  const RuleBinding b = Blip();
+  alerts_->Apply(b, Result(Outcome::kFault, kT0));
+  sub->Drain();
+  ASSERT_EQ(changes.size(), 1u);
+  service_->OnAlertChanged(changes[0]);
+  service_->Tick();
+  ASSERT_EQ(notifier_->sent.size(), 1u);
+  clock_.Advance(120'000);
+  alerts_->Apply(b, Result(Outcome::kNormal, kT0 + kStep));
+  alerts_->Apply(b, Result(Outcome::kFault, kT0 + 2 * kStep));
+  sub->Drain();
+  ASSERT_EQ(changes.size(), 3u);
+  EXPECT_EQ(changes[1].to, "resolved");
+  EXPECT_EQ(changes[1].starts_at, kT0) << "a resolve names the episode it ends";
+  EXPECT_EQ(changes[2].starts_at, kT0 + 2 * kStep);
+  for (size_t i = 1; i < changes.size(); ++i) service_->OnAlertChanged(changes[i]);
+  service_->Tick();
+  ASSERT_EQ(notifier_->sent.size(), 2u);
+  const auto& alerts = notifier_->sent[1].alerts;
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_TRUE(alerts[0].firing);
+  EXPECT_EQ(alerts[0].starts_at, kT0 + 2 * kStep);
+  EXPECT_FALSE(alerts[1].firing);
+  EXPECT_EQ(alerts[1].starts_at, kT0);
+  EXPECT_EQ(alerts[1].ends_at, kT0 + kStep);
+  sub.reset();
+  service_.reset();
+  alerts_.reset();
 }
 
 TEST_F(ServiceTest, AcknowledgedAlertsAreNotRepeated) {
