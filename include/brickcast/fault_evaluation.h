@@ -24,6 +24,9 @@ struct FaultEvaluationOptions {
   std::vector<std::string> brick_models;
   std::vector<std::string> rules;  // rule files or directories
   std::string forecast_model;      // "" = no model (seasonal-naive forecasts)
+  // Forecast every point (to score the forecasts), not only the points the rules read forecasts
+  // of: the alerts are the same, the run costs a forward pass per point and step.
+  bool forecast_all_points = false;
   Config config;                   // store and forecast settings (defaults are the daemon's)
 };
 
@@ -58,9 +61,11 @@ struct FaultEvaluation {
   // lead they gave (minutes; NaN when none crossed).
   size_t predicted_fired = 0, predicted_realised = 0;
   double median_lead_minutes = NAN;
-  // The forecasts of the run (every point, every step): MAEs against the baselines and the
-  // realised interval coverage and width per horizon quarter.
+  // The forecasts of the run (every step of the points the rules read, or of every point with
+  // forecast_all_points): MAEs against the baselines and the realised interval coverage and width
+  // per horizon quarter.
   ModelAccuracy forecast;
+  bool forecast_all_points = false;
   // The same per point (by point IRI), with whose forecast it was served at the end.
   struct PointForecastReport {
     PointAccuracy accuracy;

@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -85,6 +86,9 @@ class RuleEngine {
   void RefreshAlerts(const std::vector<std::string>& alert_ids);
 
   std::vector<RuleStatus> Status() const;
+  // The points whose forecasts a rule of the running set reads (inputs of forecast and residual
+  // rules): all an offline evaluation needs forecast; the daemon forecasts every point for its API.
+  std::set<std::string> ForecastInputs() const;
   RuleEngineCounters Counters() const;
 
  private:

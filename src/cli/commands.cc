@@ -673,6 +673,7 @@ int EvaluateFaults(const FaultsArgs& args) {
   o.forecast_model = args.forecast_model == "none"      ? ""
                      : args.forecast_model == "default" ? DefaultModelPath()
                                                         : args.forecast_model;
+  o.forecast_all_points = args.forecast_all_points;
   auto r = EvaluateFaults(o);
   if (!r.ok()) return Fail(r.status());
   if (args.json) {
@@ -710,6 +711,7 @@ int EvaluateFaults(const FaultsArgs& args) {
                                                                            ? nlohmann::json()
                                                                            : nlohmann::json(r->median_lead_minutes)}}},
                                 {"forecast", {{"model", r->forecast.model.empty() ? "seasonal_naive" : r->forecast.model},
+                                              {"points_forecast", r->forecast_all_points ? "all" : "read_by_rules"},
                                               {"mae", NumberOrNull(r->forecast.mae)},
                                               {"persistence_mae", NumberOrNull(r->forecast.persistence_mae)},
                                               {"seasonal_naive_mae", NumberOrNull(r->forecast.seasonal_naive_mae)},
@@ -751,7 +753,10 @@ int EvaluateFaults(const FaultsArgs& args) {
       std::cout << ", median lead " << static_cast<int64_t>(r->median_lead_minutes) << " min";
     std::cout << '\n';
   }
-  std::cout << "forecasts: MAE " << r->forecast.mae << " (persistence " << r->forecast.persistence_mae
+  const size_t forecast_count = r->forecast_points.size();
+  std::cout << "forecasts (" << (r->forecast_all_points ? "every point: " : "the points the rules read: ") << forecast_count
+            << (forecast_count == 1 ? " point" : " points")
+            << (r->forecast_all_points ? "" : "; --forecast-all-points for every point") << "): MAE " << r->forecast.mae << " (persistence " << r->forecast.persistence_mae
             << ", seasonal naive " << r->forecast.seasonal_naive_mae << "); 90 % interval coverage / mean width by horizon quarter:";
   for (const IntervalQuarter& q : r->forecast.quarters) std::cout << " " << q.coverage << "/" << q.mean_width;
   std::cout << "; around persistence:";

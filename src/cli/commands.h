@@ -80,6 +80,7 @@ struct FaultsArgs {
   std::string data, mapping, config;
   std::vector<std::string> models, rules;
   std::string forecast_model = "default";
+  bool forecast_all_points = false;
   bool json = false;
 };
 int EvaluateFaults(const FaultsArgs& args);

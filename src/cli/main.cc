@@ -145,6 +145,8 @@ int main(int argc, char** argv) {
   faults->add_option("--forecast-model", faults_args.forecast_model,
                      "Forecast model file, 'default' (the shipped model) or 'none'")
       ->capture_default_str();
+  faults->add_flag("--forecast-all-points", faults_args.forecast_all_points,
+                   "Forecast every point to score the forecasts (default: only the points rules read forecasts of)");
   faults->add_option("-c,--config", faults_args.config, "Daemon config for store and forecast settings");
   faults->add_flag("--json", faults_args.json, "Print JSON instead of a report");
 

@@ -768,6 +768,15 @@ std::vector<RuleStatus> RuleEngine::Status() const {
   return out;
 }
 
+std::set<std::string> RuleEngine::ForecastInputs() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  std::set<std::string> out;
+  for (const auto& [point, memory] : impl_->forecast_memory) {
+    if (memory.remember) out.insert(point);
+  }
+  return out;
+}
+
 RuleEngineCounters RuleEngine::Counters() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   return impl_->counters;

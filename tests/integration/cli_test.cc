@@ -196,8 +196,15 @@ TEST(CliTest, EvaluateFaultsCatchesTheSyntheticValveLeakWithG36) {
 // fault-free days as well) and raise no alarm on its four fault-free days.
 TEST(CliTest, EvaluateFaultsOnSzvavDetectsFaultDaysWithoutFalseAlarms) {
   BRICKCAST_REQUIRE_SHARED_DATA();
-  const auto r = EvaluateShippedFile("SZVAV.csv", "lbnl-szvav", "");
+  // Every point forecast (to score the forecasts below); by default only the points whose
+  // forecasts the rules read, with the same alerts at the same times.
+  const auto r = EvaluateShippedFile("SZVAV.csv", "lbnl-szvav", "--forecast-all-points");
   ASSERT_FALSE(r.is_null());
+  const auto rules_only = EvaluateShippedFile("SZVAV.csv", "lbnl-szvav", "");
+  ASSERT_FALSE(rules_only.is_null());
+  EXPECT_EQ(rules_only["days"], r["days"]) << "forecasting only what the rules read changes no alert";
+  EXPECT_EQ(rules_only["forecast"]["points_forecast"], "read_by_rules");
+  EXPECT_EQ(rules_only["forecast"]["points"].size(), 1u) << "the supply air temperature";
   EXPECT_EQ(r["fault_days"], 7);
   EXPECT_EQ(r["fault_free_days"], 4);
   EXPECT_GE(r["detected"], 6) << r.dump();
