@@ -89,6 +89,9 @@ struct IntervalQuarter {
   uint64_t scored = 0;     // actuals compared with an interval
   double coverage = NAN;   // share of them inside it
   double mean_width = NAN; // upper - lower, SI unit (model level: averaged over all points' units)
+  // The point forecast's mean absolute error over the same actuals: accuracy and width compared on
+  // the same steps (the rolling MAEs weigh the latest few hundred).
+  double mean_abs_error = NAN;
 };
 using IntervalQuarters = std::array<IntervalQuarter, 4>;
 

@@ -781,8 +781,8 @@ int EvaluateFaults(const FaultsArgs& args) {
               << " " << a.quarters.back().mean_width << " | " << a.persistence_quarters.back().mean_width << " | "
               << a.seasonal_quarters.back().mean_width << std::defaultfloat << std::setprecision(6) << '\n';
   }
-  std::cout << "per point class (sharpness; model | persistence | seasonal naive): mean MAE; interval coverage "
-               "and mean width over the horizon\n";
+  std::cout << "per point class (sharpness; model | persistence | seasonal naive), over the same scored steps: "
+               "MAE; interval coverage; mean width\n";
   std::vector<std::pair<std::string, PointAccuracy>> classes;
   for (const auto& [point, f] : r->forecast_points) classes.emplace_back(f.brick_class, f.accuracy);
   auto number = [](const nlohmann::json& v, int precision) {
@@ -793,8 +793,9 @@ int EvaluateFaults(const FaultsArgs& args) {
   };
   for (const nlohmann::json& c : SharpnessByClass(classes)) {
     std::cout << "  " << std::left << std::setw(40) << c["class"].get<std::string>() << std::right << " "
-              << c["points"].get<size_t>() << " points; " << number(c["mae"], 3) << " | "
-              << number(c["persistence_mae"], 3) << " | " << number(c["seasonal_naive_mae"], 3) << "; "
+              << c["points"].get<size_t>() << " points; " << number(c["mean_abs_error"], 3) << " | "
+              << number(c["persistence_mean_abs_error"], 3) << " | " << number(c["seasonal_naive_mean_abs_error"], 3)
+              << "; "
               << number(c["coverage"], 3) << " | " << number(c["persistence_coverage"], 3) << " | "
               << number(c["seasonal_naive_coverage"], 3) << "; " << number(c["mean_width"], 2) << " | "
               << number(c["persistence_mean_width"], 2) << " | " << number(c["seasonal_naive_mean_width"], 2) << '\n';

@@ -66,11 +66,12 @@ class AdaptiveLevel {
 // Per horizon quarter: actuals scored against an interval, how many it covered, summed widths.
 struct QuarterTally {
   uint64_t scored = 0, covered = 0;
-  double width = 0;
-  void Add(bool in, double w) {
+  double width = 0, abs_error = 0;  // sums: the interval widths and the point forecast's errors
+  void Add(bool in, double w, double err) {
     ++scored;
     covered += in;
     width += w;
+    abs_error += err;
   }
 };
 
@@ -147,7 +148,7 @@ struct BaselineIntervals {
     if (sample) scores.Add(h, err / scale);
     if (std::isnan(half_width)) return NAN;
     const bool in = err <= half_width;
-    quarters[quarter].Add(in, 2.0 * half_width);
+    quarters[quarter].Add(in, 2.0 * half_width, err);
     level.Update(h, horizons, target, gamma, in);
     return in ? 1.0 : 0.0;
   }

@@ -16,7 +16,8 @@ nlohmann::json QuartersToJson(const IntervalQuarters& quarters) {
     out.push_back({{"quarter", q + 1},
                    {"scored", quarters[q].scored},
                    {"coverage", NumberOrNull(quarters[q].coverage)},
-                   {"mean_width", NumberOrNull(quarters[q].mean_width)}});
+                   {"mean_width", NumberOrNull(quarters[q].mean_width)},
+                   {"mean_abs_error", NumberOrNull(quarters[q].mean_abs_error)}});
   }
   return out;
 }
@@ -36,17 +37,19 @@ namespace {
 
 // Sums over points and horizon quarters, weighted by the actuals each quarter scored.
 struct IntervalSums {
-  double scored = 0, covered = 0, width = 0;
+  double scored = 0, covered = 0, width = 0, abs_error = 0;
   void Add(const IntervalQuarters& quarters) {
     for (const IntervalQuarter& q : quarters) {
       if (q.scored == 0 || !std::isfinite(q.coverage) || !std::isfinite(q.mean_width)) continue;
       scored += static_cast<double>(q.scored);
       covered += q.coverage * static_cast<double>(q.scored);
       width += q.mean_width * static_cast<double>(q.scored);
+      abs_error += (std::isfinite(q.mean_abs_error) ? q.mean_abs_error : 0.0) * static_cast<double>(q.scored);
     }
   }
   double Coverage() const { return scored > 0 ? covered / scored : NAN; }
   double Width() const { return scored > 0 ? width / scored : NAN; }
+  double AbsError() const { return scored > 0 ? abs_error / scored : NAN; }
 };
 
 struct MeanOf {
@@ -98,7 +101,11 @@ nlohmann::json SharpnessByClass(const std::vector<std::pair<std::string, PointAc
                    {"mean_width", NumberOrNull(c.model.Width())},
                    {"persistence_mean_width", NumberOrNull(c.persistence.Width())},
                    {"seasonal_naive_mean_width", NumberOrNull(c.seasonal.Width())},
-                   {"model_more_accurate", BoolOrNull(c.mae.Value(), c.persistence_mae.Value(), true)},
+                   // Over the same scored steps as the widths (the MAEs above are rolling).
+                   {"mean_abs_error", NumberOrNull(c.model.AbsError())},
+                   {"persistence_mean_abs_error", NumberOrNull(c.persistence.AbsError())},
+                   {"seasonal_naive_mean_abs_error", NumberOrNull(c.seasonal.AbsError())},
+                   {"model_more_accurate", BoolOrNull(c.model.AbsError(), c.persistence.AbsError(), true)},
                    {"model_narrower", BoolOrNull(c.model.Width(), c.persistence.Width(), true)}});
   }
   return out;

@@ -92,6 +92,7 @@ IntervalQuarters QuartersOf(const std::array<serving::QuarterTally, 4>& tallies)
     if (t.scored == 0) continue;
     out[q].coverage = static_cast<double>(t.covered) / static_cast<double>(t.scored);
     out[q].mean_width = t.width / static_cast<double>(t.scored);
+    out[q].mean_abs_error = t.abs_error / static_cast<double>(t.scored);
   }
   return out;
 }
@@ -390,7 +391,7 @@ struct ForecastService::Impl {
           const double width = 2.0 * p.half_width[h];
           if (!std::isnan(covered)) {
             st.coverage.Add(covered);
-            st.quarters[quarter].Add(covered > 0, width);
+            st.quarters[quarter].Add(covered > 0, width, err);
             st.level.Update(h, p.values.size(), opt.interval_coverage, opt.interval_adaptation, covered > 0);
           }
           const size_t horizons = p.values.size();
@@ -425,12 +426,12 @@ struct ForecastService::Impl {
       if (!std::isnan(u.seasonal_err)) model_seasonal_mae.Add(u.seasonal_err, 2000);
       if (!std::isnan(u.covered)) {
         model_coverage.Add(u.covered, 2000);
-        model_quarters[u.quarter].Add(u.covered > 0, u.width);
+        model_quarters[u.quarter].Add(u.covered > 0, u.width, u.err);
       }
       if (!std::isnan(u.persistence_covered))
-        model_persistence_quarters[u.quarter].Add(u.persistence_covered > 0, u.persistence_width);
+        model_persistence_quarters[u.quarter].Add(u.persistence_covered > 0, u.persistence_width, u.persistence_err);
       if (!std::isnan(u.seasonal_covered))
-        model_seasonal_quarters[u.quarter].Add(u.seasonal_covered > 0, u.seasonal_width);
+        model_seasonal_quarters[u.quarter].Add(u.seasonal_covered > 0, u.seasonal_width, u.seasonal_err);
     }
     return true;
   }

@@ -510,39 +510,46 @@ TEST(ForecastServiceTest, ModelsThatDoNotFitAreRefusedAndTheOldOneStays) {
 namespace brickcast {
 namespace {
 
-// Sharpness per class: MAEs averaged over the class's points, coverage and width weighted by the
-// actuals each quarter scored, and whether the model is more accurate and narrower than
-// persistence; a class without persistence figures says neither.
+// Sharpness per class: rolling MAEs averaged over the class's points; coverage, width and the
+// mean absolute error over the same scored actuals weighted by what each quarter scored; whether
+// the model is more accurate (on those same steps) and narrower than persistence; a class without
+// persistence figures says neither.
 TEST(ForecastJsonTest, SharpnessByClassWeighsQuartersByWhatTheyScored) {
-  auto accuracy = [](double mae, double pmae, uint64_t scored, double width, double pwidth) {
+  auto accuracy = [](double mae, double pmae, uint64_t scored, double width, double pwidth, double err, double perr) {
     PointAccuracy a;
     a.mae = mae;
     a.persistence_mae = pmae;
-    for (IntervalQuarter& q : a.quarters) q = IntervalQuarter{scored, 0.9, width};
-    for (IntervalQuarter& q : a.persistence_quarters) q = IntervalQuarter{scored, 0.8, pwidth};
+    for (IntervalQuarter& q : a.quarters) q = IntervalQuarter{scored, 0.9, width, err};
+    for (IntervalQuarter& q : a.persistence_quarters) q = IntervalQuarter{scored, 0.8, pwidth, perr};
     return a;
   };
   std::vector<std::pair<std::string, PointAccuracy>> points{
-      {"Supply_Air_Temperature_Sensor", accuracy(0.2, 0.4, 100, 1.0, 2.0)},
-      {"Supply_Air_Temperature_Sensor", accuracy(0.4, 0.6, 300, 3.0, 2.0)},
-      {"Valve_Command", accuracy(0.5, 0.1, 10, 4.0, 1.0)},
+      {"Supply_Air_Temperature_Sensor", accuracy(0.2, 0.4, 100, 1.0, 2.0, 0.2, 0.4)},
+      {"Supply_Air_Temperature_Sensor", accuracy(0.4, 0.6, 300, 3.0, 2.0, 0.4, 0.6)},
+      // Worse at the end of the run (rolling), better over the steps the widths cover.
+      {"Valve_Command", accuracy(0.5, 0.1, 10, 4.0, 1.0, 0.05, 0.1)},
       {"", PointAccuracy{}}};
   const nlohmann::json j = SharpnessByClass(points);
   ASSERT_EQ(j.size(), 3u);
   EXPECT_EQ(j[0]["class"], "(unknown)");
   EXPECT_TRUE(j[0]["mae"].is_null());
   EXPECT_TRUE(j[0]["model_narrower"].is_null());
+  EXPECT_TRUE(j[0]["model_more_accurate"].is_null());
   const nlohmann::json& sat = j[1];
   EXPECT_EQ(sat["class"], "Supply_Air_Temperature_Sensor");
   EXPECT_EQ(sat["points"], 2);
   EXPECT_NEAR(sat["mae"].get<double>(), 0.3, 1e-12);
   EXPECT_NEAR(sat["persistence_mae"].get<double>(), 0.5, 1e-12);
+  EXPECT_NEAR(sat["mean_abs_error"].get<double>(), (0.2 * 100 + 0.4 * 300) / 400, 1e-12) << "weighted by scored";
+  EXPECT_NEAR(sat["persistence_mean_abs_error"].get<double>(), (0.4 * 100 + 0.6 * 300) / 400, 1e-12);
   EXPECT_NEAR(sat["mean_width"].get<double>(), (1.0 * 100 + 3.0 * 300) / 400, 1e-12) << "weighted by scored";
   EXPECT_NEAR(sat["persistence_mean_width"].get<double>(), 2.0, 1e-12);
   EXPECT_NEAR(sat["coverage"].get<double>(), 0.9, 1e-12);
   EXPECT_TRUE(sat["model_more_accurate"].get<bool>());
   EXPECT_FALSE(sat["model_narrower"].get<bool>()) << "2.5 wide against persistence's 2.0";
-  EXPECT_FALSE(j[2]["model_more_accurate"].get<bool>());
+  EXPECT_GT(j[2]["mae"].get<double>(), j[2]["persistence_mae"].get<double>());
+  EXPECT_TRUE(j[2]["model_more_accurate"].get<bool>()) << "judged on the steps the widths cover";
+  EXPECT_FALSE(j[2]["model_narrower"].get<bool>());
 }
 
 }  // namespace
