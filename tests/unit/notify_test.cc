@@ -359,48 +359,41 @@ TEST_F(GrouperTest, AlertsTakenOverAreNotReannouncedAndAlertsHandedOverLeaveQuie
 // group hears of either. Each episode is told: the first one's resolve (its own start and end),
 // then the next one's firing; never "still firing", which would hide that the fault cleared.
 TEST_F(GrouperTest, EachEpisodeIsToldWhenTheAlertMovesOnBeforeTheGroupHears) {
-  NotifyAlert first = Alert("a1", "AHU-1", true);
-  Set(first, kT0);
+  // a1's episode starting at `start`: firing, or resolved at `end`.
+  auto episode = [](UnixMillis start, UnixMillis end = 0) {
+    NotifyAlert a = Alert("a1", "AHU-1", end == 0);
+    a.starts_at = start;
+    a.ends_at = end;
+    return a;
+  };
+  // One notification holding exactly these (firing?, start) in order.
+  auto expect_told = [](const std::vector<notify::GroupFlush>& sent, std::vector<std::pair<bool, UnixMillis>> want) {
+    ASSERT_EQ(sent.size(), 1u);
+    ASSERT_EQ(sent[0].notification.alerts.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(sent[0].notification.alerts[i].firing, want[i].first) << i;
+      EXPECT_EQ(sent[0].notification.alerts[i].starts_at, want[i].second) << i;
+    }
+  };
+  const UnixMillis s1 = kT0, s2 = kT0 + 20 * kStep, s3 = kT0 + 40 * kStep;
+  Set(episode(s1), kT0);
   ASSERT_EQ(Flush(kT0 + 30'000).size(), 1u);
-  NotifyAlert ended = first;
-  ended.firing = false;
-  ended.ends_at = kT0 + 10 * kStep;
-  NotifyAlert next = first;
-  next.starts_at = kT0 + 20 * kStep;
   // Both transitions reach the group before its next flush; the alert is already in the next episode.
-  state_["a1"] = next;
-  grouper_->Update(ended, kT0 + 400'000);
-  grouper_->Update(next, kT0 + 400'000);
+  state_["a1"] = episode(s2);
+  grouper_->Update(episode(s1, s1 + 10 * kStep), kT0 + 400'000);
+  grouper_->Update(episode(s2), kT0 + 400'000);
   auto both = Flush(kT0 + 400'000);
-  ASSERT_EQ(both.size(), 1u);
-  ASSERT_EQ(both[0].notification.alerts.size(), 2u);
-  EXPECT_TRUE(both[0].notification.alerts[0].firing);
-  EXPECT_EQ(both[0].notification.alerts[0].starts_at, next.starts_at);
-  EXPECT_FALSE(both[0].notification.alerts[1].firing);
-  EXPECT_EQ(both[0].notification.alerts[1].starts_at, kT0);
-  EXPECT_EQ(both[0].notification.alerts[1].ends_at, ended.ends_at);
+  expect_told(both, {{true, s2}, {false, s1}});
+  EXPECT_EQ(both[0].notification.alerts[1].ends_at, s1 + 10 * kStep);
   // The flush comes between the two transitions, when the alert already shows the next episode:
   // the group tells the episode it holds (the resolve), not the state it reads.
-  NotifyAlert second_end = next;
-  second_end.firing = false;
-  second_end.ends_at = next.starts_at + 10 * kStep;
-  NotifyAlert third = next;
-  third.starts_at = next.starts_at + 20 * kStep;
-  state_["a1"] = third;
-  grouper_->Update(second_end, kT0 + 800'000);
-  auto resolve = Flush(kT0 + 800'000);
-  ASSERT_EQ(resolve.size(), 1u);
-  ASSERT_EQ(resolve[0].notification.alerts.size(), 1u);
-  EXPECT_FALSE(resolve[0].notification.alerts[0].firing);
-  EXPECT_EQ(resolve[0].notification.alerts[0].starts_at, next.starts_at);
-  grouper_->Update(third, kT0 + 1'200'000);  // the group was empty and went: group_wait again
-  auto fires = Flush(kT0 + 1'230'000);
-  ASSERT_EQ(fires.size(), 1u);
-  ASSERT_EQ(fires[0].notification.alerts.size(), 1u);
-  EXPECT_TRUE(fires[0].notification.alerts[0].firing);
-  EXPECT_EQ(fires[0].notification.alerts[0].starts_at, third.starts_at);
+  state_["a1"] = episode(s3);
+  grouper_->Update(episode(s2, s2 + 10 * kStep), kT0 + 800'000);
+  expect_told(Flush(kT0 + 800'000), {{false, s2}});
+  grouper_->Update(episode(s3), kT0 + 1'200'000);  // the group was empty and went: group_wait again
+  expect_told(Flush(kT0 + 1'230'000), {{true, s3}});
   // A late transition of an episode already told changes nothing.
-  grouper_->Update(next, kT0 + 1'600'000);
+  grouper_->Update(episode(s2), kT0 + 1'600'000);
   EXPECT_TRUE(Flush(kT0 + 1'600'000).empty());
 }
 
