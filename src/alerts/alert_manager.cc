@@ -348,7 +348,9 @@ AlertState AlertManager::Apply(const RuleBinding& binding, const ConditionResult
           a.normal_since = 0;
           dirty = true;
         }
-        if (r.predicted) a.crossing_time = r.crossing_time;
+        // The expected crossing of the latest real prediction: once the measured value is past
+        // the limit, the forecast no longer predicts anything.
+        if (r.predicted && !r.measured_crossed) a.crossing_time = r.crossing_time;
         break;
       case Outcome::kNormal:
         if (from == AlertState::kPending || (from == AlertState::kNoData && !a.was_firing)) {
@@ -366,9 +368,12 @@ AlertState AlertManager::Apply(const RuleBinding& binding, const ConditionResult
         }
         break;
     }
-    // A predicted alert whose measured value has now crossed records the lead it gave.
+    // A predicted alert whose measured value has now crossed records the lead it gave, if the
+    // crossing came within the rule's horizon of the crossing last predicted (not after a feed gap
+    // of months, during which the alert stayed firing because nothing was evaluated).
     if (a.predicted && r.measured_crossed && a.realised_at == 0 &&
-        (to == AlertState::kPending || to == AlertState::kFiring)) {
+        (to == AlertState::kPending || to == AlertState::kFiring) &&
+        (rule.within_ms <= 0 || a.crossing_time == 0 || t <= a.crossing_time + rule.within_ms)) {
       a.realised_at = t;
       dirty = true;
     }

@@ -128,7 +128,18 @@ TEST_F(AlertLifecycleTest, PredictedAlertsStartOnlyAheadOfTheCrossingAndRecordTh
   EXPECT_TRUE(a.predicted);
   EXPECT_EQ(a.starts_at, kT0 + 2 * kStep);
   EXPECT_EQ(a.realised_at, kT0 + 6 * kStep);
-  EXPECT_EQ(a.crossing_time, kT0 + 6 * kStep + 30 * 60'000);
+  EXPECT_EQ(a.crossing_time, kT0 + 3 * kStep + 30 * 60'000) << "the last real prediction's, not one made past the limit";
+  // Another episode; the feed stops for three months with the alert firing, and the first data
+  // after the gap is past the limit: not the crossing this alert predicted, no lead recorded.
+  alerts_.Apply(b, Result(Outcome::kNormal, kT0 + 20 * kStep));
+  ASSERT_EQ(*alerts_.StateOf(id), AlertState::kResolved);
+  alerts_.Apply(b, predicted(kT0 + 30 * kStep, false));
+  ASSERT_EQ(*alerts_.StateOf(id), AlertState::kFiring);
+  const UnixMillis later = kT0 + 30 * kStep + 90LL * 24 * 3'600'000;
+  alerts_.Apply(b, predicted(later, true));
+  alerts_.Apply(b, predicted(later + kStep, true));
+  EXPECT_EQ(*alerts_.StateOf(id), AlertState::kFiring);
+  EXPECT_EQ(alerts_.Get(id)->alert.realised_at, 0);
 }
 
 TEST_F(AlertLifecycleTest, EvidenceSummaryAndAckUntilTheStateChanges) {
