@@ -126,7 +126,7 @@ struct NotificationService::Impl {
     for (auto& [name, r] : by_name) Wake(r.get());
   }
 
-  // Flushes due groups into the outbox (each group's notifications and log in one transaction).
+  // An alert's state into the groups; wakes the grouping thread.
   void Update(const NotifyAlert& a) {
     {
       std::lock_guard<std::mutex> lock(mu);
@@ -136,6 +136,7 @@ struct NotificationService::Impl {
     wake.notify_all();
   }
 
+  // Flushes due groups into the outbox (each group's notifications and log in one transaction).
   void FlushGroups() {
     FollowClockSteps();
     std::vector<notify::GroupFlush> flushes;

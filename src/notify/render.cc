@@ -25,7 +25,9 @@ NotifyAlert NotifyAlert::From(const Alert& a, const std::string& site) {
   n.kind = RuleKindName(a.kind);
   n.site = site;
   n.predicted = a.predicted;
-  n.firing = a.state == AlertState::kFiring || a.state == AlertState::kNoData;
+  // no_data is firing only for an alert that was firing (an input went stale: not a resolve); a
+  // pending alert that lost its data never fired.
+  n.firing = a.state == AlertState::kFiring || (a.state == AlertState::kNoData && a.was_firing);
   n.starts_at = a.starts_at;
   n.ends_at = n.firing ? 0 : a.ends_at;
   n.crossing_time = a.crossing_time;

@@ -764,6 +764,37 @@ TEST_F(ServiceTest, TransitionsHeardLateStillTellEveryEpisode) {
   alerts_.reset();
 }
 
+// An alert still pending (its `for` not yet met) whose input goes stale never fired: its no_data
+// state is not a firing to announce, and its pending and inactive transitions are no news.
+TEST_F(ServiceTest, APendingAlertThatLosesItsDataIsNotAnnouncedAsFiring) {
+  EventBus bus;
+  events_ = &bus;
+  Open();
+  std::vector<AlertChanged> changes;
+  auto sub = bus.Subscribe("test", {EventKind<AlertChanged>()},
+                           [&](const Event& e) { changes.push_back(std::get<AlertChanged>(e)); });
+  auto rules = ParseRules(R"([{"id": "slow", "kind": "threshold", "applies_to": "AHU", "limit": 30, "for": "30m",
+                               "inputs": {"SAT": "Supply_Air_Temperature_Sensor"}}])", "t.json");
+  ASSERT_TRUE(rules.ok()) << rules.status().message();
+  const RuleBinding b{(*rules)->rules.front(), "urn:b#AHU1", {{"SAT", "urn:b#SAT"}}};
+  // Heard as they happen.
+  const Outcome outcomes[] = {Outcome::kFault, Outcome::kNoData, Outcome::kNormal};
+  for (int i = 0; i < 3; ++i) {
+    alerts_->Apply(b, Result(outcomes[i], kT0 + i * kStep));
+    sub->Drain();
+    ASSERT_EQ(changes.size(), static_cast<size_t>(i + 1));
+    service_->OnAlertChanged(changes.back());
+    clock_.Advance(120'000);
+    service_->Tick();
+  }
+  EXPECT_EQ(changes[1].to, "no_data");
+  EXPECT_TRUE(notifier_->sent.empty()) << notifier_->sent.size() << " sent; first firing: "
+                                       << (notifier_->sent.empty() ? false : notifier_->sent[0].Firing());
+  sub.reset();
+  service_.reset();
+  alerts_.reset();
+}
+
 TEST_F(ServiceTest, AcknowledgedAlertsAreNotRepeated) {
   Open();
   Fire("r1", "urn:b#AHU1");
