@@ -11,6 +11,7 @@
 #include <map>
 #include <unordered_set>
 
+#include "brickcast/time.h"
 #include "brickcast/units.h"
 
 namespace brickcast {
@@ -36,6 +37,15 @@ class SharedValues {
     r.entries[r.count++ % kPerRow] = Entry{key, value};  // full: the oldest goes
   }
   void Clear() { rows_.fill(Row{}); }
+  // Hints the CPU to load the rows of steps first..last (at most the whole table): a closing step
+  // reads the row of the step it judges and, for the settling check and FC4, those before it.
+  void Prefetch(int64_t first, int64_t last) const {
+    for (int64_t s = std::max(first, last - static_cast<int64_t>(kRows) + 1); s <= last; ++s) {
+      const char* row = reinterpret_cast<const char*>(&rows_[Index(s)]);
+      __builtin_prefetch(row);
+      __builtin_prefetch(row + 64);
+    }
+  }
 
  private:
   static constexpr size_t kRows = 16, kPerRow = 7;  // a row is two cache lines
@@ -43,7 +53,7 @@ class SharedValues {
     uint64_t key = 0;
     double value = 0;
   };
-  struct Row {
+  struct alignas(64) Row {  // two whole cache lines
     int64_t step = INT64_MIN;
     uint64_t count = 0;
     std::array<Entry, kPerRow> entries{};
@@ -57,9 +67,10 @@ class SharedValues {
 struct alignas(64) BindingState {
   UnixMillis last_step = 0;  // start of the last step evaluated; 0: none yet
   int64_t lookback_ms = 0;   // how far before a step its condition reads (LookbackMs)
-  bool active = false;       // its alert is pending, firing or no_data
-  bool waits = false;        // for the forecast of the step it judges (Condition::waits_for_forecast)
-  bool learns = false;       // its condition learns (`state`, in a colder line, is set)
+  // For a binding that waits: the newest step a forecast of each of its inputs was made for (the
+  // oldest of their newest window ends; 0 while one has none). Kept here, updated as forecasts
+  // land (Impl::Landed), so a closing step does not chase each input's forecast memory.
+  UnixMillis landed = 0;
   const Condition* condition = nullptr;  // the rule's, shared by all its bindings
   RuleStatus* status = nullptr;          // its rule's counters (in Impl::status)
   SharedValues* shared = nullptr;        // its system's (step-driven bindings only)
@@ -98,7 +109,18 @@ struct alignas(64) BindingState {
     return std::min<size_t>(name.size(), 8) | word << 8;
   }
   Input* inputs = nullptr;
-  size_t input_count = 0;
+  uint32_t input_count = 0;
+  bool active = false;  // its alert is pending, firing or no_data
+  bool waits = false;   // for the forecast of the step it judges (Condition::waits_for_forecast)
+  bool learns = false;  // its condition learns (`state`, in a colder line, is set)
+  // Second line. A waiting binding's newest forecast (of input `newest_input`), the one a closing
+  // step is judged against, with where its steps start: kept as forecasts land (Impl::
+  // UpdateLanded) so a closing step can hint the CPU to load it; found through the input's
+  // forecast memory it is a chain of five dependent cache misses.
+  const PointForecast* newest_forecast = nullptr;
+  const ForecastStep* newest_steps = nullptr;  // its model's steps (those a residual reads)
+  UnixMillis newest_window_end = 0;            // its first step
+  size_t newest_input = 0;
   std::vector<InputExtra> extras;
   // Index of the input named `name`, or -1.
   ptrdiff_t Index(const std::string& name) const {
@@ -176,8 +198,9 @@ class ReadMemo {
 class LiveInputs : public RuleInputs {
  public:
   LiveInputs(const SeriesStore& store, const ForecastLookup& forecasts, const PointRegistry& registry,
-             BindingState& b, ReadMemo& memo)
-      : store_(store), forecasts_(forecasts), registry_(registry), step_(store.options().step_ms), b_(b), memo_(memo) {}
+             const StepDivider& step_of, BindingState& b, ReadMemo& memo)
+      : store_(store), forecasts_(forecasts), registry_(registry), step_(store.options().step_ms), step_of_(step_of),
+        b_(b), memo_(memo) {}
   int64_t step_ms() const override { return step_; }
   double StepValue(const std::string& input, UnixMillis t) const override {
     SeriesStore::SeriesRef& ref = b_.Series(input);
@@ -219,14 +242,17 @@ class LiveInputs : public RuleInputs {
       return latest_ ? &*latest_ : nullptr;
     }
     // The newest forecast made before step t whose horizon covers it.
+    if (b_.newest_forecast != nullptr && i == static_cast<ptrdiff_t>(b_.newest_input) && Covers(*b_.newest_forecast, t))
+      return b_.newest_forecast;  // the common case, without the walk to the forecast memory
     if (past == nullptr) return nullptr;
     for (auto f = past->rbegin(); f != past->rend(); ++f) {
-      const PointForecast& pf = **f;
-      if (pf.status == ForecastStatus::kOk && pf.window_end <= t &&
-          t < pf.window_end + static_cast<int64_t>(pf.steps.size()) * pf.step_ms)
-        return &pf;
+      if (Covers(**f, t)) return f->get();
     }
     return nullptr;
+  }
+  static bool Covers(const PointForecast& f, UnixMillis t) {
+    return f.status == ForecastStatus::kOk && f.window_end <= t &&
+           t < f.window_end + static_cast<int64_t>(f.steps.size()) * f.step_ms;
   }
   std::string Unit(const std::string& input) const override {
     auto info = registry_.Get(PointRef(input));
@@ -240,9 +266,10 @@ class LiveInputs : public RuleInputs {
     if (in == nullptr || key == 0) return derive(*this, t, arg);  // no point to key it on
     if (b_.shared != nullptr) {
       const uint64_t k = key ^ (reinterpret_cast<uintptr_t>(in->series) * 0x9E3779B97F4A7C15ULL);
-      if (const double* v = b_.shared->Find(t / step_, k)) return *v;
+      const int64_t step_index = step_of_(t);
+      if (const double* v = b_.shared->Find(step_index, k)) return *v;
       const double v = derive(*this, t, arg);
-      b_.shared->Put(t / step_, k, v);
+      b_.shared->Put(step_index, k, v);
       return v;
     }
     bool hit = false;
@@ -257,6 +284,7 @@ class LiveInputs : public RuleInputs {
   const ForecastLookup& forecasts_;
   const PointRegistry& registry_;
   const int64_t step_;
+  const StepDivider& step_of_;
   BindingState& b_;
   ReadMemo& memo_;
   mutable std::optional<PointForecast> latest_;
@@ -269,7 +297,8 @@ class LiveInputs : public RuleInputs {
 
 struct RuleEngine::Impl {
   Impl(const SeriesStore& s, ForecastLookup f, const PointRegistry& r, AlertManager& a, RuleEngineOptions o)
-      : store(s), forecasts(std::move(f)), registry(r), alerts(a), options(Clamped(o)), step(s.options().step_ms) {}
+      : store(s), forecasts(std::move(f)), registry(r), alerts(a), options(Clamped(o)), step(s.options().step_ms),
+        step_of(step) {}
   // The catch-up must fit the ring of active steps (SystemState::kSpan).
   static RuleEngineOptions Clamped(RuleEngineOptions o) {
     o.max_catch_up_steps = std::min<size_t>(o.max_catch_up_steps, 500);
@@ -283,6 +312,7 @@ struct RuleEngine::Impl {
   AlertManager& alerts;
   const RuleEngineOptions options;
   const int64_t step;
+  const StepDivider step_of;  // time -> step index
 
   mutable std::mutex mu;  // everything below; held while evaluating
   std::shared_ptr<const RuleSet> rules;
@@ -292,22 +322,24 @@ struct RuleEngine::Impl {
   std::vector<std::unique_ptr<BindingState>> forecast_bindings;   // owned here; step-driven ones by their system
   // One air-handling system: its step-driven bindings (stored contiguously: a closing step walks
   // them all) and its data time.
+  // What every message of the system reads comes first (its first cache lines), the table of
+  // shared values last.
   struct SystemState {
-    std::vector<BindingState> bindings;
-    std::vector<BindingState::Input> inputs;  // of `bindings`, in their order
-    // The series `inputs` read, each once: the system's own copies of the refs, side by side, so
-    // a closing step finds them in a few neighbouring cache lines.
-    std::vector<SeriesStore::SeriesRef> points;
-    std::vector<SeriesStore::SeriesRef*> point_list;  // &points[i], for SeriesStore::Prefetch
-    int64_t lookback_ms = 0;                       // the longest of its bindings'
-    SharedValues shared;
     UnixMillis watermark = 0;  // newest data time
     // Steps (by index: time / step) in which the system reported anything, as a bit ring over the
     // newest kSpan steps. Steps of a gap in the whole feed are not evaluated: "stale" means silent
     // while the equipment reports, not a dead feed.
     static constexpr int64_t kSpan = 512;
     int64_t newest_step = INT64_MIN;
+    int64_t lookback_ms = 0;  // the longest of its bindings'
+    std::vector<BindingState> bindings;
+    std::vector<BindingState::Input> inputs;  // of `bindings`, in their order
+    std::vector<SeriesStore::SeriesRef*> point_list;  // &points[i], for SeriesStore::Prefetch
+    // The series `inputs` read, each once: the system's own copies of the refs, side by side, so
+    // a closing step finds them in a few neighbouring cache lines.
+    std::vector<SeriesStore::SeriesRef> points;
     std::array<uint64_t, kSpan / 64> bits{};
+    SharedValues shared;
     static size_t Slot(int64_t step) { return static_cast<size_t>(((step % kSpan) + kSpan) % kSpan); }
     bool Active(int64_t step) const {
       return newest_step != INT64_MIN && step <= newest_step && step > newest_step - kSpan &&
@@ -456,19 +488,39 @@ struct RuleEngine::Impl {
     return sys.points.empty() ? 0 : store.RetainedFrom(sys.points.front());
   }
   // For a binding that waits for forecasts, the newest step a forecast of each of its inputs has
-  // been made for (its window end); `closed_until` for the others.
-  UnixMillis ForecastsLanded(const BindingState& b, UnixMillis closed_until) const;
-};
-
-UnixMillis RuleEngine::Impl::ForecastsLanded(const BindingState& b, UnixMillis closed_until) const {
-  if (!b.waits || !forecasts) return closed_until;  // forecasting off: nothing will come
-  UnixMillis landed = closed_until;
-  for (const BindingState::InputExtra& x : b.extras) {
-    if (x.forecasts == nullptr) continue;
-    landed = std::min(landed, x.forecasts->empty() ? 0 : x.forecasts->back()->window_end);
+  // been made for (BindingState::landed); `closed_until` for the others.
+  UnixMillis ForecastsLanded(const BindingState& b, UnixMillis closed_until) const {
+    if (!b.waits || !forecasts) return closed_until;  // forecasting off: nothing will come
+    return std::min(closed_until, b.landed);
   }
-  return landed;
-}
+  // Recomputes b.landed and b.newest_* from its inputs' forecast memories (when one changed).
+  static void UpdateLanded(BindingState& b) {
+    UnixMillis landed = INT64_MAX;
+    b.newest_forecast = nullptr;
+    b.newest_steps = nullptr;
+    for (size_t i = 0; i < b.extras.size(); ++i) {
+      const auto* past = b.extras[i].forecasts;
+      if (past == nullptr) continue;
+      landed = std::min(landed, past->empty() ? 0 : past->back()->window_end);
+      if (b.newest_forecast == nullptr && !past->empty()) {
+        const PointForecast& f = *past->back();
+        b.newest_forecast = &f;
+        b.newest_steps = f.model_steps.empty() ? f.steps.data() : f.model_steps.data();
+        b.newest_window_end = f.window_end;
+        b.newest_input = i;
+      }
+    }
+    b.landed = landed;
+  }
+  // Hints the CPU to load what a waiting binding will read of its newest forecast at step t.
+  void PrefetchForecast(const BindingState& b, UnixMillis t) const {
+    const char* f = reinterpret_cast<const char*>(b.newest_forecast);
+    if (f == nullptr) return;
+    for (size_t off = 0; off < sizeof(PointForecast); off += 64) __builtin_prefetch(f + off);
+    const int64_t k = step_of(t - b.newest_window_end);  // steps start at the window end
+    if (k >= 0 && k < 64) __builtin_prefetch(b.newest_steps + k);
+  }
+};
 
 void RuleEngine::Impl::CatchUp(SystemState& sys, BindingState& b, UnixMillis closed_until, UnixMillis retained) {
   const UnixMillis catch_up_from = closed_until - static_cast<int64_t>(options.max_catch_up_steps) * step;
@@ -484,7 +536,7 @@ void RuleEngine::Impl::CatchUp(SystemState& sys, BindingState& b, UnixMillis clo
       std::max(landed, closed_until - static_cast<int64_t>(options.forecast_wait_steps + 1) * step);
   UnixMillis t = first;
   for (; t < closed_until && t <= ready; t += step) {
-    if (!sys.Active(t / step)) continue;
+    if (!sys.Active(step_of(t))) continue;
     if (retained != 0 && t - b.lookback_ms < retained) {
       ++counters.evicted_steps;
       continue;
@@ -496,12 +548,12 @@ void RuleEngine::Impl::CatchUp(SystemState& sys, BindingState& b, UnixMillis clo
 }
 
 void RuleEngine::Impl::Advance(SystemState& sys, UnixMillis earliest, UnixMillis latest) {
-  for (int64_t s = earliest / step; s <= latest / step; ++s) sys.MarkActive(s);
-  if (earliest < sys.watermark - sys.watermark % step) sys.shared.Clear();  // late data for a closed step
+  for (int64_t s = step_of(earliest), last = step_of(latest); s <= last; ++s) sys.MarkActive(s);
+  const UnixMillis before = step_of(sys.watermark) * step;  // start of the step the watermark is in
+  if (earliest < before) sys.shared.Clear();                  // late data for a closed step
   if (latest <= sys.watermark) return;
-  const UnixMillis before = sys.watermark - sys.watermark % step;
   sys.watermark = latest;
-  const UnixMillis closed_until = sys.watermark - sys.watermark % step;  // steps before it are closed
+  const UnixMillis closed_until = step_of(sys.watermark) * step;  // steps before it are closed
   if (closed_until == before) return;
   ++counters.steps_closed;
   memo.Clear();  // data arrived since the last reads
@@ -509,7 +561,11 @@ void RuleEngine::Impl::Advance(SystemState& sys, UnixMillis earliest, UnixMillis
   // and their inputs included (a system was last touched a step ago; its memory is cold).
   for (const BindingState& b : sys.bindings) __builtin_prefetch(&b);
   for (size_t i = 0; i < sys.inputs.size(); i += 4) __builtin_prefetch(&sys.inputs[i]);  // 16 bytes each
-  store.Prefetch(sys.point_list.data(), sys.point_list.size(), closed_until - step - sys.lookback_ms, closed_until - step);
+  store.Prefetch(sys.point_list.data(), sys.point_list.size(), closed_until - step - std::min<int64_t>(sys.lookback_ms, 3 * step), closed_until - step);
+  sys.shared.Prefetch(step_of(closed_until - step) - 5, step_of(closed_until - step));
+  for (const BindingState& b : sys.bindings) {
+    if (b.waits) PrefetchForecast(b, closed_until - step);
+  }
   const UnixMillis retained = Retained(sys);
   for (BindingState& b : sys.bindings) CatchUp(sys, b, closed_until, retained);
 }
@@ -522,7 +578,7 @@ void RuleEngine::Impl::Evaluate(BindingState& b, UnixMillis t) {
   // One binding's failure (a bug in a condition, memory exhausted while building evidence) must not
   // stop the others or the subscriber thread: it is counted, logged and the step skipped.
   try {
-    LiveInputs inputs(store, forecasts, registry, b, memo);
+    LiveInputs inputs(store, forecasts, registry, step_of, b, memo);
     ConditionResult r = b.condition->Evaluate(inputs, t, /*explain=*/false);
     s.faults += r.outcome == Outcome::kFault;
     s.no_data += r.outcome == Outcome::kNoData;
@@ -621,7 +677,7 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
       e.forecast_bindings.push_back(std::make_unique<BindingState>(std::move(b)));
       BindingState* owned = e.forecast_bindings.back().get();
       owned->inputs = owned->own_inputs.data();
-      owned->input_count = owned->own_inputs.size();
+      owned->input_count = static_cast<uint32_t>(owned->own_inputs.size());
       for (const auto& [name, point] : owned->binding.points) e.forecast_memory[point].bindings.push_back(owned);
     } else {
       e.systems[b.system].bindings.push_back(std::move(b));
@@ -641,7 +697,7 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
     for (BindingState& b : sys.bindings) {
       b.shared = &sys.shared;
       b.inputs = sys.inputs.data() + sys.inputs.size();
-      b.input_count = b.own_inputs.size();
+      b.input_count = static_cast<uint32_t>(b.own_inputs.size());
       sys.lookback_ms = std::max(sys.lookback_ms, b.lookback_ms);
       for (BindingState::Input& in : b.own_inputs) {
         auto same = std::find_if(sys.points.begin(), sys.points.end(),
@@ -659,6 +715,7 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
       e.bindings.push_back(&b);
       if (b.waits) {
         for (const auto& [name, point] : b.binding.points) e.forecast_memory[point].waiting.emplace_back(&sys, &b);
+        Impl::UpdateLanded(b);  // forecasts kept from the previous set count
       }
     }
   }
@@ -726,6 +783,7 @@ void RuleEngine::OnForecast(const ForecastProduced& produced) {
   for (BindingState* b : it->second.bindings) e.Evaluate(*b, produced.window_end);
   // Steps already closed that waited for this forecast (the data ran ahead of the forecasts).
   for (auto [sys, b] : it->second.waiting) {
+    Impl::UpdateLanded(*b);
     if (sys->watermark != 0) e.CatchUp(*sys, *b, sys->watermark - sys->watermark % e.step, e.Retained(*sys));
   }
   e.counters.evaluation_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -735,7 +793,10 @@ void RuleEngine::Drop(const std::vector<std::string>& points) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   Impl& e = *impl_;
   for (const std::string& p : points) {
-    if (auto f = e.forecast_memory.find(p); f != e.forecast_memory.end()) f->second.past.clear();
+    if (auto f = e.forecast_memory.find(p); f != e.forecast_memory.end()) {
+      f->second.past.clear();
+      for (auto [sys, b] : f->second.waiting) Impl::UpdateLanded(*b);
+    }
     Impl::SystemState* sys = e.SystemOf(p);
     if (sys == nullptr) continue;
     sys->watermark = 0;

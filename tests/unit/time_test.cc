@@ -60,6 +60,27 @@ TEST(TimeTest, UnknownZoneIsAnError) {
   EXPECT_FALSE(TimeZone::Load("+99:00").ok());
 }
 
+// StepDivider against the plain floor division, where the reciprocal is most likely off by one:
+// exact multiples, one below and one above, negative times, odd steps and the fallback range.
+TEST(TimeTest, StepDividerIsFloorDivision) {
+  auto floor_div = [](int64_t t, int64_t step) { return t / step - (t % step < 0 ? 1 : 0); };
+  uint64_t x = 0x9E3779B97F4A7C15ULL;
+  for (int64_t step : {int64_t{1}, int64_t{7}, int64_t{1000}, int64_t{60'000}, int64_t{300'000}, int64_t{3'600'000},
+                       int64_t{86'400'000}, int64_t{999'983}}) {
+    const StepDivider div(step);
+    for (int64_t k : {int64_t{0}, int64_t{1}, int64_t{5'966'666}, int64_t{1} << 40, (int64_t{1} << 52) / step}) {
+      for (int64_t t : {k * step - 1, k * step, k * step + 1, -k * step - 1, -k * step, -k * step + 1}) {
+        ASSERT_EQ(div(t), floor_div(t, step)) << "t=" << t << " step=" << step;
+      }
+    }
+    for (int i = 0; i < 20000; ++i) {  // random times up to 2^53 either side, and the fallback
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      const int64_t t = static_cast<int64_t>(x >> (i % 2 == 0 ? 11 : 1)) * (i % 3 == 0 ? -1 : 1);
+      ASSERT_EQ(div(t), floor_div(t, step)) << "t=" << t << " step=" << step;
+    }
+  }
+}
+
 TEST(TimeTest, FormatRoundTrips) {
   EXPECT_EQ(FormatIsoUtc(0), "1970-01-01T00:00:00Z");
   EXPECT_EQ(FormatIsoUtc(kNov22_10h + 5), "2026-11-22T10:00:00.005Z");
