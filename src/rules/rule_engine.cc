@@ -73,14 +73,18 @@ struct alignas(64) BindingState {
   UnixMillis landed = 0;
   const Condition* condition = nullptr;  // the rule's, shared by all its bindings
   RuleStatus* status = nullptr;          // its rule's counters (in Impl::status)
-  SharedValues* shared = nullptr;        // its system's (step-driven bindings only)
   // The binding's inputs with their series found once (a handful: a linear search by name).
   // Step-driven bindings keep them in their system's contiguous array (SystemState::inputs), so
-  // a closing step walks one block of memory (16 bytes an input); forecast-driven ones in
-  // `own_inputs`. What lookups rarely need lies apart, in `extras` (same order).
+  // a closing step walks one block of memory (8 bytes an input: an air handler's 20 bindings
+  // read 80 inputs); forecast-driven ones in `own_inputs`. What lookups rarely need lies apart,
+  // in `extras` (same order).
   struct Input {
-    uint64_t tag = 0;                          // NameTag(name): most lookups end on it
-    SeriesStore::SeriesRef* series = nullptr;  // the system's copy (SystemState::points) or Impl::refs'
+    // NameTag(name) above, the index of its series in the binding's series table below (the
+    // system's SystemState::point_list, or a forecast binding's own_series).
+    uint64_t word = 0;
+    static constexpr int kIndexBits = 16;
+    uint64_t tag() const { return word >> kIndexBits; }
+    size_t series() const { return static_cast<size_t>(word & ((1u << kIndexBits) - 1)); }
   };
   struct InputExtra {
     const std::string* name = nullptr;  // in the rule's RuleSpec::inputs
@@ -88,13 +92,14 @@ struct alignas(64) BindingState {
     // never erased, so the pointer stays valid).
     const std::deque<std::shared_ptr<const PointForecast>>* forecasts = nullptr;
   };
-  // A name's length (8 for "8 or more") and first seven bytes in one word: equal tags mean equal
-  // names up to seven bytes, so a lookup compares words, not strings; longer names are compared
-  // in full when their tags match.
+  // A name's length (6 for "6 or more") and first five bytes in 48 bits: equal tags mean equal
+  // names up to five bytes (SAT, SATSP, HTG...), so a lookup compares words, not strings; longer
+  // names are compared in full when their tags match.
   // Every lookup computes it: two overlapping loads, no loop (names are a handful of bytes).
+  static constexpr size_t kTagBytes = 5;
   static uint64_t NameTag(const std::string& name) {
     const char* p = name.data();
-    const size_t n = std::min<size_t>(name.size(), 7);
+    const size_t n = std::min<size_t>(name.size(), kTagBytes);
     uint64_t word = 0;
     if (n >= 4) {  // bytes 0..3 and n-4..n-1: they overlap where equal
       uint32_t lo = 0, hi = 0;
@@ -106,7 +111,7 @@ struct alignas(64) BindingState {
              static_cast<uint64_t>(static_cast<uint8_t>(p[n / 2])) << (8 * (n / 2)) |
              static_cast<uint64_t>(static_cast<uint8_t>(p[n - 1])) << (8 * (n - 1));
     }
-    return std::min<size_t>(name.size(), 8) | word << 8;
+    return std::min<size_t>(name.size(), kTagBytes + 1) | word << 8;
   }
   Input* inputs = nullptr;
   uint32_t input_count = 0;
@@ -126,20 +131,17 @@ struct alignas(64) BindingState {
   ptrdiff_t Index(const std::string& name) const {
     const uint64_t tag = NameTag(name);
     for (size_t i = 0; i < input_count; ++i) {
-      if (inputs[i].tag == tag && (name.size() <= 7 || *extras[i].name == name)) return static_cast<ptrdiff_t>(i);
+      if (inputs[i].tag() == tag && (name.size() <= kTagBytes || *extras[i].name == name))
+        return static_cast<ptrdiff_t>(i);
     }
     return -1;
   }
-  Input* Find(const std::string& name) {
+  const Input* Find(const std::string& name) const {
     const ptrdiff_t i = Index(name);
     return i < 0 ? nullptr : &inputs[i];
   }
-  SeriesStore::SeriesRef& Series(const std::string& name) {
-    static thread_local SeriesStore::SeriesRef none;
-    Input* in = Find(name);
-    return in != nullptr ? *in->series : none;
-  }
   std::vector<Input> own_inputs;
+  std::vector<SeriesStore::SeriesRef*> own_series;  // a forecast-driven binding's series table
   std::string system;
   RuleBinding binding;
   std::unique_ptr<ConditionState> state;  // what a learning condition learned here (else null)
@@ -194,16 +196,23 @@ class ReadMemo {
   std::array<Entry, 256> entries_{};
 };
 
+// Where a binding's evaluation finds what it does not hold itself: its series table and, for a
+// step-driven binding, its system's shared values (null for forecast-driven ones).
+struct BindingContext {
+  SeriesStore::SeriesRef* const* series = nullptr;
+  SharedValues* shared = nullptr;
+};
+
 // RuleInputs over the store, the forecasts and the registry, for one binding.
 class LiveInputs : public RuleInputs {
  public:
   LiveInputs(const SeriesStore& store, const ForecastLookup& forecasts, const PointRegistry& registry,
-             const StepDivider& step_of, BindingState& b, ReadMemo& memo)
+             const StepDivider& step_of, BindingState& b, BindingContext context, ReadMemo& memo)
       : store_(store), forecasts_(forecasts), registry_(registry), step_(store.options().step_ms), step_of_(step_of),
-        b_(b), memo_(memo) {}
+        b_(b), context_(context), memo_(memo) {}
   int64_t step_ms() const override { return step_; }
   double StepValue(const std::string& input, UnixMillis t) const override {
-    SeriesStore::SeriesRef& ref = b_.Series(input);
+    SeriesStore::SeriesRef& ref = Series(input);
     bool hit = false;
     ReadMemo::Entry& e = memo_.At(&ref, t, 0, 0, &hit);
     if (!hit) e.value = store_.ValueAt(ref, t);
@@ -218,7 +227,7 @@ class LiveInputs : public RuleInputs {
     return w->values;
   }
   Range ObservedRange(const std::string& input, UnixMillis t, size_t steps, double stop_at_spread) const override {
-    SeriesStore::SeriesRef& ref = b_.Series(input);
+    SeriesStore::SeriesRef& ref = Series(input);
     bool hit = false;
     ReadMemo::Entry& e = memo_.At(&ref, t, steps == 0 ? SIZE_MAX : steps, stop_at_spread, &hit);
     if (!hit) {
@@ -228,7 +237,7 @@ class LiveInputs : public RuleInputs {
     return Range{e.min, e.max, e.observed};
   }
   UnixMillis LastObserved(const std::string& input, UnixMillis t, size_t steps) const override {
-    return store_.LastObservedStep(b_.Series(input), t, steps);
+    return store_.LastObservedStep(Series(input), t, steps);
   }
   const PointForecast* Forecast(const std::string& input, UnixMillis t) const override {
     if (!forecasts_) return nullptr;
@@ -264,18 +273,19 @@ class LiveInputs : public RuleInputs {
   double Shared(const std::string& input, uint64_t key, UnixMillis t, Derivation derive, const void* arg) const override {
     const BindingState::Input* in = b_.Find(input);
     if (in == nullptr || key == 0) return derive(*this, t, arg);  // no point to key it on
-    if (b_.shared != nullptr) {
-      const uint64_t k = key ^ (reinterpret_cast<uintptr_t>(in->series) * 0x9E3779B97F4A7C15ULL);
+    const SeriesStore::SeriesRef* series = context_.series[in->series()];
+    if (context_.shared != nullptr) {
+      const uint64_t k = key ^ (reinterpret_cast<uintptr_t>(series) * 0x9E3779B97F4A7C15ULL);
       const int64_t step_index = step_of_(t);
-      if (const double* v = b_.shared->Find(step_index, k)) return *v;
+      if (const double* v = context_.shared->Find(step_index, k)) return *v;
       const double v = derive(*this, t, arg);
-      b_.shared->Put(step_index, k, v);
+      context_.shared->Put(step_index, k, v);
       return v;
     }
     bool hit = false;
-    if (ReadMemo::Entry& e = memo_.At(in->series, t, 0, 0, &hit, key); hit) return e.value;
+    if (ReadMemo::Entry& e = memo_.At(series, t, 0, 0, &hit, key); hit) return e.value;
     const double v = derive(*this, t, arg);  // may read through the memo itself
-    memo_.At(in->series, t, 0, 0, &hit, key).value = v;
+    memo_.At(series, t, 0, 0, &hit, key).value = v;
     return v;
   }
 
@@ -286,10 +296,17 @@ class LiveInputs : public RuleInputs {
   const int64_t step_;
   const StepDivider& step_of_;
   BindingState& b_;
+  const BindingContext context_;
   ReadMemo& memo_;
   mutable std::optional<PointForecast> latest_;
 
-  const std::string& PointRef(const std::string& input) const { return b_.Series(input).point(); }
+  SeriesStore::SeriesRef& Series(const std::string& name) const {
+    const BindingState::Input* in = b_.Find(name);
+    if (in != nullptr) return *context_.series[in->series()];
+    static thread_local SeriesStore::SeriesRef none;  // an input the binding lacks: no data (reads resolve refs)
+    return none;
+  }
+  const std::string& PointRef(const std::string& input) const { return Series(input).point(); }
 };
 
 
@@ -433,7 +450,7 @@ struct RuleEngine::Impl {
     std::vector<std::pair<SystemState*, BindingState*>> waiting;
   };
   std::unordered_map<std::string, ForecastMemory, StringHash, std::equal_to<>> forecast_memory;
-  // One SeriesRef per point read by any binding (the bindings' inputs point here), rebuilt by
+  // One SeriesRef per point read by any binding, named by its key (refs do not own names); rebuilt by
   // SetRules; and the reads of the step being judged.
   std::unordered_map<std::string, std::unique_ptr<SeriesStore::SeriesRef>> refs;
   ReadMemo memo;
@@ -472,7 +489,7 @@ struct RuleEngine::Impl {
     while (past.size() > 8) past.pop_front();
   }
 
-  void Evaluate(BindingState& b, UnixMillis t);
+  void Evaluate(BindingState& b, BindingContext context, UnixMillis t);
   // Marks the steps of data from `earliest` to `latest` active in `sys`; when `latest` enters a
   // new step, evaluates every binding of `sys` on the steps it closed.
   void Advance(SystemState& sys, UnixMillis earliest, UnixMillis latest);
@@ -542,7 +559,7 @@ void RuleEngine::Impl::CatchUp(SystemState& sys, BindingState& b, UnixMillis clo
       continue;
     }
     counters.forecast_late_steps += t > landed;
-    Evaluate(b, t);
+    Evaluate(b, BindingContext{sys.point_list.data(), &sys.shared}, t);
   }
   b.last_step = t - step;  // a waiting binding resumes at the first step not judged
 }
@@ -571,14 +588,14 @@ void RuleEngine::Impl::Advance(SystemState& sys, UnixMillis earliest, UnixMillis
 }
 
 
-void RuleEngine::Impl::Evaluate(BindingState& b, UnixMillis t) {
+void RuleEngine::Impl::Evaluate(BindingState& b, BindingContext context, UnixMillis t) {
   RuleStatus& s = *b.status;
   ++s.evaluations;
   ++counters.evaluations;
   // One binding's failure (a bug in a condition, memory exhausted while building evidence) must not
   // stop the others or the subscriber thread: it is counted, logged and the step skipped.
   try {
-    LiveInputs inputs(store, forecasts, registry, step_of, b, memo);
+    LiveInputs inputs(store, forecasts, registry, step_of, b, context, memo);
     ConditionResult r = b.condition->Evaluate(inputs, t, /*explain=*/false);
     s.faults += r.outcome == Outcome::kFault;
     s.no_data += r.outcome == Outcome::kNoData;
@@ -655,13 +672,16 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
     rb.alert_id = AlertFingerprint(rb.rule->id, rb.equipment);
     const bool reads_forecasts = b.condition->on_forecast() || rb.rule->kind == RuleKind::kResidual;
     for (const auto& [name, point] : rb.points) {
-      std::unique_ptr<SeriesStore::SeriesRef>& ref = e.refs[point];
-      if (!ref) ref = std::make_unique<SeriesStore::SeriesRef>(point);
+      auto [named, added] = e.refs.try_emplace(point);
+      std::unique_ptr<SeriesStore::SeriesRef>& ref = named->second;
+      if (!ref) ref = std::make_unique<SeriesStore::SeriesRef>(&named->first);  // the key names it
       const std::string* key = nullptr;  // the rule's own copy of the name: lives as long as the binding
       for (const RuleInput& in : rb.rule->inputs) {
         if (in.name == name) key = &in.name;
       }
-      b.own_inputs.push_back(BindingState::Input{BindingState::NameTag(name), ref.get()});
+      b.own_inputs.push_back(BindingState::Input{BindingState::NameTag(name) << BindingState::Input::kIndexBits |
+                                                 b.own_series.size()});
+      b.own_series.push_back(ref.get());
       b.extras.push_back(BindingState::InputExtra{key, nullptr});
       if (reads_forecasts) {
         Impl::ForecastMemory& memory = e.forecast_memory[point];
@@ -687,31 +707,49 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
   for (auto& [iri, sys] : e.systems) {
     size_t count = 0;
     for (BindingState& b : sys.bindings) count += b.own_inputs.size();
+    if (count >= (1u << BindingState::Input::kIndexBits)) {  // distinct points fewer, but no site comes close
+      spdlog::error("rules: system {} binds {} rule inputs, more than {}: its rules are not evaluated", iri, count,
+                    (1u << BindingState::Input::kIndexBits) - 1);
+      sys.bindings.clear();
+    }
     sys.inputs.clear();
     sys.inputs.reserve(count);
     sys.points.clear();
-    sys.points.reserve(count);  // never reallocated below: the inputs point into it
+    sys.points.reserve(count);  // never reallocated below: point_list points into it
     sys.point_list.clear();
     sys.lookback_ms = 0;
     sys.shared.Clear();  // keyed by series the old set's refs named
+    std::vector<BindingState::Input> words;
     for (BindingState& b : sys.bindings) {
-      b.shared = &sys.shared;
-      b.inputs = sys.inputs.data() + sys.inputs.size();
-      b.input_count = static_cast<uint32_t>(b.own_inputs.size());
       sys.lookback_ms = std::max(sys.lookback_ms, b.lookback_ms);
+      words.clear();
       for (BindingState::Input& in : b.own_inputs) {
+        const std::string& point = b.own_series[in.series()]->point();
         auto same = std::find_if(sys.points.begin(), sys.points.end(),
-                                 [&in](const SeriesStore::SeriesRef& r) { return r.point() == in.series->point(); });
+                                 [&point](const SeriesStore::SeriesRef& r) { return r.point() == point; });
         if (same == sys.points.end()) {
-          sys.points.emplace_back(in.series->point());
+          sys.points.emplace_back(&point);  // Impl::refs' key, kept until the next SetRules
           sys.point_list.push_back(&sys.points.back());
           same = sys.points.end() - 1;
         }
-        in.series = &*same;
-        sys.inputs.push_back(std::move(in));
+        // The series table is indexed in kIndexBits: 65,536 distinct points per system (an air
+        // handler serves a few hundred zones at most; past that, inputs would read other points).
+        const auto index = static_cast<uint64_t>(same - sys.points.begin());
+        words.push_back(BindingState::Input{in.tag() << BindingState::Input::kIndexBits | index});
       }
+      // Bindings that read the same inputs (names and points) share one run of the array: eleven
+      // G36 conditions read six lists, and a sensor rule's one input lies inside them. The order
+      // of a binding's inputs is its own (its extras follow it), so a run is shared only whole.
+      auto same_run = std::search(sys.inputs.begin(), sys.inputs.end(), words.begin(), words.end(),
+                                  [](const BindingState::Input& x, const BindingState::Input& y) { return x.word == y.word; });
+      if (same_run == sys.inputs.end() && !words.empty())
+        same_run = sys.inputs.insert(sys.inputs.end(), words.begin(), words.end());  // within the reserve: no move
+      b.inputs = sys.inputs.data() + (same_run - sys.inputs.begin());
+      b.input_count = static_cast<uint32_t>(words.size());
       b.own_inputs.clear();
       b.own_inputs.shrink_to_fit();
+      b.own_series.clear();
+      b.own_series.shrink_to_fit();
       e.bindings.push_back(&b);
       if (b.waits) {
         for (const auto& [name, point] : b.binding.points) e.forecast_memory[point].waiting.emplace_back(&sys, &b);
@@ -780,7 +818,7 @@ void RuleEngine::OnForecast(const ForecastProduced& produced) {
   if (it->second.bindings.empty() && it->second.waiting.empty()) return;
   const auto t0 = std::chrono::steady_clock::now();
   e.memo.Clear();
-  for (BindingState* b : it->second.bindings) e.Evaluate(*b, produced.window_end);
+  for (BindingState* b : it->second.bindings) e.Evaluate(*b, BindingContext{b->own_series.data()}, produced.window_end);
   // Steps already closed that waited for this forecast (the data ran ahead of the forecasts).
   for (auto [sys, b] : it->second.waiting) {
     Impl::UpdateLanded(*b);

@@ -236,7 +236,7 @@ SeriesStore::ObservedRange SeriesStore::RangeOf(std::string_view point, UnixMill
 const SeriesStore::Series* SeriesStore::Resolve(SeriesRef& ref) const {
   const uint64_t generation = generation_.load(std::memory_order_acquire);
   if (ref.series_ == nullptr || ref.generation_ != generation) {
-    auto it = ref.shard_->series.find(ref.point_);
+    auto it = ref.shard_->series.find(ref.point());
     ref.series_ = it == ref.shard_->series.end() ? nullptr : it->second.get();
     ref.generation_ = generation;
     ref.ring_ = ref.series_ != nullptr ? ref.series_->slots.data() : nullptr;
@@ -246,21 +246,21 @@ const SeriesStore::Series* SeriesStore::Resolve(SeriesRef& ref) const {
 }
 
 double SeriesStore::ValueAt(SeriesRef& ref, UnixMillis time) const {
-  if (ref.shard_ == nullptr) ref.shard_ = &ShardFor(ref.point_);
+  if (ref.shard_ == nullptr) ref.shard_ = &ShardFor(ref.point());
   std::lock_guard<std::mutex> lock(ref.shard_->mu);
   const Series* s = Resolve(ref);
   return s == nullptr ? std::nan("") : ValueIn(*s, time);
 }
 
 UnixMillis SeriesStore::LastObservedStep(SeriesRef& ref, UnixMillis time, size_t steps) const {
-  if (ref.shard_ == nullptr) ref.shard_ = &ShardFor(ref.point_);
+  if (ref.shard_ == nullptr) ref.shard_ = &ShardFor(ref.point());
   std::lock_guard<std::mutex> lock(ref.shard_->mu);
   const Series* s = Resolve(ref);
   return s == nullptr ? 0 : LastObservedIn(*s, time, steps);
 }
 
 UnixMillis SeriesStore::RetainedFrom(SeriesRef& ref) const {
-  if (ref.shard_ == nullptr) ref.shard_ = &ShardFor(ref.point_);
+  if (ref.shard_ == nullptr) ref.shard_ = &ShardFor(ref.point());
   std::lock_guard<std::mutex> lock(ref.shard_->mu);
   const Series* s = Resolve(ref);
   if (s == nullptr || s->newest_bucket == kEmpty) return 0;
@@ -294,7 +294,7 @@ void SeriesStore::Prefetch(SeriesRef* const* refs, size_t n, UnixMillis from, Un
 
 SeriesStore::ObservedRange SeriesStore::RangeOf(SeriesRef& ref, UnixMillis time, size_t steps,
                                                 double stop_at_spread) const {
-  if (ref.shard_ == nullptr) ref.shard_ = &ShardFor(ref.point_);
+  if (ref.shard_ == nullptr) ref.shard_ = &ShardFor(ref.point());
   std::lock_guard<std::mutex> lock(ref.shard_->mu);
   const Series* s = Resolve(ref);
   return s == nullptr ? ObservedRange{} : RangeIn(*s, time, steps, stop_at_spread);

@@ -42,7 +42,8 @@ TEST(SeriesStoreTest, RuleReadsValueLastObservedAndRange) {
   const double values[] = {10, 10.5, 9.5, 12};  // steps 0..3; step 4 missing; step 5 = 11
   for (int i = 0; i < 4; ++i) ASSERT_EQ(s.Append(Obs(kT0 + i * 5 * kMin, values[i])), AppendOutcome::kAccepted);
   ASSERT_EQ(s.Append(Obs(kT0 + 25 * kMin, 11)), AppendOutcome::kAccepted);
-  SeriesStore::SeriesRef ref("urn:p");
+  const std::string name = "urn:p";  // the ref names it, does not own it
+  SeriesStore::SeriesRef ref(&name);
   EXPECT_DOUBLE_EQ(s.ValueAt("urn:p", kT0 + 5 * kMin), 10.5);
   EXPECT_DOUBLE_EQ(s.ValueAt(ref, kT0 + 5 * kMin), 10.5);
   EXPECT_DOUBLE_EQ(s.ValueAt(ref, kT0 + 20 * kMin), 12) << "forward-filled across one missing step";
@@ -58,6 +59,9 @@ TEST(SeriesStoreTest, RuleReadsValueLastObservedAndRange) {
   EXPECT_DOUBLE_EQ(early.max - early.min, 1.0);
   EXPECT_EQ(early.observed, 2u);
   EXPECT_EQ(s.RangeOf("urn:p", kT0 + 25 * kMin, 6, 100.0).observed, 5u) << "never reached: the whole window";
+  SeriesStore::SeriesRef none;  // no point: no data, as a binding's missing input reads
+  EXPECT_TRUE(std::isnan(s.ValueAt(none, kT0)));
+  EXPECT_EQ(none.point(), "");
 }
 
 TEST(SeriesStoreTest, ForwardFillUpToLimitThenGap) {
