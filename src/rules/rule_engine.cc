@@ -241,18 +241,19 @@ class LiveInputs : public RuleInputs {
   }
   const PointForecast* Forecast(const std::string& input, UnixMillis t) const override {
     if (!forecasts_) return nullptr;
-    const std::string& point = PointRef(input);
     const ptrdiff_t i = b_.Index(input);
+    // The newest forecast made before step t whose horizon covers it; the common case first,
+    // from what the binding keeps (prefetched), without the walk to the forecast memory.
+    if (t != 0 && b_.newest_forecast != nullptr && i == static_cast<ptrdiff_t>(b_.newest_input) &&
+        Covers(*b_.newest_forecast, t))
+      return b_.newest_forecast;
     const std::deque<std::shared_ptr<const PointForecast>>* past = i >= 0 ? b_.extras[i].forecasts : nullptr;
     if (t == 0) {
       // The newest: remembered when it was announced (OnForecast), else asked for now.
       if (past != nullptr && !past->empty()) return past->back().get();
-      latest_ = forecasts_(point);
+      latest_ = forecasts_(PointRef(input));
       return latest_ ? &*latest_ : nullptr;
     }
-    // The newest forecast made before step t whose horizon covers it.
-    if (b_.newest_forecast != nullptr && i == static_cast<ptrdiff_t>(b_.newest_input) && Covers(*b_.newest_forecast, t))
-      return b_.newest_forecast;  // the common case, without the walk to the forecast memory
     if (past == nullptr) return nullptr;
     for (auto f = past->rbegin(); f != past->rend(); ++f) {
       if (Covers(**f, t)) return f->get();
@@ -531,9 +532,13 @@ struct RuleEngine::Impl {
   }
   // Hints the CPU to load what a waiting binding will read of its newest forecast at step t.
   void PrefetchForecast(const BindingState& b, UnixMillis t) const {
-    const char* f = reinterpret_cast<const char*>(b.newest_forecast);
+    const PointForecast* f = b.newest_forecast;
     if (f == nullptr) return;
-    for (size_t off = 0; off < sizeof(PointForecast); off += 64) __builtin_prefetch(f + off);
+    // The fields a residual reads (LiveInputs::Covers, StepAt), not the whole forecast.
+    __builtin_prefetch(&f->status);
+    __builtin_prefetch(&f->model_steps);
+    __builtin_prefetch(&f->window_end);
+    __builtin_prefetch(&f->steps);
     const int64_t k = step_of(t - b.newest_window_end);  // steps start at the window end
     if (k >= 0 && k < 64) __builtin_prefetch(b.newest_steps + k);
   }
