@@ -69,7 +69,7 @@ struct alignas(64) BindingState {
   int64_t lookback_ms = 0;   // how far before a step its condition reads (LookbackMs)
   // For a binding that waits: the newest step a forecast of each of its inputs was made for (the
   // oldest of their newest window ends; 0 while one has none). Kept here, updated as forecasts
-  // land (Impl::Landed), so a closing step does not chase each input's forecast memory.
+  // land (Impl::UpdateLanded), so a closing step does not chase each input's forecast memory.
   UnixMillis landed = 0;
   const Condition* condition = nullptr;  // the rule's, shared by all its bindings
   RuleStatus* status = nullptr;          // its rule's counters (in Impl::status)
@@ -118,7 +118,7 @@ struct alignas(64) BindingState {
   bool active = false;  // its alert is pending, firing or no_data
   bool waits = false;   // for the forecast of the step it judges (Condition::waits_for_forecast)
   bool learns = false;  // its condition learns (`state`, in a colder line, is set)
-  // Second line. A waiting binding's newest forecast (of input `newest_input`), the one a closing
+  // A waiting binding's newest forecast (of input `newest_input`), the one a closing
   // step is judged against, with where its steps start: kept as forecasts land (Impl::
   // UpdateLanded) so a closing step can hint the CPU to load it; found through the input's
   // forecast memory it is a chain of five dependent cache misses.
@@ -351,7 +351,7 @@ struct RuleEngine::Impl {
     int64_t newest_step = INT64_MIN;
     int64_t lookback_ms = 0;  // the longest of its bindings'
     std::vector<BindingState> bindings;
-    std::vector<BindingState::Input> inputs;  // of `bindings`, in their order
+    std::vector<BindingState::Input> inputs;  // of `bindings`, a run each (shared where equal)
     std::vector<SeriesStore::SeriesRef*> point_list;  // &points[i], for SeriesStore::Prefetch
     // The series `inputs` read, each once: the system's own copies of the refs, side by side, so
     // a closing step finds them in a few neighbouring cache lines.
@@ -582,7 +582,7 @@ void RuleEngine::Impl::Advance(SystemState& sys, UnixMillis earliest, UnixMillis
   // The common case, one step closed: load what the bindings will read together, the bindings
   // and their inputs included (a system was last touched a step ago; its memory is cold).
   for (const BindingState& b : sys.bindings) __builtin_prefetch(&b);
-  for (size_t i = 0; i < sys.inputs.size(); i += 4) __builtin_prefetch(&sys.inputs[i]);  // 16 bytes each
+  for (size_t i = 0; i < sys.inputs.size(); i += 8) __builtin_prefetch(&sys.inputs[i]);  // 8 bytes each
   store.Prefetch(sys.point_list.data(), sys.point_list.size(), closed_until - step - std::min<int64_t>(sys.lookback_ms, 3 * step), closed_until - step);
   sys.shared.Prefetch(step_of(closed_until - step) - 5, step_of(closed_until - step));
   for (const BindingState& b : sys.bindings) {
@@ -737,8 +737,8 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
           sys.point_list.push_back(&sys.points.back());
           same = sys.points.end() - 1;
         }
-        // The series table is indexed in kIndexBits: 65,536 distinct points per system (an air
-        // handler serves a few hundred zones at most; past that, inputs would read other points).
+        // The series table is indexed in kIndexBits: 65,536 points per system, checked above (an
+        // air handler serves a few hundred zones at most).
         const auto index = static_cast<uint64_t>(same - sys.points.begin());
         words.push_back(BindingState::Input{in.tag() << BindingState::Input::kIndexBits | index});
       }
