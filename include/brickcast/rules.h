@@ -259,27 +259,6 @@ struct ConditionResult {
   bool measured_crossed = false;     // predicted: the measured value is past the limit already
 };
 
-// A shared value (RuleInputs::Shared) that alone can tell a condition does not judge a step: the
-// fan off for a rule gated on it, an air handler's G36 operating state one of its conditions does
-// not apply in. Where the value derived at step t is one of `skip_values`, Evaluate(in, t, false)
-// returns outcome Normal with time t and nothing else, so the engine, which derives each gate of
-// an equipment once per step for all its conditions, need not call Evaluate there (it still does
-// for a binding with an active alert or a learning condition).
-struct ConditionGate {
-  const std::string* input = nullptr;  // keys the value (RuleInputs::Shared's input); owned by the rule
-  uint64_t key = 0;
-  RuleInputs::Derivation derive = nullptr;
-  const void* arg = nullptr;
-  // Bit v + kOffset for each value v (a whole number in [-kOffset, 63 - kOffset]) that skips.
-  uint64_t skip_values = 0;
-  static constexpr int kOffset = 32;
-  static uint64_t Value(int v) { return v < -kOffset || v > 63 - kOffset ? 0 : 1ULL << (v + kOffset); }
-  bool Skips(double v) const {
-    if (!(v >= -kOffset && v <= 63 - kOffset) || v != static_cast<double>(static_cast<int>(v))) return false;
-    return (skip_values >> (static_cast<int>(v) + kOffset) & 1) != 0;
-  }
-};
-
 // One rule kind's evaluation. Implementations are immutable and thread-safe; a kind that learns
 // keeps what it learns in a ConditionState per binding.
 class Condition {
@@ -303,8 +282,6 @@ class Condition {
   // binding's alert is inactive and the step was normal: a detector learns normal operation only.
   virtual std::unique_ptr<ConditionState> NewState() const { return nullptr; }
   virtual void Learn(const RuleInputs& in, UnixMillis step_start) const { (void)in, (void)step_start; }
-  // The gates in the order Evaluate checks them (empty: none, or a forecast condition).
-  virtual std::vector<ConditionGate> Gates() const { return {}; }
 };
 
 std::unique_ptr<Condition> MakeCondition(std::shared_ptr<const RuleSpec> rule);

@@ -338,16 +338,6 @@ class GatedCondition : public Condition {
     if (in.Shared(rule_->when.front().input, gates_key_, t, &AllOpen, rule_.get()) != 0) inner_->Learn(in, t);
   }
 
-  // All gates open (1) or not (0), then the inner condition's gates. A forecast rule's gates look
-  // at the step before the one it is called for: it declares none.
-  std::vector<ConditionGate> Gates() const override {
-    if (inner_->on_forecast()) return {};
-    std::vector<ConditionGate> out{
-        ConditionGate{&rule_->when.front().input, gates_key_, &AllOpen, rule_.get(), ConditionGate::Value(0)}};
-    for (const ConditionGate& g : inner_->Gates()) out.push_back(g);
-    return out;
-  }
-
   ConditionResult Evaluate(const RuleInputs& in, UnixMillis t, bool explain) const override {
     // A forecast rule runs at the forecast's start: its gates look at the last measured step.
     const UnixMillis at = inner_->on_forecast() ? t - in.step_ms() : t;

@@ -129,18 +129,6 @@ class G36Condition : public Condition {
     return rule_->g36.on_forecast ? Predict(in, t, explain) : Judge(in, t, explain);
   }
 
-  // The settled state (Judge): a state the condition does not apply in, or one held for less than
-  // the settling time (negative), is not judged; no command data (0) is no data.
-  std::vector<ConditionGate> Gates() const override {
-    if (rule_->g36.on_forecast || spec_.states == kAnyState) return {};
-    uint64_t skip = 0;
-    for (int state = 1; state <= 5; ++state) {
-      skip |= ConditionGate::Value(-state);
-      if ((spec_.states & (1u << state)) == 0) skip |= ConditionGate::Value(state);
-    }
-    return {ConditionGate{&kHtg, settled_key_, &SettledState, this, skip}};
-  }
-
  private:
   // The forecast form: the measured form on the forecast steps from `now` (the forecast's window
   // end) within `within`; a fault held `predict_hold` long is a predicted fault, expected at the

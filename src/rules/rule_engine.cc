@@ -62,29 +62,17 @@ class SharedValues {
   std::array<Row, kRows> rows_{};
 };
 
-// What every evaluation of one rule touches, whatever the equipment, in one cache line: its
-// condition, its gates' skip values and its counters (merged into RuleStatus when asked). Between
-// two air handlers' steps the ingest of a message evicts them from the first-level cache; spread
-// over RuleStatus and the gate list they were three lines per evaluation.
-struct alignas(64) RuleHot {
-  static constexpr size_t kMaxGates = 2;  // a `when` and a G36 state: more are not checked apart
-  const Condition* condition = nullptr;
-  std::array<uint64_t, kMaxGates> skip{};  // ConditionGate::skip_values of its first gates
-  uint64_t evaluations = 0, faults = 0, no_data = 0;
-  UnixMillis last_evaluated = 0;
-  void Judged(Outcome outcome, UnixMillis time) {
-    faults += outcome == Outcome::kFault;
-    no_data += outcome == Outcome::kNoData;
-    last_evaluated = std::max(last_evaluated, time);
-  }
-};
-
 // What one (rule, equipment) pair needs at evaluation; the fields read on every closed step come
 // first (one cache line), the binding itself last.
 struct alignas(64) BindingState {
   UnixMillis last_step = 0;  // start of the last step evaluated; 0: none yet
   int64_t lookback_ms = 0;   // how far before a step its condition reads (LookbackMs)
-  RuleHot* rule = nullptr;  // its rule's condition and counters (Impl::hot)
+  // For a binding that waits: the newest step a forecast of each of its inputs was made for (the
+  // oldest of their newest window ends; 0 while one has none). Kept here, updated as forecasts
+  // land (Impl::UpdateLanded), so a closing step does not chase each input's forecast memory.
+  UnixMillis landed = 0;
+  const Condition* condition = nullptr;  // the rule's, shared by all its bindings
+  RuleStatus* status = nullptr;          // its rule's counters (in Impl::status)
   // The binding's inputs with their series found once (a handful: a linear search by name).
   // Step-driven bindings keep them in their system's contiguous array (SystemState::inputs), so
   // a closing step walks one block of memory (8 bytes an input: an air handler's 20 bindings
@@ -126,18 +114,10 @@ struct alignas(64) BindingState {
     return std::min<size_t>(name.size(), kTagBytes + 1) | word << 8;
   }
   Input* inputs = nullptr;
-  uint16_t input_count = 0;  // at most 2^16 in a system (SetRules)
-  // The first gates of its condition (RuleHot::skip) with, for each, its slot in the system's
-  // table of gate values (SystemState::gates); gate_count 0: none to check.
-  uint8_t gate_count = 0;
-  std::array<uint8_t, RuleHot::kMaxGates> gate_slot{};
+  uint32_t input_count = 0;
   bool active = false;  // its alert is pending, firing or no_data
   bool waits = false;   // for the forecast of the step it judges (Condition::waits_for_forecast)
   bool learns = false;  // its condition learns (`state`, in a colder line, is set)
-  // For a binding that waits: the newest step a forecast of each of its inputs was made for (the
-  // oldest of their newest window ends; 0 while one has none). Kept here, updated as forecasts
-  // land (Impl::UpdateLanded), so a closing step does not chase each input's forecast memory.
-  UnixMillis landed = 0;
   // A waiting binding's newest forecast (of input `newest_input`), the one a closing
   // step is judged against, with where its steps start: kept as forecasts land (Impl::
   // UpdateLanded) so a closing step can hint the CPU to load it; found through the input's
@@ -147,7 +127,6 @@ struct alignas(64) BindingState {
   UnixMillis newest_window_end = 0;            // its first step
   size_t newest_input = 0;
   std::vector<InputExtra> extras;
-  RuleStatus* status = nullptr;  // its rule's status (Impl::status): errors
   // Index of the input named `name`, or -1.
   ptrdiff_t Index(const std::string& name) const {
     const uint64_t tag = NameTag(name);
@@ -357,9 +336,6 @@ struct RuleEngine::Impl {
   std::shared_ptr<const RuleSet> rules;
   std::shared_ptr<const BrickModel> model;
   std::map<std::string, std::unique_ptr<Condition>> conditions;  // one per rule (immutable, shared)
-  std::map<std::string, std::vector<ConditionGate>> gates;        // of each rule's condition
-  std::vector<RuleHot> hot;                                       // by rule, in rules->rules' order
-  std::map<std::string, size_t> hot_index;                        // rule id -> its RuleHot
   std::vector<BindingState*> bindings;                            // all of them
   std::vector<std::unique_ptr<BindingState>> forecast_bindings;   // owned here; step-driven ones by their system
   // One air-handling system: its step-driven bindings (stored contiguously: a closing step walks
@@ -381,23 +357,7 @@ struct RuleEngine::Impl {
     // a closing step finds them in a few neighbouring cache lines.
     std::vector<SeriesStore::SeriesRef> points;
     std::array<uint64_t, kSpan / 64> bits{};
-    // The distinct gates of its bindings' conditions (same derivation of the same point), each
-    // with its value at the step it was last derived for: a closing step derives each once and
-    // skips the bindings it closes without calling their conditions.
-    struct Gate {
-      ConditionGate gate;                // its input, key and derivation (skip_values: per rule)
-      size_t series = 0;                 // the point it is keyed on (index into point_list)
-      BindingState* owner = nullptr;     // a binding that reads the gate's inputs, to derive it through
-      UnixMillis step = INT64_MIN;       // the step `value` holds
-      double value = 0;
-    };
-    std::vector<Gate> gates;
     SharedValues shared;
-    // Late data changes what was derived from the steps it lands in.
-    void ForgetDerived() {
-      shared.Clear();
-      for (Gate& g : gates) g.step = INT64_MIN;
-    }
     static size_t Slot(int64_t step) { return static_cast<size_t>(((step % kSpan) + kSpan) % kSpan); }
     bool Active(int64_t step) const {
       return newest_step != INT64_MIN && step <= newest_step && step > newest_step - kSpan &&
@@ -570,60 +530,6 @@ struct RuleEngine::Impl {
     }
     b.landed = landed;
   }
-  // Copies the counters kept in the hot lines into `status`.
-  void SyncStatus() {
-    for (const auto& [id, i] : hot_index) {
-      RuleStatus& s = status[id];
-      s.evaluations = hot[i].evaluations;
-      s.faults = hot[i].faults;
-      s.no_data = hot[i].no_data;
-      s.last_evaluated = hot[i].last_evaluated;
-    }
-  }
-  // Gives each gate of b's condition a slot in its system's table, shared with the bindings whose
-  // gate derives the same value from the same point.
-  void AssignGates(SystemState& sys, BindingState& b) {
-    const std::vector<ConditionGate>& declared = gates[b.binding.rule->id];
-    b.gate_count = 0;
-    for (const ConditionGate& g : declared) {
-      // Each gate alone tells a step is not judged, so checking only the first few is right; the
-      // slots follow the condition's order, so the first gate without one ends the list.
-      if (b.gate_count == RuleHot::kMaxGates) break;
-      const BindingState::Input* in = b.Find(*g.input);
-      size_t slot = SIZE_MAX;
-      if (in != nullptr) {
-        for (size_t i = 0; i < sys.gates.size(); ++i) {
-          if (sys.gates[i].gate.key == g.key && sys.gates[i].series == in->series()) slot = i;
-        }
-        if (slot == SIZE_MAX && sys.gates.size() < UINT8_MAX) {
-          slot = sys.gates.size();
-          sys.gates.push_back(SystemState::Gate{g, in->series(), &b});
-        }
-      }
-      if (slot == SIZE_MAX) break;
-      b.gate_slot[b.gate_count++] = static_cast<uint8_t>(slot);
-    }
-  }
-  // True when a gate of b's condition closes step t (Condition::Gates): the condition would find
-  // it normal without reading anything else. Not for a binding whose alert is active (its
-  // evidence and clear_for need the full result) or whose condition learns.
-  bool Skips(SystemState& sys, BindingState& b, UnixMillis t) {
-    if (b.gate_count == 0 || b.active || b.learns) return false;
-    try {
-      for (size_t i = 0; i < b.gate_count; ++i) {
-        SystemState::Gate& g = sys.gates[b.gate_slot[i]];
-        if (g.step != t) {
-          LiveInputs in(store, forecasts, registry, step_of, *g.owner, BindingContext{sys.point_list.data(), &sys.shared}, memo);
-          g.value = in.Shared(*g.gate.input, g.gate.key, t, g.gate.derive, g.gate.arg);
-          g.step = t;
-        }
-        if (ConditionGate{nullptr, 0, nullptr, nullptr, b.rule->skip[i]}.Skips(g.value)) return true;
-      }
-    } catch (const std::exception&) {  // Evaluate meets the same failure and reports it
-      return false;
-    }
-    return false;
-  }
   // Hints the CPU to load what a waiting binding will read of its newest forecast at step t.
   void PrefetchForecast(const BindingState& b, UnixMillis t) const {
     const PointForecast* f = b.newest_forecast;
@@ -658,12 +564,6 @@ void RuleEngine::Impl::CatchUp(SystemState& sys, BindingState& b, UnixMillis clo
       continue;
     }
     counters.forecast_late_steps += t > landed;
-    if (Skips(sys, b, t)) {  // what Evaluate does with a normal result and no alert active
-      ++b.rule->evaluations;
-      ++counters.evaluations;
-      b.rule->Judged(Outcome::kNormal, t);
-      continue;
-    }
     Evaluate(b, BindingContext{sys.point_list.data(), &sys.shared}, t);
   }
   b.last_step = t - step;  // a waiting binding resumes at the first step not judged
@@ -672,7 +572,7 @@ void RuleEngine::Impl::CatchUp(SystemState& sys, BindingState& b, UnixMillis clo
 void RuleEngine::Impl::Advance(SystemState& sys, UnixMillis earliest, UnixMillis latest) {
   for (int64_t s = step_of(earliest), last = step_of(latest); s <= last; ++s) sys.MarkActive(s);
   const UnixMillis before = step_of(sys.watermark) * step;  // start of the step the watermark is in
-  if (earliest < before) sys.ForgetDerived();                 // late data for a closed step
+  if (earliest < before) sys.shared.Clear();                  // late data for a closed step
   if (latest <= sys.watermark) return;
   sys.watermark = latest;
   const UnixMillis closed_until = step_of(sys.watermark) * step;  // steps before it are closed
@@ -694,24 +594,25 @@ void RuleEngine::Impl::Advance(SystemState& sys, UnixMillis earliest, UnixMillis
 
 
 void RuleEngine::Impl::Evaluate(BindingState& b, BindingContext context, UnixMillis t) {
-  RuleHot& rule = *b.rule;
-  ++rule.evaluations;
+  RuleStatus& s = *b.status;
+  ++s.evaluations;
   ++counters.evaluations;
   // One binding's failure (a bug in a condition, memory exhausted while building evidence) must not
   // stop the others or the subscriber thread: it is counted, logged and the step skipped.
   try {
     LiveInputs inputs(store, forecasts, registry, step_of, b, context, memo);
-    ConditionResult r = rule.condition->Evaluate(inputs, t, /*explain=*/false);
-    rule.Judged(r.outcome, r.time);
+    ConditionResult r = b.condition->Evaluate(inputs, t, /*explain=*/false);
+    s.faults += r.outcome == Outcome::kFault;
+    s.no_data += r.outcome == Outcome::kNoData;
+    s.last_evaluated = std::max(s.last_evaluated, r.time);
     // Normal with nothing active (almost every evaluation) changes no alert: skip the evidence.
     if (r.outcome == Outcome::kFault || b.active) {
-      r = rule.condition->Evaluate(inputs, t, /*explain=*/true);
+      r = b.condition->Evaluate(inputs, t, /*explain=*/true);
       b.active = IsActive(alerts.Apply(b.binding, r));
     }
     // A learning condition learns normal operation: a normal step while its alert is inactive.
-    if (b.learns && r.outcome == Outcome::kNormal && !b.active) rule.condition->Learn(inputs, t);
+    if (b.learns && r.outcome == Outcome::kNormal && !b.active) b.condition->Learn(inputs, t);
   } catch (const std::exception& e) {
-    RuleStatus& s = *b.status;
     ++s.errors;
     ++counters.errors;
     s.last_error = FormatIsoUtc(t) + " " + b.binding.equipment + ": " + e.what();
@@ -732,7 +633,6 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
   impl_->alerts.SetModel(model);
   std::lock_guard<std::mutex> lock(impl_->mu);
   Impl& e = *impl_;
-  e.SyncStatus();  // the counters carried over below
   std::map<std::pair<std::string, std::string>, UnixMillis> kept;
   // What learning conditions learned, kept for bindings whose rule is unchanged.
   std::map<std::pair<std::string, std::string>, std::pair<std::shared_ptr<const RuleSpec>, std::unique_ptr<ConditionState>>>
@@ -746,7 +646,6 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
   e.bindings.clear();
   e.forecast_bindings.clear();
   e.conditions.clear();
-  e.gates.clear();
   for (auto& [iri, sys] : e.systems) sys.bindings.clear();
   for (auto& [point, memory] : e.forecast_memory) {
     memory.remember = false;
@@ -759,36 +658,24 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
   e.memo.Clear();
   std::map<std::string, RuleStatus> status;
   for (const auto& rule : e.rules->rules) status[rule->id].rule = rule;
-  // Each rule's condition, gates and hot line, before any binding points at them.
-  e.hot.assign(e.rules->rules.size(), RuleHot{});
-  e.hot_index.clear();
-  for (size_t i = 0; i < e.rules->rules.size(); ++i) {
-    const std::shared_ptr<const RuleSpec>& rule = e.rules->rules[i];
-    std::unique_ptr<Condition>& condition = e.conditions[rule->id];
-    condition = MakeCondition(rule);
-    std::vector<ConditionGate>& gates = e.gates[rule->id];
-    gates = condition->Gates();
-    e.hot[i].condition = condition.get();
-    for (size_t g = 0; g < std::min(gates.size(), RuleHot::kMaxGates); ++g) e.hot[i].skip[g] = gates[g].skip_values;
-    e.hot_index[rule->id] = i;
-  }
   for (RuleBinding& rb : resolved.bindings) {
     BindingState b;
-    b.rule = &e.hot[e.hot_index.at(rb.rule->id)];
-    const Condition* condition = b.rule->condition;
+    std::unique_ptr<Condition>& condition = e.conditions[rb.rule->id];
+    if (!condition) condition = MakeCondition(rb.rule);
+    b.condition = condition.get();
     b.lookback_ms = LookbackMs(*rb.rule, e.step);
-    b.waits = condition->waits_for_forecast() && !condition->on_forecast();
+    b.waits = b.condition->waits_for_forecast() && !b.condition->on_forecast();
     b.system = e.model->SystemOf(rb.equipment);
     auto k = kept.find({rb.rule->id, rb.equipment});
     if (k != kept.end()) b.last_step = k->second;
-    b.state = condition->NewState();
+    b.state = b.condition->NewState();
     if (auto l = learned.find({rb.rule->id, rb.equipment}); b.state && l != learned.end() &&
                                                             l->second.first->regressors == rb.rule->regressors &&
                                                             l->second.first->value.text() == rb.rule->value.text())
       b.state = std::move(l->second.second);
     b.learns = b.state != nullptr;
     rb.alert_id = AlertFingerprint(rb.rule->id, rb.equipment);
-    const bool reads_forecasts = condition->on_forecast() || rb.rule->kind == RuleKind::kResidual;
+    const bool reads_forecasts = b.condition->on_forecast() || rb.rule->kind == RuleKind::kResidual;
     for (const auto& [name, point] : rb.points) {
       auto [named, added] = e.refs.try_emplace(point);
       std::unique_ptr<SeriesStore::SeriesRef>& ref = named->second;
@@ -811,11 +698,11 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
     status[rb.rule->id].equipment.push_back(rb.equipment);
     status[rb.rule->id].points.emplace_back(rb.points.begin(), rb.points.end());
     b.binding = std::move(rb);
-    if (condition->on_forecast()) {
+    if (b.condition->on_forecast()) {
       e.forecast_bindings.push_back(std::make_unique<BindingState>(std::move(b)));
       BindingState* owned = e.forecast_bindings.back().get();
       owned->inputs = owned->own_inputs.data();
-      owned->input_count = static_cast<uint16_t>(owned->own_inputs.size());
+      owned->input_count = static_cast<uint32_t>(owned->own_inputs.size());
       for (const auto& [name, point] : owned->binding.points) e.forecast_memory[point].bindings.push_back(owned);
     } else {
       e.systems[b.system].bindings.push_back(std::move(b));
@@ -836,8 +723,7 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
     sys.points.reserve(count);  // never reallocated below: point_list points into it
     sys.point_list.clear();
     sys.lookback_ms = 0;
-    sys.gates.clear();
-    sys.ForgetDerived();  // keyed by series the old set's refs named
+    sys.shared.Clear();  // keyed by series the old set's refs named
     std::vector<BindingState::Input> words;
     for (BindingState& b : sys.bindings) {
       sys.lookback_ms = std::max(sys.lookback_ms, b.lookback_ms);
@@ -864,8 +750,7 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
       if (same_run == sys.inputs.end() && !words.empty())
         same_run = sys.inputs.insert(sys.inputs.end(), words.begin(), words.end());  // within the reserve: no move
       b.inputs = sys.inputs.data() + (same_run - sys.inputs.begin());
-      b.input_count = static_cast<uint16_t>(words.size());
-      e.AssignGates(sys, b);
+      b.input_count = static_cast<uint32_t>(words.size());
       b.own_inputs.clear();
       b.own_inputs.shrink_to_fit();
       b.own_series.clear();
@@ -891,13 +776,6 @@ void RuleEngine::SetRules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<
     s.last_evaluated = old->second.last_evaluated;
   }
   e.status = std::move(status);
-  for (const auto& [id, i] : e.hot_index) {
-    const RuleStatus& s = e.status[id];
-    e.hot[i].evaluations = s.evaluations;
-    e.hot[i].faults = s.faults;
-    e.hot[i].no_data = s.no_data;
-    e.hot[i].last_evaluated = s.last_evaluated;
-  }
   for (BindingState* b : e.bindings) b->status = &e.status[b->binding.rule->id];
   e.counters.bindings = e.bindings.size();
   e.counters.rules = e.rules->rules.size();
@@ -965,7 +843,7 @@ void RuleEngine::Drop(const std::vector<std::string>& points) {
     Impl::SystemState* sys = e.SystemOf(p);
     if (sys == nullptr) continue;
     sys->watermark = 0;
-    sys->ForgetDerived();
+    sys->shared.Clear();
     sys->ForgetSteps();
     for (BindingState& b : sys->bindings) b.last_step = 0;
   }
@@ -989,7 +867,6 @@ void RuleEngine::RefreshAlerts(const std::vector<std::string>& alert_ids) {
 
 std::vector<RuleStatus> RuleEngine::Status() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  impl_->SyncStatus();
   std::vector<RuleStatus> out;
   for (const auto& [id, s] : impl_->status) out.push_back(s);
   return out;
