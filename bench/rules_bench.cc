@@ -6,7 +6,8 @@
 // does right after each message. Both are timed on the same clock in the same run, so the ratio
 // holds on a noisy machine. A forecast per supply air sensor is supplied by a
 // lookup so the residual and predicted-crossing rules do their full work.
-// Run: build/bench/rules_bench [--quick]
+// Run: build/bench/rules_bench [--quick]  (BRICKCAST_BENCH_RULES=<dir>: another rule set;
+// BRICKCAST_BENCH_AHUS=<n>: another number of air handlers)
 #include <time.h>
 
 #include <algorithm>
@@ -44,7 +45,8 @@ double NowSeconds() {
 
 int Run(bool quick) {
   spdlog::set_level(spdlog::level::warn);
-  const int ahus = quick ? 200 : 1000;
+  const char* ahus_env = std::getenv("BRICKCAST_BENCH_AHUS");  // another scale to measure
+  const int ahus = ahus_env != nullptr ? std::max(1, std::atoi(ahus_env)) : quick ? 200 : 1000;
   const int steps = quick ? 24 : 48;
   auto classes = ClassHierarchy::BuiltIn();
   auto model = std::make_shared<BrickModel>(classes);
