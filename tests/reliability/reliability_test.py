@@ -282,6 +282,11 @@ def full_disk(work):
             request(d.base + "/api/v1/observations", "POST", sat_message(minute, value), "text/turtle")
         check(request(d.base + "/readyz")[0] == 200, "/readyz: ready again once writes succeed")
         check(metric(d.base, "brickcast_alert_store_up") == 1, "brickcast_alert_store_up 1")
+        # The rules take the posted observations from their own queue: wait until they have closed
+        # every step posted (one per post after the first), so the list read is the final one.
+        deadline = time.time() + 30
+        while (metric(d.base, "brickcast_rule_steps_closed_total") or 0) < minute // 5 - 1 and time.time() < deadline:
+            time.sleep(0.05)
         _, before = request(d.base + "/api/v1/alerts?state=all")
         before = {a["id"]: a["state"] for a in json.loads(before)["alerts"]}
         check(before, f"the alert is listed: {before}")
